@@ -1,0 +1,39 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Kiln",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "kiln", targets: ["kiln"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // C libraries, linked from the system (apt-get install libarchive-dev zlib1g-dev libzstd-dev).
+        .systemLibrary(name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive",
+                       providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+
+        // OCI image model: digests, descriptors, manifests, indexes, config, platforms, references, canonical JSON.
+        .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // Deterministic, streaming layer writing and reading: tar, gzip/zstd, hashing.
+        .target(name: "Archive", dependencies: ["OCI", "CArchive", "CZlib", "CZstd",
+                                                .product(name: "Crypto", package: "swift-crypto")]),
+        // Build planning: the BuildPlan value, the image builder, and local outputs.
+        .target(name: "Build", dependencies: ["OCI", "Archive"]),
+        // AzureML front ends: inference config (v1) into a BuildPlan.
+        .target(name: "AzureML", dependencies: ["OCI", "Build"]),
+        // The command line: argument parsing, output, exit codes.
+        .target(name: "KilnCLI", dependencies: ["OCI", "Archive", "Build", "AzureML",
+                                                .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "kiln", dependencies: ["KilnCLI"]),
+
+        .testTarget(name: "OCITests", dependencies: ["OCI"]),
+        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "OCI"]),
+        .testTarget(name: "KilnTests", dependencies: ["Build", "AzureML", "OCI", "Archive"]),
+    ]
+)

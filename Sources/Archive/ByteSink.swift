@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import OCI
+
+/// One stage of a streaming pipeline: takes bytes, passes them on. Stages are chained
+/// (tar → hash → compress → hash → file) so that every byte is touched once and memory stays bounded.
+public protocol ByteSink: AnyObject {
+    func write(_ bytes: UnsafeRawBufferPointer) throws
+    /// Flushes and closes this stage and the stages after it.
+    func finish() throws
+}
+
+/// Hashes and counts the bytes that pass through, then hands them on.
+public final class HashingSink: ByteSink {
+    private let next: ByteSink
+    public private(set) var counter = DigestCounter()
+
+    public init(next: ByteSink) { self.next = next }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        counter.update(bytes)
+        try next.write(bytes)
+    }
+
+    public func finish() throws { try next.finish() }
+
+    public var digest: Digest { counter.finalize() }
+    public var count: Int64 { counter.count }
+}
+
+/// Discards everything.
+public final class NullSink: ByteSink {
+    public init() {}
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {}
+    public func finish() throws {}
+}
+
+/// Writes to a file descriptor it owns; `finish` fsyncs nothing but closes, and a failure names the path.
+public final class FileSink: ByteSink {
+    private var fd: Int32
+    public let path: String
+
+    /// Creates (or truncates) `path` with mode 0644.
+    public init(path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ArchiveError.write("cannot create \(path): \(String(cString: strerror(errno)))") }
+        self.fd = fd
+        self.path = path
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard var base = bytes.baseAddress else { return }
+        var left = bytes.count
+        while left > 0 {
+            let written = Glibc.write(fd, base, left)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw ArchiveError.write("\(path): \(String(cString: strerror(errno)))")
+            }
+            left -= written
+            base += written
+        }
+    }
+
+    public func finish() throws {
+        guard fd >= 0 else { return }
+        let result = close(fd)
+        fd = -1
+        if result != 0 { throw ArchiveError.write("\(path): \(String(cString: strerror(errno)))") }
+    }
+}

@@ -1,0 +1,167 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Turns host inputs into the sorted, normalised entry list of one layer. This is where the
+/// reproducibility rules for layer *contents* live (the tar writer applies those for headers):
+/// - paths sorted by bytes, with every parent directory present;
+/// - modes 0755 for directories and executables, 0644 for other files, so umask does not leak in;
+/// - symlinks kept as links, and refused when they resolve outside their source root;
+/// - files that are hard links of each other inside the layer stored once, the rest as links.
+public enum EntryCollector {
+    public static func collect(_ inputs: [LayerInput]) throws -> [LayerEntry] {
+        var found: [String: Found] = [:]
+        for input in inputs {
+            try add(input, into: &found)
+        }
+        addParents(&found)
+        let sorted = found.keys.sorted(by: LayerEntry.precedes)
+        var firstPathOfInode: [FileKey: String] = [:]
+        var entries: [LayerEntry] = []
+        entries.reserveCapacity(sorted.count)
+        for path in sorted {
+            guard let item = found[path] else { continue }
+            if let key = item.linkKey {
+                if let first = firstPathOfInode[key] {
+                    entries.append(LayerEntry(path: path, kind: .hardlink(target: first), mode: item.entry.mode))
+                    continue
+                }
+                firstPathOfInode[key] = path
+            }
+            entries.append(item.entry)
+        }
+        return entries
+    }
+
+    struct FileKey: Hashable {
+        var device: UInt64
+        var inode: UInt64
+    }
+
+    struct Found {
+        var entry: LayerEntry
+        var origin: String
+        var linkKey: FileKey?
+    }
+
+    /// Normalises an image path: absolute, no `..`, no empty or `.` components. Returns it without the leading `/`.
+    static func normalizeDestination(_ destination: String) throws -> String {
+        guard destination.hasPrefix("/") else {
+            throw ArchiveError.invalidDestination(destination, reason: "must be an absolute path in the image")
+        }
+        var parts: [Substring] = []
+        for part in destination.split(separator: "/") where part != "." {
+            guard part != ".." else { throw ArchiveError.invalidDestination(destination, reason: "'..' is not allowed") }
+            parts.append(part)
+        }
+        return parts.joined(separator: "/")
+    }
+
+    static func add(_ input: LayerInput, into found: inout [String: Found]) throws {
+        var info = stat()
+        // The named source itself is followed if it is a symlink: the user pointed at it.
+        guard stat(input.source, &info) == 0 else {
+            if errno == ENOENT || errno == ENOTDIR { throw ArchiveError.missingSource(input.source) }
+            throw ArchiveError.unreadable(input.source, errno: errno)
+        }
+        var destination = try normalizeDestination(input.destination)
+        let isDirectory = (info.st_mode & S_IFMT) == S_IFDIR
+        if !isDirectory, input.destination.hasSuffix("/") || destination.isEmpty {
+            let name = input.source.split(separator: "/").last.map(String.init) ?? input.source
+            destination = destination.isEmpty ? name : destination + "/" + name
+        }
+        if isDirectory {
+            if !destination.isEmpty {
+                try insert(Found(entry: LayerEntry(path: destination, kind: .directory, mode: 0o755), origin: input.source),
+                           into: &found)
+            }
+            let root = realpathString(input.source) ?? input.source
+            try walk(directory: input.source, root: root, relative: "", destination: destination, into: &found)
+        } else {
+            try insert(try entry(for: input.source, info: info, root: nil, relative: "", destination: destination),
+                       into: &found)
+        }
+    }
+
+    static func walk(directory: String, root: String, relative: String, destination: String,
+                     into found: inout [String: Found]) throws {
+        guard let handle = opendir(directory) else { throw ArchiveError.unreadable(directory, errno: errno) }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let item = readdir(handle) {
+            let name = withUnsafeBytes(of: item.pointee.d_name) { raw in
+                String(validatingCString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            guard let name else { throw ArchiveError.unsupportedFileType("\(directory)/ (a file name that is not UTF-8)") }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        for name in names {
+            let source = directory + "/" + name
+            let childRelative = relative.isEmpty ? name : relative + "/" + name
+            let childDestination = destination.isEmpty ? name : destination + "/" + name
+            var info = stat()
+            guard lstat(source, &info) == 0 else { throw ArchiveError.unreadable(source, errno: errno) }
+            let item = try entry(for: source, info: info, root: root, relative: childRelative, destination: childDestination)
+            try insert(item, into: &found)
+            if case .directory = item.entry.kind {
+                try walk(directory: source, root: root, relative: childRelative, destination: childDestination, into: &found)
+            }
+        }
+    }
+
+    static func entry(for source: String, info: stat, root: String?, relative: String, destination: String) throws -> Found {
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR:
+            return Found(entry: LayerEntry(path: destination, kind: .directory, mode: 0o755), origin: source)
+        case S_IFREG:
+            let mode: UInt32 = (info.st_mode & 0o111) != 0 ? 0o755 : 0o644
+            let key = info.st_nlink > 1 ? FileKey(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)) : nil
+            return Found(entry: LayerEntry(path: destination, kind: .file(source: source, size: Int64(info.st_size)), mode: mode),
+                         origin: source, linkKey: key)
+        case S_IFLNK:
+            let target = try readLink(source)
+            if let root {
+                try SymlinkCheck.ensureInside(root: root, linkRelative: relative, target: target, linkPath: source)
+            }
+            return Found(entry: LayerEntry(path: destination, kind: .symlink(target: target), mode: 0o777), origin: source)
+        default:
+            throw ArchiveError.unsupportedFileType(source)
+        }
+    }
+
+    static func insert(_ item: Found, into found: inout [String: Found]) throws {
+        if let existing = found[item.entry.path] {
+            if existing.entry.kind == .directory, item.entry.kind == .directory { return }
+            throw ArchiveError.conflictingDestinations("/" + item.entry.path, first: existing.origin, second: item.origin)
+        }
+        found[item.entry.path] = item
+    }
+
+    /// Adds every missing ancestor directory, mode 0755, so that extractors never invent one with their own mode.
+    static func addParents(_ found: inout [String: Found]) {
+        for path in Array(found.keys) {
+            var parent = Substring(path)
+            while let slash = parent.lastIndex(of: "/") {
+                parent = parent[..<slash]
+                let key = String(parent)
+                if found[key] != nil { break }
+                found[key] = Found(entry: LayerEntry(path: key, kind: .directory, mode: 0o755), origin: "(parent directory)")
+            }
+        }
+    }
+
+    static func readLink(_ path: String) throws -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(path, &buffer, buffer.count - 1)
+        guard count >= 0 else { throw ArchiveError.unreadable(path, errno: errno) }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func realpathString(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}

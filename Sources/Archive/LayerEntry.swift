@@ -1,0 +1,42 @@
+/// One member of a layer, already mapped to its path in the image.
+public struct LayerEntry: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case directory
+        /// A regular file whose bytes are read from `source` when the layer is written.
+        case file(source: String, size: Int64)
+        case symlink(target: String)
+        /// A second name for a file already in this layer, at `target` (an image path).
+        case hardlink(target: String)
+    }
+
+    /// The path in the image, relative to `/`, without a trailing slash: `var/azureml-app/score.py`.
+    public var path: String
+    public var kind: Kind
+    /// Permission bits only.
+    public var mode: UInt32
+
+    public init(path: String, kind: Kind, mode: UInt32) {
+        self.path = path
+        self.kind = kind
+        self.mode = mode
+    }
+
+    /// Orders paths by their UTF-8 bytes, so every machine sorts them alike and parents come first.
+    public static func precedes(_ lhs: String, _ rhs: String) -> Bool {
+        lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
+    }
+}
+
+/// A host file or directory and where it goes in the image (`--add SRC:DEST`).
+///
+/// A directory's contents go under `destination`. A file goes to `destination`, or into it when
+/// `destination` ends with `/`.
+public struct LayerInput: Sendable, Equatable {
+    public var source: String
+    public var destination: String
+
+    public init(source: String, destination: String) {
+        self.source = source
+        self.destination = destination
+    }
+}

@@ -1,0 +1,127 @@
+import CArchive
+import OCI
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A member header read from a tar stream.
+public struct TarMember: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable { case file, directory, symlink, hardlink, other }
+    public var path: String
+    public var kind: Kind
+    public var mode: UInt32
+    public var size: Int64
+    public var linkTarget: String?
+    public var uid: Int64
+    public var gid: Int64
+    public var mtime: Int64
+}
+
+/// Reads a tar file, compressed with gzip, zstd or bzip2 or not at all, member by member.
+public final class TarReader {
+    private let archive: OpaquePointer
+    private let what: String
+
+    public init(path: String) throws {
+        guard let archive = archive_read_new() else { throw ArchiveError.read(path, detail: "archive_read_new failed") }
+        self.archive = archive
+        self.what = path
+        archive_read_support_filter_all(archive)
+        archive_read_support_format_tar(archive)
+        archive_read_support_format_gnutar(archive)
+        guard archive_read_open_filename(archive, path, 1 << 20) == ARCHIVE_OK else {
+            let message = archive_error_string(archive).map { String(cString: $0) } ?? "cannot open"
+            archive_read_free(archive)
+            throw ArchiveError.read(path, detail: message)
+        }
+    }
+
+    deinit { archive_read_free(archive) }
+
+    private func failure() -> ArchiveError {
+        .read(what, detail: archive_error_string(archive).map { String(cString: $0) } ?? "unknown error")
+    }
+
+    /// The next member, or nil at the end of the archive.
+    public func next() throws -> TarMember? {
+        var entry: OpaquePointer?
+        let status = archive_read_next_header(archive, &entry)
+        if status == ARCHIVE_EOF { return nil }
+        guard status >= ARCHIVE_WARN, let entry else { throw failure() }
+        let path = archive_entry_pathname_utf8(entry).map { String(cString: $0) }
+            ?? archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
+        var kind: TarMember.Kind
+        switch UInt32(archive_entry_filetype(entry)) {
+        case KILN_AE_IFREG: kind = .file
+        case KILN_AE_IFDIR: kind = .directory
+        case KILN_AE_IFLNK: kind = .symlink
+        default: kind = .other
+        }
+        var target: String?
+        if let link = archive_entry_hardlink(entry) {
+            kind = .hardlink
+            target = String(cString: link)
+        } else if kind == .symlink, let link = archive_entry_symlink(entry) {
+            target = String(cString: link)
+        }
+        return TarMember(path: path, kind: kind, mode: UInt32(archive_entry_perm(entry)), size: archive_entry_size(entry),
+                         linkTarget: target, uid: archive_entry_uid(entry), gid: archive_entry_gid(entry),
+                         mtime: Int64(archive_entry_mtime(entry)))
+    }
+
+    /// Streams the current member's data to `body`.
+    public func readData(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var buffer: UnsafeRawPointer?
+        var size = 0
+        var offset: la_int64_t = 0
+        while true {
+            let status = archive_read_data_block(archive, &buffer, &size, &offset)
+            if status == ARCHIVE_EOF { return }
+            guard status >= ARCHIVE_WARN else { throw failure() }
+            if size > 0 { try body(UnsafeRawBufferPointer(start: buffer, count: size)) }
+        }
+    }
+
+    /// The SHA-256 of the current member's data.
+    public func digestData() throws -> Digest {
+        var counter = DigestCounter()
+        try readData { counter.update($0) }
+        return counter.finalize()
+    }
+}
+
+/// Streams the decompressed bytes of a (possibly compressed) file: the layer tar inside a blob.
+public enum Decompressor {
+    public static func stream(path: String, into body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard let archive = archive_read_new() else { throw ArchiveError.read(path, detail: "archive_read_new failed") }
+        defer { archive_read_free(archive) }
+        archive_read_support_filter_all(archive)
+        archive_read_support_format_raw(archive)
+        func failure() -> ArchiveError {
+            .read(path, detail: archive_error_string(archive).map { String(cString: $0) } ?? "unknown error")
+        }
+        guard archive_read_open_filename(archive, path, 1 << 20) == ARCHIVE_OK else { throw failure() }
+        var entry: OpaquePointer?
+        let status = archive_read_next_header(archive, &entry)
+        if status == ARCHIVE_EOF { return }
+        guard status >= ARCHIVE_WARN else { throw failure() }
+        var buffer: UnsafeRawPointer?
+        var size = 0
+        var offset: la_int64_t = 0
+        while true {
+            let status = archive_read_data_block(archive, &buffer, &size, &offset)
+            if status == ARCHIVE_EOF { return }
+            guard status >= ARCHIVE_WARN else { throw failure() }
+            if size > 0 { try body(UnsafeRawBufferPointer(start: buffer, count: size)) }
+        }
+    }
+
+    /// The diffID and size of a layer blob: the SHA-256 and length of its decompressed tar.
+    public static func diffID(path: String) throws -> (digest: Digest, size: Int64) {
+        var counter = DigestCounter()
+        try stream(path: path) { counter.update($0) }
+        return (counter.finalize(), counter.count)
+    }
+}

@@ -1,0 +1,79 @@
+import Archive
+import Build
+import Foundation
+import OCI
+
+/// Translates an inference config into build-plan changes, the way AzureML lays out a v1 scoring image:
+/// the code under `/var/azureml-app`, the entry script named by `AZUREML_ENTRY_SCRIPT` (relative to
+/// `AML_APP_ROOT`), and models under `/var/azureml-app/azureml-models/NAME/VERSION/`.
+public enum InferenceConfigPlanner {
+    public static let appRoot = "/var/azureml-app"
+
+    /// Applies `config` (read from `path`) to `plan`. Relative paths are relative to the config file.
+    /// `baseOverridden` means the user chose a base on the command line, which wins over `baseImage`.
+    public static func apply(_ config: InferenceConfig, path: String, to plan: inout BuildPlan, baseOverridden: Bool) throws {
+        if let runtime = config.runtime, runtime.lowercased() != "python" {
+            throw AzureMLError.invalid(path, "runtime '\(runtime)' is not supported (only python)")
+        }
+        if let conda = config.condaFile, !conda.isEmpty {
+            throw BuildError.notSupportedYet("condaFile '\(conda)' in \(path): conda environments come in a later Kiln release; remove condaFile or use a base image that already has the environment")
+        }
+        if let steps = config.extraDockerfileSteps, !steps.isEmpty {
+            throw BuildError.notSupportedYet("extraDockerfileSteps '\(steps)' in \(path): Kiln runs no Dockerfile steps")
+        }
+        if !baseOverridden {
+            if let image = config.baseImage, !image.isEmpty {
+                let name = registryQualified(image, address: config.baseImageRegistry?.address)
+                plan.base = try parseBase(name)
+            } else if config.enableGpu == true {
+                throw BuildError.notSupportedYet("enableGpu without baseImage (the AzureML default GPU base comes from a registry); pass --base")
+            }
+        }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        func resolve(_ relative: String, against base: URL) -> String {
+            relative.hasPrefix("/") ? relative : base.appendingPathComponent(relative).standardizedFileURL.path
+        }
+
+        guard let entryScript = config.entryScript, !entryScript.isEmpty else {
+            throw AzureMLError.invalid(path, "entryScript is required")
+        }
+        var code: [LayerInput] = []
+        let entryInImage: String
+        if let source = config.sourceDirectory, !source.isEmpty {
+            let sourcePath = resolve(source, against: directory)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: sourcePath, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw AzureMLError.missingFile("sourceDirectory", sourcePath)
+            }
+            let name = URL(fileURLWithPath: sourcePath).lastPathComponent
+            // AzureML takes entryScript relative to sourceDirectory.
+            let script = URL(fileURLWithPath: sourcePath).appendingPathComponent(entryScript).standardizedFileURL.path
+            guard script.hasPrefix(sourcePath + "/") else {
+                throw AzureMLError.invalid(path, "entryScript '\(entryScript)' is outside sourceDirectory")
+            }
+            guard FileManager.default.fileExists(atPath: script) else { throw AzureMLError.missingFile("entryScript", script) }
+            code.append(LayerInput(source: sourcePath, destination: "\(appRoot)/\(name)"))
+            entryInImage = "\(name)/\(script.dropFirst(sourcePath.count + 1))"
+        } else {
+            let script = resolve(entryScript, against: directory)
+            guard FileManager.default.fileExists(atPath: script) else { throw AzureMLError.missingFile("entryScript", script) }
+            let name = URL(fileURLWithPath: script).lastPathComponent
+            code.append(LayerInput(source: script, destination: "\(appRoot)/\(name)"))
+            entryInImage = name
+        }
+        plan.layers.append(LayerSpec(kind: .code, description: "code \(entryInImage)", inputs: code))
+        plan.config.setEnv("AML_APP_ROOT", appRoot)
+        plan.config.setEnv("AZUREML_ENTRY_SCRIPT", entryInImage)
+        if let description = config.description, !description.isEmpty {
+            plan.config.labels["org.opencontainers.image.description"] = description
+        }
+    }
+
+    /// `baseImage` may omit its registry when `baseImageRegistry.address` names it.
+    static func registryQualified(_ image: String, address: String?) -> String {
+        guard let address, !address.isEmpty else { return image }
+        let host = address.replacingOccurrences(of: "https://", with: "").replacingOccurrences(of: "http://", with: "")
+            .trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        return image.hasPrefix(host + "/") ? image : "\(host)/\(image)"
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import OCI
+
+/// Opens the base image a plan names.
+enum BaseResolver {
+    static func resolve(_ base: BaseImage, platform wanted: Platform?) throws -> (config: ImageConfiguration, layers: [Layer]) {
+        switch base {
+        case .scratch:
+            return (ImageConfiguration(platform: wanted ?? .host, config: ContainerConfig()), [])
+        case let .layout(path, tag):
+            let layout = try Layout.open(path)
+            let image = try layout.resolveImage(tag: tag, platform: wanted ?? .host)
+            if let wanted, !image.config.platform.satisfies(wanted) {
+                throw BuildError.base("oci:\(path) is \(image.config.platform), not the requested \(wanted)")
+            }
+            let layers = zip(image.manifest.layers, image.config.rootfs.diffIDs).map { descriptor, diffID in
+                Layer(descriptor: ociLayerDescriptor(descriptor), diffID: diffID,
+                      blobPath: layout.blobURL(descriptor.digest).path, uncompressedSize: nil)
+            }
+            for layer in layers where !FileManager.default.fileExists(atPath: layer.blobPath) {
+                throw BuildError.base("oci:\(path) is missing layer blob \(layer.descriptor.digest)")
+            }
+            return (image.config, layers)
+        case let .registry(reference):
+            throw BuildError.notSupportedYet("pulling the base image \(reference) from a registry; use --base oci:DIR[:TAG] or scratch")
+        }
+    }
+
+    /// Docker layer media types mapped to their OCI twins (same bytes, same digest), so the
+    /// manifest Kiln writes is a consistent OCI manifest.
+    static func ociLayerDescriptor(_ descriptor: Descriptor) -> Descriptor {
+        var copy = descriptor
+        switch descriptor.mediaType {
+        case MediaType.dockerLayerGzip: copy.mediaType = MediaType.ociLayerGzip
+        case MediaType.dockerLayer: copy.mediaType = MediaType.ociLayer
+        case MediaType.dockerForeignLayerGzip: copy.mediaType = MediaType.ociLayerNondistributableGzip
+        default: break
+        }
+        return copy
+    }
+}

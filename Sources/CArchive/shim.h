@@ -1,0 +1,7 @@
+#include <archive.h>
+#include <archive_entry.h>
+
+// The AE_IF* macros use casts that Swift cannot import; these constants carry the same values.
+static const unsigned int KILN_AE_IFREG = 0100000;
+static const unsigned int KILN_AE_IFDIR = 0040000;
+static const unsigned int KILN_AE_IFLNK = 0120000;

@@ -1,0 +1,207 @@
+import ArgumentParser
+import Archive
+import AzureML
+import Build
+import Foundation
+import OCI
+
+struct BuildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build",
+        abstract: "Build an image from a base, a model, code and files."
+    )
+
+    @Option(help: "Base image: oci:DIR[:TAG] or scratch.")
+    var base: String?
+
+    @Option(name: .customLong("inference-config"), help: "An AzureML v1 inferenceconfig.json.")
+    var inferenceConfig: String?
+
+    @Option(help: "A model, NAME:VERSION=PATH; it goes to /var/azureml-app/azureml-models/NAME/VERSION/.")
+    var model: [String] = []
+
+    @Option(help: "Add host files, SRC:DEST (DEST absolute in the image). Repeatable.")
+    var add: [String] = []
+
+    @Option(help: "Set an environment variable, K=V. Repeatable.")
+    var env: [String] = []
+
+    @Option(help: "Entrypoint: a JSON array, or a command line split on spaces.")
+    var entrypoint: String?
+
+    @Option(help: "Cmd: a JSON array, or a command line split on spaces.")
+    var cmd: String?
+
+    @Option(help: "Working directory.")
+    var workdir: String?
+
+    @Option(help: "User to run as.")
+    var user: String?
+
+    @Option(help: "Expose a port, PORT[/tcp|udp|sctp]. Repeatable.")
+    var expose: [String] = []
+
+    @Option(help: "Set a label, K=V. Repeatable.")
+    var label: [String] = []
+
+    @Option(help: "Target platform, os/arch[/variant]; default: the base image's.")
+    var platform: String?
+
+    @Option(help: "Layer compression: gzip, zstd or none.")
+    var compression: String = "gzip"
+
+    @Option(help: "Output: oci:DIR[:TAG] or docker-archive:FILE[:NAME:TAG].")
+    var output: String
+
+    @Flag(help: "Print the manifest digest, config digest and layers as JSON.")
+    var json = false
+
+    func run() throws {
+        let target = try OutputTarget(parsing: output)
+        let plan = try makePlan()
+        let image = try produce(plan, target: target)
+        try BuildReport(image: image, output: output).print(json: json)
+    }
+
+    func makePlan() throws -> BuildPlan {
+        var plan = BuildPlan()
+        plan.sourceDateEpoch = try sourceDateEpoch()
+        guard let compression = LayerCompression(rawValue: compression) else {
+            throw BuildError.invalidArgument("--compression '\(compression)': expected gzip, zstd or none")
+        }
+        plan.compression = compression
+        if let platform { plan.platform = try Platform(parsing: platform) }
+        if let inferenceConfig {
+            let config = try InferenceConfig.load(inferenceConfig)
+            try InferenceConfigPlanner.apply(config, path: inferenceConfig, to: &plan, baseOverridden: base != nil)
+        }
+        if let base { plan.base = try parseBase(base) }
+        let models = try model.map(ModelSpec.init(parsing:))
+        for model in models { model.apply(to: &plan) }
+        if models.count > 1 {
+            // With several models, AzureML points AZUREML_MODEL_DIR at the folder that holds them all.
+            plan.config.setEnv("AZUREML_MODEL_DIR", "\(InferenceConfigPlanner.appRoot)/azureml-models")
+        }
+        let inputs = try add.map(Self.parseAdd)
+        if !inputs.isEmpty {
+            plan.layers.append(LayerSpec(kind: .files, description: "files " + inputs.map(\.destination).joined(separator: " "),
+                                         inputs: inputs))
+        }
+        for text in env {
+            let variable = try EnvVar(parsing: text)
+            plan.config.setEnv(variable.key, variable.value)
+        }
+        if let entrypoint { plan.config.entrypoint = try Self.parseCommand(entrypoint, flag: "--entrypoint") }
+        if let cmd { plan.config.cmd = try Self.parseCommand(cmd, flag: "--cmd") }
+        if let workdir {
+            guard workdir.hasPrefix("/") else { throw BuildError.invalidArgument("--workdir '\(workdir)': must be an absolute path") }
+            plan.config.workingDir = workdir
+        }
+        plan.config.user = user
+        plan.config.exposedPorts = try expose.map(Self.parsePort)
+        for text in label {
+            guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+                throw BuildError.invalidArgument("--label '\(text)': expected KEY=VALUE")
+            }
+            plan.config.labels[String(text[..<equals])] = String(text[text.index(after: equals)...])
+        }
+        return plan
+    }
+
+    /// Builds in a hidden directory beside the output, writes the output, and removes the directory,
+    /// so that a failure at any step leaves nothing behind.
+    func produce(_ plan: BuildPlan, target: OutputTarget) throws -> Image {
+        let work = try Atomic.stagingPath(for: target.path)
+        do {
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: false)
+        } catch {
+            throw BuildError.output("cannot create a work directory beside \(target.path): \(error.localizedDescription)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let image = try ImageBuilder(workDirectory: URL(fileURLWithPath: work)).build(plan)
+        switch target {
+        case let .layout(path, tag):
+            try LayoutOutput.write(image, to: path, tag: tag)
+        case let .dockerArchive(path, reference):
+            try DockerArchiveOutput.write(image, to: path, reference: reference, mtime: plan.sourceDateEpoch)
+        }
+        return image
+    }
+
+    func sourceDateEpoch() throws -> Int64 {
+        guard let text = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], !text.isEmpty else {
+            return BuildPlan.defaultEpoch
+        }
+        guard let value = Int64(text), value >= 0, value < 253_402_300_800 else {
+            throw BuildError.invalidArgument("SOURCE_DATE_EPOCH '\(text)': expected whole seconds since 1970")
+        }
+        return value
+    }
+
+    /// `SRC:DEST`, split at the last ':' that starts an absolute DEST, so SRC may itself contain ':'.
+    static func parseAdd(_ text: String) throws -> LayerInput {
+        guard let range = text.range(of: ":/", options: .backwards), range.lowerBound != text.startIndex else {
+            throw BuildError.invalidArgument("--add '\(text)': expected SRC:DEST with DEST an absolute path in the image")
+        }
+        return LayerInput(source: String(text[..<range.lowerBound]), destination: String(text[text.index(after: range.lowerBound)...]))
+    }
+
+    /// A JSON array (`["python","-m","app"]`) is taken as is; other text is split on spaces.
+    static func parseCommand(_ text: String, flag: String) throws -> [String] {
+        if text.hasPrefix("[") {
+            guard let array = try? JSONDecoder().decode([String].self, from: Data(text.utf8)) else {
+                throw BuildError.invalidArgument("\(flag) '\(text)': not a JSON array of strings")
+            }
+            return array
+        }
+        return text.split(separator: " ").map(String.init)
+    }
+
+    static func parsePort(_ text: String) throws -> String {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        let protocols = ["tcp", "udp", "sctp"]
+        guard (1...2).contains(parts.count), let port = Int(parts[0]), (1...65535).contains(port),
+              parts.count == 1 || protocols.contains(String(parts[1])) else {
+            throw BuildError.invalidArgument("--expose '\(text)': expected PORT[/tcp|udp|sctp] with PORT in 1-65535")
+        }
+        return parts.count == 1 ? "\(port)/tcp" : "\(port)/\(parts[1])"
+    }
+}
+
+/// What `kiln build` prints.
+struct BuildReport: Encodable {
+    struct LayerReport: Encodable {
+        var digest: String
+        var diffID: String
+        var size: Int64
+        var mediaType: String
+    }
+
+    var output: String
+    var manifestDigest: String
+    var configDigest: String
+    var layers: [LayerReport]
+
+    init(image: Image, output: String) {
+        self.output = output
+        manifestDigest = image.manifestDigest.description
+        configDigest = image.manifest.config.digest.description
+        layers = image.layers.map {
+            LayerReport(digest: $0.descriptor.digest.description, diffID: $0.diffID.description, size: $0.descriptor.size,
+                        mediaType: $0.descriptor.mediaType)
+        }
+    }
+
+    func print(json: Bool) throws {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
+            Swift.print(String(decoding: try encoder.encode(self), as: UTF8.self))
+        } else {
+            Swift.print("built \(output)")
+            Swift.print("manifest \(manifestDigest)")
+            Swift.print("config   \(configDigest)")
+            for layer in layers { Swift.print("layer    \(layer.digest) \(layer.size) bytes (diffID \(layer.diffID))") }
+        }
+    }
+}

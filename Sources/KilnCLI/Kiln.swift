@@ -1,0 +1,50 @@
+import ArgumentParser
+import Archive
+import AzureML
+import Build
+import Foundation
+import OCI
+
+/// The `kiln` command.
+public struct Kiln: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "kiln",
+        abstract: "Build reproducible OCI images for ML models, with no daemon.",
+        version: "0.1.0",
+        subcommands: [BuildCommand.self, InspectCommand.self, DiffCommand.self]
+    )
+
+    public init() {}
+
+    /// Runs kiln with `arguments` and returns the exit code. Kiln's own errors print as one line,
+    /// `kiln: error: …`; usage errors print ArgumentParser's usage text.
+    public static func run(_ arguments: [String]) -> Int32 {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            return 0
+        } catch let error as KilnReportable {
+            FileHandle.standardError.write(Data("kiln: error: \(oneLine(error.reportText))\n".utf8))
+            return 1
+        } catch {
+            let message = fullMessage(for: error)
+            let code = exitCode(for: error).rawValue
+            if !message.isEmpty {
+                let handle = code == 0 ? FileHandle.standardOutput : FileHandle.standardError
+                handle.write(Data((message + "\n").utf8))
+            }
+            return code
+        }
+    }
+
+    static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+}
+
+/// Errors that Kiln reports itself, as one line.
+protocol KilnReportable: Error { var reportText: String { get } }
+extension OCIError: KilnReportable { var reportText: String { description } }
+extension ArchiveError: KilnReportable { var reportText: String { description } }
+extension BuildError: KilnReportable { var reportText: String { description } }
+extension AzureMLError: KilnReportable { var reportText: String { description } }

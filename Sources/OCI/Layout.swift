@@ -1,0 +1,88 @@
+import Foundation
+
+/// An OCI image layout on disk: `oci-layout`, `index.json` and `blobs/<alg>/<hex>`.
+public struct Layout: Sendable {
+    public let root: URL
+
+    public static let layoutFileContents = Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8)
+    /// JSON blobs (manifests, configs, indexes) larger than this are refused rather than read into memory.
+    public static let maxJSONBlobSize = 4 * 1024 * 1024
+
+    public init(root: URL) { self.root = root }
+
+    /// Opens an existing layout, checking its `oci-layout` marker.
+    public static func open(_ path: String) throws -> Layout {
+        let layout = Layout(root: URL(fileURLWithPath: path))
+        let marker = layout.root.appendingPathComponent("oci-layout")
+        guard let data = try? Data(contentsOf: marker) else {
+            throw OCIError.layout(path: path, reason: "not an OCI image layout (no readable oci-layout file)")
+        }
+        struct Marker: Decodable { var imageLayoutVersion: String }
+        let version = try CanonicalJSON.decode(Marker.self, from: data, what: "\(path)/oci-layout").imageLayoutVersion
+        guard version.hasPrefix("1.") else {
+            throw OCIError.layout(path: path, reason: "unsupported imageLayoutVersion \(version)")
+        }
+        return layout
+    }
+
+    public func blobURL(_ digest: Digest) -> URL {
+        root.appendingPathComponent("blobs/\(digest.algorithm.rawValue)/\(digest.encoded)")
+    }
+
+    public func readIndex() throws -> Index {
+        let url = root.appendingPathComponent("index.json")
+        guard let data = try? Data(contentsOf: url) else {
+            throw OCIError.layout(path: root.path, reason: "index.json is missing or unreadable")
+        }
+        return try Index.decode(data, what: "\(root.path)/index.json")
+    }
+
+    /// Reads a small JSON blob and checks its size and digest against the descriptor.
+    public func readJSONBlob(_ descriptor: Descriptor) throws -> Data {
+        guard descriptor.size <= Self.maxJSONBlobSize else {
+            throw OCIError.layout(path: root.path, reason: "blob \(descriptor.digest) is \(descriptor.size) bytes, too large for a manifest or config")
+        }
+        guard let data = try? Data(contentsOf: blobURL(descriptor.digest)) else {
+            throw OCIError.layout(path: root.path, reason: "blob \(descriptor.digest) is missing")
+        }
+        guard Int64(data.count) == descriptor.size, Digest.sha256(of: data) == descriptor.digest else {
+            throw OCIError.layout(path: root.path, reason: "blob \(descriptor.digest) does not match its digest or size")
+        }
+        return data
+    }
+
+    /// Finds the image for `tag` (the `org.opencontainers.image.ref.name` annotation) and `platform`.
+    /// With no tag, a layout holding exactly one entry uses it.
+    public func resolveImage(tag: String?, platform: Platform) throws -> (descriptor: Descriptor, manifest: Manifest, config: ImageConfiguration) {
+        let index = try readIndex()
+        let candidates: [Descriptor]
+        if let tag {
+            candidates = index.manifests.filter { $0.annotations?[Descriptor.refNameAnnotation] == tag }
+            guard !candidates.isEmpty else {
+                let tags = index.manifests.compactMap { $0.annotations?[Descriptor.refNameAnnotation] }
+                throw OCIError.layout(path: root.path, reason: "no image tagged '\(tag)' (tags: \(tags.isEmpty ? "none" : tags.joined(separator: ", ")))")
+            }
+        } else {
+            guard index.manifests.count == 1 else {
+                throw OCIError.layout(path: root.path, reason: "holds \(index.manifests.count) entries; name one with oci:DIR:TAG")
+            }
+            candidates = index.manifests
+        }
+        var descriptor = candidates.count == 1 ? candidates[0] : try Index(manifests: candidates).manifest(for: platform)
+        // Follow nested indexes down to an image manifest for the platform.
+        for _ in 0..<8 where MediaType.indexes.contains(descriptor.mediaType) {
+            let nested = try Index.decode(readJSONBlob(descriptor), what: "index \(descriptor.digest)")
+            descriptor = try nested.manifest(for: platform)
+        }
+        guard MediaType.manifests.contains(descriptor.mediaType) else {
+            throw OCIError.layout(path: root.path, reason: "entry \(descriptor.digest) has media type \(descriptor.mediaType), not an image manifest")
+        }
+        let manifest = try Manifest.decode(readJSONBlob(descriptor), what: "manifest \(descriptor.digest)")
+        let config = try CanonicalJSON.decode(ImageConfiguration.self, from: readJSONBlob(manifest.config),
+                                              what: "config \(manifest.config.digest)")
+        guard config.rootfs.diffIDs.count == manifest.layers.count else {
+            throw OCIError.layout(path: root.path, reason: "manifest \(descriptor.digest) has \(manifest.layers.count) layers but its config lists \(config.rootfs.diffIDs.count) diff_ids")
+        }
+        return (descriptor, manifest, config)
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+
+/// A single-image manifest: an OCI image manifest or a Docker v2 schema 2 manifest, which share a shape.
+public struct Manifest: Hashable, Sendable, Codable {
+    public var schemaVersion: Int = 2
+    public var mediaType: String?
+    public var artifactType: String?
+    public var config: Descriptor
+    public var layers: [Descriptor]
+    public var subject: Descriptor?
+    public var annotations: [String: String]?
+
+    public init(mediaType: String = MediaType.ociManifest, config: Descriptor, layers: [Descriptor],
+                annotations: [String: String]? = nil) {
+        self.mediaType = mediaType
+        self.config = config
+        self.layers = layers
+        self.annotations = annotations
+    }
+
+    /// Decodes a manifest, checking that it is schema version 2.
+    public static func decode(_ data: Data, what: String) throws -> Manifest {
+        let manifest = try CanonicalJSON.decode(Manifest.self, from: data, what: what)
+        guard manifest.schemaVersion == 2 else {
+            throw OCIError.malformedJSON(what: what, detail: "schemaVersion \(manifest.schemaVersion) is not supported (only 2)")
+        }
+        return manifest
+    }
+}
+
+/// A list of manifests: an OCI image index or a Docker manifest list.
+public struct Index: Hashable, Sendable, Codable {
+    public var schemaVersion: Int = 2
+    public var mediaType: String?
+    public var artifactType: String?
+    public var manifests: [Descriptor]
+    public var subject: Descriptor?
+    public var annotations: [String: String]?
+
+    public init(mediaType: String = MediaType.ociIndex, manifests: [Descriptor], annotations: [String: String]? = nil) {
+        self.mediaType = mediaType
+        self.manifests = manifests
+        self.annotations = annotations
+    }
+
+    public static func decode(_ data: Data, what: String) throws -> Index {
+        let index = try CanonicalJSON.decode(Index.self, from: data, what: what)
+        guard index.schemaVersion == 2 else {
+            throw OCIError.malformedJSON(what: what, detail: "schemaVersion \(index.schemaVersion) is not supported (only 2)")
+        }
+        return index
+    }
+
+    /// The image manifest for `platform`. Entries without a platform are taken only when nothing matches
+    /// and there is exactly one image manifest (as a single-platform layout often has).
+    public func manifest(for platform: Platform) throws -> Descriptor {
+        let images = manifests.filter { MediaType.manifests.contains($0.mediaType) || MediaType.indexes.contains($0.mediaType) }
+        if let match = images.first(where: { $0.platform?.satisfies(platform) == true }) { return match }
+        let unplatformed = images.filter { $0.platform == nil }
+        if unplatformed.count == 1, images.count == 1 { return unplatformed[0] }
+        let available = images.compactMap { $0.platform?.description }
+        throw OCIError.noMatchingManifest("no entry for \(platform) (available: \(available.isEmpty ? "none" : available.joined(separator: ", ")))")
+    }
+}

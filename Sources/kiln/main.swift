@@ -1,0 +1,4 @@
+import Foundation
+import KilnCLI
+
+exit(Kiln.run(Array(CommandLine.arguments.dropFirst())))
