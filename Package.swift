@@ -32,8 +32,9 @@ let package = Package(
                                                 .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "kiln", dependencies: ["KilnCLI"]),
 
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
-        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "OCI"]),
-        .testTarget(name: "KilnTests", dependencies: ["Build", "AzureML", "OCI", "Archive"]),
+        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "OCI", "TestSupport"]),
+        .testTarget(name: "KilnTests", dependencies: ["Build", "AzureML", "OCI", "Archive", "TestSupport"]),
     ]
 )

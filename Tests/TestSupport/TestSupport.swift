@@ -1,0 +1,99 @@
+import Foundation
+
+/// A temporary directory removed when the value is dropped.
+public final class TemporaryDirectory: @unchecked Sendable {
+    public let url: URL
+    public var path: String { url.path }
+
+    public init(_ label: String = "kiln-test") throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    public func file(_ relative: String) -> String { url.appendingPathComponent(relative).path }
+
+    /// Writes `contents` at `relative`, creating parents, with `mode`.
+    @discardableResult
+    public func write(_ relative: String, _ contents: String, mode: Int = 0o644) throws -> String {
+        try write(relative, Data(contents.utf8), mode: mode)
+    }
+
+    @discardableResult
+    public func write(_ relative: String, _ data: Data, mode: Int = 0o644) throws -> String {
+        let target = url.appendingPathComponent(relative)
+        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try data.write(to: target)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: target.path)
+        return target.path
+    }
+
+    public func mkdir(_ relative: String) throws {
+        try FileManager.default.createDirectory(at: url.appendingPathComponent(relative), withIntermediateDirectories: true)
+    }
+
+    public func symlink(_ relative: String, to target: String) throws {
+        try FileManager.default.createSymbolicLink(atPath: file(relative), withDestinationPath: target)
+    }
+}
+
+/// The result of running a program.
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+/// Runs `executable` with `arguments`, waiting for it, with stdout and stderr captured via files
+/// (so large outputs cannot deadlock a pipe).
+@discardableResult
+public func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                directory: String? = nil, stdin: String? = nil) throws -> ProcessResult {
+    let scratch = try TemporaryDirectory("kiln-proc")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : try which(executable))
+    process.arguments = arguments
+    if let environment {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    }
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    FileManager.default.createFile(atPath: scratch.file("out"), contents: nil)
+    FileManager.default.createFile(atPath: scratch.file("err"), contents: nil)
+    let out = try FileHandle(forWritingTo: scratch.url.appendingPathComponent("out"))
+    let err = try FileHandle(forWritingTo: scratch.url.appendingPathComponent("err"))
+    process.standardOutput = out
+    process.standardError = err
+    if let stdin {
+        let pipe = Pipe()
+        process.standardInput = pipe
+        try process.run()
+        pipe.fileHandleForWriting.write(Data(stdin.utf8))
+        try pipe.fileHandleForWriting.close()
+    } else {
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+    process.waitUntilExit()
+    try out.close()
+    try err.close()
+    return ProcessResult(status: process.terminationStatus,
+                         stdout: (try? String(contentsOfFile: scratch.file("out"), encoding: .utf8)) ?? "",
+                         stderr: (try? String(contentsOfFile: scratch.file("err"), encoding: .utf8)) ?? "")
+}
+
+public struct ToolMissing: Error, CustomStringConvertible {
+    public var name: String
+    public var description: String { "\(name) is not on PATH; .ci/run installs it" }
+}
+
+/// The absolute path of a program on PATH.
+public func which(_ name: String) throws -> String {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    let directories = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"]
+    for directory in directories {
+        let candidate = "\(directory)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    throw ToolMissing(name: name)
+}
