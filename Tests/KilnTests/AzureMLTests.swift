@@ -1,0 +1,81 @@
+import AzureML
+import Build
+import Foundation
+import Testing
+import TestSupport
+
+@Suite struct AzureMLTests {
+    @Test func placesCodeAndEntryScriptUnderAppRoot() throws {
+        let fixture = try Fixture()
+        let out = try TemporaryDirectory("out")
+        _ = try Kiln.build(fixture.standardArguments + ["--output", "oci:\(out.file("img"))"])
+        let inspect = try Kiln.run(["inspect", "--files", "oci:\(out.file("img"))"])
+        #expect(inspect.status == 0)
+        for path in ["/var/azureml-app/code/score.py", "/var/azureml-app/code/utils/helpers.py",
+                     "/var/azureml-app/azureml-models/sklearn/3/sklearn_model/model.pkl"] {
+            #expect(inspect.stdout.contains(" \(path) "), "\(path)")
+        }
+        #expect(inspect.stdout.contains("/var/azureml-app/code/utils/current.py -> helpers.py"))
+        #expect(inspect.stdout.contains("AZUREML_ENTRY_SCRIPT=code/score.py"))
+        #expect(inspect.stdout.contains("AML_APP_ROOT=/var/azureml-app"))
+        #expect(inspect.stdout.contains(#""org.opencontainers.image.description" : "sklearn regression""#))
+        #expect(inspect.stdout.contains(#""5001/tcp" : {"#))
+    }
+
+    @Test func entryScriptWithoutSourceDirectory() throws {
+        let directory = try TemporaryDirectory()
+        try directory.write("score.py", "def run(x): return x\n")
+        try directory.write("ic.json", #"{"entryScript": "score.py", "runtime": "python"}"#)
+        var plan = BuildPlan()
+        try InferenceConfigPlanner.apply(InferenceConfig.load(directory.file("ic.json")), path: directory.file("ic.json"),
+                                         to: &plan, baseOverridden: true)
+        #expect(plan.layers.first?.inputs.first?.destination == "/var/azureml-app/score.py")
+        #expect(plan.config.env.contains(EnvVar(key: "AZUREML_ENTRY_SCRIPT", value: "score.py")))
+    }
+
+    @Test(arguments: [
+        (#"{"entryScript": "score.py", "condaFile": "env.yml"}"#, "not supported yet: condaFile"),
+        (#"{"entryScript": "score.py", "extraDockerfileSteps": "steps.txt"}"#, "not supported yet: extraDockerfileSteps"),
+        (#"{"entryScript": "score.py", "runtime": "spark-py"}"#, "runtime 'spark-py' is not supported"),
+        (#"{"runtime": "python"}"#, "entryScript is required"),
+        (#"{"entryScript": "missing.py"}"#, "entryScript not found"),
+        (#"{"entryScript": "../score.py", "sourceDirectory": "code"}"#, "outside sourceDirectory"),
+    ])
+    func refusesWhatItCannotHonour(_ json: String, _ message: String) throws {
+        let fixture = try Fixture()
+        try fixture.root.write("score.py", "x")
+        try fixture.root.write("inferenceconfig.json", json)
+        let out = try TemporaryDirectory("out")
+        let result = try Kiln.run(["build", "--base", "scratch", "--inference-config", fixture.root.file("inferenceconfig.json"),
+                                   "--output", "oci:\(out.file("img"))"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: out.file("img")))
+    }
+
+    @Test func baseImageFromConfigNeedsTheRegistryIssue() throws {
+        let fixture = try Fixture()
+        try fixture.root.write("inferenceconfig.json", """
+        {"entryScript": "score.py", "sourceDirectory": "code", "baseImage": "azureml/minimal:latest",
+         "baseImageRegistry": {"address": "myacr.azurecr.io", "username": "u", "password": "s3cr3t-Password-Value"}}
+        """)
+        let out = try TemporaryDirectory("out")
+        let result = try Kiln.run(["build", "--inference-config", fixture.root.file("inferenceconfig.json"), "--output", "oci:\(out.file("img"))"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("not supported yet: pulling the base image myacr.azurecr.io/azureml/minimal:latest"))
+        #expect(!result.stderr.contains("s3cr3t"))
+    }
+
+    @Test func credentialsNeverReachTheImage() throws {
+        let fixture = try Fixture()
+        let out = try TemporaryDirectory("out")
+        _ = try Kiln.build(fixture.standardArguments + ["--output", "oci:\(out.file("img"))"])
+        _ = try Kiln.build(fixture.standardArguments + ["--output", "docker-archive:\(out.file("img.tar"))"])
+        // Search every blob, decompressed, and the archive for the password and the username.
+        let grep = try run("sh", ["-c", "for f in \(out.file("img"))/blobs/sha256/*; do zcat -f \"$f\"; done | grep -a -c -e s3cr3t -e sp-user; tar -xOf \(out.file("img.tar")) | grep -a -c -e s3cr3t -e sp-user"])
+        #expect(grep.stdout == "0\n0\n")
+        #expect(String(describing: try InferenceConfig.load(fixture.root.file("inferenceconfig.json")).baseImageRegistry).contains("<redacted>"))
+        #expect(!String(describing: try InferenceConfig.load(fixture.root.file("inferenceconfig.json"))).contains("s3cr3t"))
+    }
+}
