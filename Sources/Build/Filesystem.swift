@@ -36,9 +36,9 @@ public struct Filesystem: Sendable {
             let name = clean.split(separator: "/").last.map(String.init) ?? ""
             let parent = String(clean.dropLast(name.count)).trimmingTrailingSlash
             if name == Self.opaqueMarker {
-                opaque.append(parent.isEmpty ? "/" : parent)
+                opaque.append(parent)
             } else if name.hasPrefix(Self.whiteoutPrefix) {
-                deletions.append((parent.isEmpty ? "" : parent) + "/" + name.dropFirst(Self.whiteoutPrefix.count))
+                deletions.append(Self.clean(parent + "/" + name.dropFirst(Self.whiteoutPrefix.count)))
             } else {
                 var node = Node(kind: member.kind, mode: member.mode, size: member.size, contentDigest: nil,
                                 linkTarget: member.linkTarget)
