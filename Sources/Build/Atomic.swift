@@ -14,6 +14,30 @@ public enum Atomic {
         return "\(parent)/.\(url.lastPathComponent).kiln-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     }
 
+    /// Creates the missing parent directories of `path` and returns them, deepest first, so a failed
+    /// build can remove exactly what it made.
+    public static func createParents(of path: String) throws -> [String] {
+        var missing: [String] = []
+        var parent = URL(fileURLWithPath: path).deletingLastPathComponent()
+        while parent.path != "/", !FileManager.default.fileExists(atPath: parent.path) {
+            missing.append(parent.path)
+            parent.deleteLastPathComponent()
+        }
+        for directory in missing.reversed() {
+            guard mkdir(directory, 0o755) == 0 else {
+                let reason = String(cString: strerror(errno))
+                removeEmpty(missing)
+                throw BuildError.output("cannot create directory \(directory): \(reason)")
+            }
+        }
+        return missing
+    }
+
+    /// Removes directories made by `createParents`, if they are still empty.
+    public static func removeEmpty(_ directories: [String]) {
+        for directory in directories { rmdir(directory) }
+    }
+
     public static func rename(_ from: String, to: String) throws {
         guard Foundation.rename(from, to) == 0 else {
             throw BuildError.output("cannot move into place at \(to): \(String(cString: strerror(errno)))")

@@ -111,7 +111,16 @@ struct BuildCommand: ParsableCommand {
     /// Builds in a hidden directory beside the output, writes the output, and removes the directory,
     /// so that a failure at any step leaves nothing behind.
     func produce(_ plan: BuildPlan, target: OutputTarget) throws -> Image {
-        let work = try Atomic.stagingPath(for: target.path)
+        let createdParents = try Atomic.createParents(of: target.path)
+        do {
+            return try produce(plan, target: target, work: Atomic.stagingPath(for: target.path))
+        } catch {
+            Atomic.removeEmpty(createdParents)
+            throw error
+        }
+    }
+
+    func produce(_ plan: BuildPlan, target: OutputTarget, work: String) throws -> Image {
         do {
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: false)
         } catch {

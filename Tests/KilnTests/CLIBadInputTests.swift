@@ -97,3 +97,33 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: out.file("r")))
     }
 }
+
+@Suite struct OutputParentTests {
+    @Test func missingParentsAreCreatedAndRemovedAgainOnFailure() throws {
+        let out = try TemporaryDirectory("out")
+        let failed = try Kiln.run(["build", "--model", "m:1=/nonexistent", "--output", "oci:\(out.file("a/b/c/layout"))"])
+        #expect(failed.status != 0)
+        #expect(!FileManager.default.fileExists(atPath: out.file("a")))
+        let fixture = try Fixture()
+        _ = try Kiln.build(fixture.standardArguments + ["--output", "docker-archive:\(out.file("a/b/image.tar"))"])
+        #expect(FileManager.default.fileExists(atPath: out.file("a/b/image.tar")))
+    }
+}
+
+/// The README's first command must keep working: run it as written, from the package root.
+@Suite struct ReadmeTests {
+    @Test func mainCommandBuildsTheBuiltInExample() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let line = try #require(readme.split(separator: "\n").first { $0.hasPrefix("swift run kiln build") })
+        let out = try TemporaryDirectory("readme")
+        let arguments = line.split(separator: " ").dropFirst(4).map {
+            String($0).replacingOccurrences(of: "oci:out/", with: "oci:\(out.path)/")
+        }
+        let built = try Kiln.build(arguments, directory: root.path)
+        #expect(built.layers.count == 2)
+        let files = try Kiln.run(["inspect", "--files", "oci:\(out.path)/sklearn:1"])
+        #expect(files.stdout.contains("/var/azureml-app/azureml-models/linear/1/linear/model.json"))
+        #expect(files.stdout.contains("/var/azureml-app/code/score.py"))
+    }
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Benchmark: layer building, kiln against peers doing the same work in the same run.
+#   1. a 1 GiB incompressible file plus about 40 MB of text;
+#   2. a directory of 200,000 small files.
+# Peers: `umoci insert` (writes a gzip layer into an OCI layout) and `tar | gzip -6 | sha256sum`.
+# Prints wall times, ratios (peer / kiln: above 1 means kiln is faster) and kiln's peak RSS.
+# Needs: swift, umoci, GNU time (apt-get install time umoci).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=${BENCH_DIR:-$(mktemp -d /var/tmp/kiln-bench.XXXXXX)}
+trap 'rm -rf "$work"' EXIT
+swift build -c release --product kiln >/dev/null
+kiln=$(swift build -c release --show-bin-path)/kiln
+
+echo "preparing inputs in $work"
+mkdir -p "$work/big" "$work/small"
+head -c $((1024 * 1024 * 1024)) /dev/urandom > "$work/big/model.bin"
+python3 - "$work/big/vocab.txt" "$work/small" <<'PY'
+import os, random, sys
+random.seed(1)
+words = [''.join(random.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(random.randint(3, 10))) for _ in range(5000)]
+with open(sys.argv[1], 'w') as f:
+    size = 0
+    while size < 40_000_000:
+        line = ' '.join(random.choice(words) for _ in range(12)) + '\n'
+        f.write(line); size += len(line)
+root = sys.argv[2]
+for d in range(400):
+    os.makedirs(f'{root}/d{d:03}', exist_ok=True)
+    for i in range(500):
+        with open(f'{root}/d{d:03}/f{i:03}.py', 'w') as f:
+            f.write(f'# module {d}/{i}\nVALUE = {d * 1000 + i}\n' + random.choice(words) * random.randint(1, 40) + '\n')
+PY
+
+# Runs a command, printing "seconds max_rss_kib".
+measure() {
+  /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+  cat "$work/time"
+}
+
+bench() {
+  local name=$1 dir=$2
+  sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+  cat "$dir"/* >/dev/null 2>&1 || true   # warm the page cache alike for every contender
+  rm -rf "$work/out-kiln" "$work/umoci"
+  read -r k_time k_rss < <(measure "$kiln" build --base scratch --add "$dir:/data" --output "oci:$work/out-kiln")
+  umoci init --layout "$work/umoci" >/dev/null && umoci new --image "$work/umoci:base" >/dev/null
+  read -r u_time _ < <(measure umoci insert --image "$work/umoci:base" "$dir" /data)
+  read -r t_time _ < <(measure sh -c "tar -cf - -C '$dir' . | gzip -6 | sha256sum")
+  printf '%-14s kiln %6.2fs (peak RSS %4d MiB) | umoci insert %6.2fs (ratio %.2f) | tar|gzip -6|sha256sum %6.2fs (ratio %.2f)\n' \
+    "$name" "$k_time" $((k_rss / 1024)) "$u_time" "$(echo "$u_time / $k_time" | bc -l)" "$t_time" "$(echo "$t_time / $k_time" | bc -l)"
+}
+
+bench "1GiB+40MB" "$work/big"
+bench "200k files" "$work/small"
