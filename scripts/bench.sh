@@ -40,8 +40,8 @@ measure() {
 
 bench() {
   local name=$1 dir=$2
-  sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
-  cat "$dir"/* >/dev/null 2>&1 || true   # warm the page cache alike for every contender
+  # Warm the page cache, so every contender reads the inputs from memory alike.
+  find "$dir" -type f -exec cat {} + >/dev/null
   rm -rf "$work/out-kiln" "$work/umoci"
   read -r k_time k_rss < <(measure "$kiln" build --base scratch --add "$dir:/data" --output "oci:$work/out-kiln")
   umoci init --layout "$work/umoci" >/dev/null && umoci new --image "$work/umoci:base" >/dev/null

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One member of a layer, already mapped to its path in the image.
 public struct LayerEntry: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
@@ -23,7 +29,18 @@ public struct LayerEntry: Sendable, Equatable {
 
     /// Orders paths by their UTF-8 bytes, so every machine sorts them alike and parents come first.
     public static func precedes(_ lhs: String, _ rhs: String) -> Bool {
-        lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
+        var lhs = lhs
+        var rhs = rhs
+        return lhs.withUTF8 { left in
+            rhs.withUTF8 { right in
+                let shared = min(left.count, right.count)
+                if shared > 0, let a = left.baseAddress, let b = right.baseAddress {
+                    let order = memcmp(a, b, shared)
+                    if order != 0 { return order < 0 }
+                }
+                return left.count < right.count
+            }
+        }
     }
 }
 

@@ -73,15 +73,7 @@ public final class TarReader {
 
     /// Streams the current member's data to `body`.
     public func readData(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        var buffer: UnsafeRawPointer?
-        var size = 0
-        var offset: la_int64_t = 0
-        while true {
-            let status = archive_read_data_block(archive, &buffer, &size, &offset)
-            if status == ARCHIVE_EOF { return }
-            guard status >= ARCHIVE_WARN else { throw failure() }
-            if size > 0 { try body(UnsafeRawBufferPointer(start: buffer, count: size)) }
-        }
+        try readDataBlocks(archive, failure: failure, body)
     }
 
     /// The SHA-256 of the current member's data.
@@ -107,15 +99,7 @@ public enum Decompressor {
         let status = archive_read_next_header(archive, &entry)
         if status == ARCHIVE_EOF { return }
         guard status >= ARCHIVE_WARN else { throw failure() }
-        var buffer: UnsafeRawPointer?
-        var size = 0
-        var offset: la_int64_t = 0
-        while true {
-            let status = archive_read_data_block(archive, &buffer, &size, &offset)
-            if status == ARCHIVE_EOF { return }
-            guard status >= ARCHIVE_WARN else { throw failure() }
-            if size > 0 { try body(UnsafeRawBufferPointer(start: buffer, count: size)) }
-        }
+        try readDataBlocks(archive, failure: failure, body)
     }
 
     /// The diffID and size of a layer blob: the SHA-256 and length of its decompressed tar.
@@ -123,5 +107,19 @@ public enum Decompressor {
         var counter = DigestCounter()
         try stream(path: path) { counter.update($0) }
         return (counter.finalize(), counter.count)
+    }
+}
+
+/// Hands the current entry's data to `body`, block by block, as libarchive decodes it.
+private func readDataBlocks(_ archive: OpaquePointer, failure: () -> ArchiveError,
+                            _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    var buffer: UnsafeRawPointer?
+    var size = 0
+    var offset: la_int64_t = 0
+    while true {
+        let status = archive_read_data_block(archive, &buffer, &size, &offset)
+        if status == ARCHIVE_EOF { return }
+        guard status >= ARCHIVE_WARN else { throw failure() }
+        if size > 0 { try body(UnsafeRawBufferPointer(start: buffer, count: size)) }
     }
 }

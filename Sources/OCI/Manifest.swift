@@ -20,11 +20,7 @@ public struct Manifest: Hashable, Sendable, Codable {
 
     /// Decodes a manifest, checking that it is schema version 2.
     public static func decode(_ data: Data, what: String) throws -> Manifest {
-        let manifest = try CanonicalJSON.decode(Manifest.self, from: data, what: what)
-        guard manifest.schemaVersion == 2 else {
-            throw OCIError.malformedJSON(what: what, detail: "schemaVersion \(manifest.schemaVersion) is not supported (only 2)")
-        }
-        return manifest
+        try decodeSchema2(Manifest.self, data, what: what, version: \.schemaVersion)
     }
 }
 
@@ -44,11 +40,7 @@ public struct Index: Hashable, Sendable, Codable {
     }
 
     public static func decode(_ data: Data, what: String) throws -> Index {
-        let index = try CanonicalJSON.decode(Index.self, from: data, what: what)
-        guard index.schemaVersion == 2 else {
-            throw OCIError.malformedJSON(what: what, detail: "schemaVersion \(index.schemaVersion) is not supported (only 2)")
-        }
-        return index
+        try decodeSchema2(Index.self, data, what: what, version: \.schemaVersion)
     }
 
     /// The image manifest for `platform`. Entries without a platform are taken only when nothing matches
@@ -61,4 +53,13 @@ public struct Index: Hashable, Sendable, Codable {
         let available = images.compactMap { $0.platform?.description }
         throw OCIError.noMatchingManifest("no entry for \(platform) (available: \(available.isEmpty ? "none" : available.joined(separator: ", ")))")
     }
+}
+
+/// Decodes a manifest or index and refuses any schema version but 2 (schema 1 is long deprecated).
+private func decodeSchema2<T: Decodable>(_ type: T.Type, _ data: Data, what: String, version: KeyPath<T, Int>) throws -> T {
+    let value = try CanonicalJSON.decode(type, from: data, what: what)
+    guard value[keyPath: version] == 2 else {
+        throw OCIError.malformedJSON(what: what, detail: "schemaVersion \(value[keyPath: version]) is not supported (only 2)")
+    }
+    return value
 }
