@@ -90,6 +90,25 @@ func writeLayer(_ inputs: [LayerInput], compression: LayerCompression = .gzip, m
         #expect(try members(of: blob.path).map(\.0.path) == ["m/", "m/model.bin"])
     }
 
+    @Test func multiBlockGzipIsValidAndStable() throws {
+        // Several 1 MiB blocks, compressible and not, so the block boundaries and dictionaries matter.
+        let directory = try TemporaryDirectory()
+        var generator = SystemRandomNumberGenerator()
+        let noise = (0..<2_500_000).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let text = Data(String(repeating: "the quick brown fox jumps over the lazy dog\n", count: 80_000).utf8)
+        try directory.write("in/noise.bin", Data(noise))
+        try directory.write("in/text.txt", text)
+        let first = try writeLayer([LayerInput(source: directory.file("in"), destination: "/m")], in: directory, name: "one")
+        let second = try writeLayer([LayerInput(source: directory.file("in"), destination: "/m")], in: directory, name: "two")
+        #expect(first.digest == second.digest)
+        #expect(first.uncompressedSize > 5_000_000)
+        #expect(first.size < first.uncompressedSize)
+        // GNU gzip, an independent reader, checks the CRC and length and gives back the same tar.
+        let check = try run("sh", ["-c", "gzip -t \(first.path) && gzip -dc \(first.path) | sha256sum"])
+        #expect(check.status == 0, "\(check.stderr)")
+        #expect(check.stdout.hasPrefix(first.diffID.encoded))
+    }
+
     @Test func longPathsUsePax() throws {
         let directory = try TemporaryDirectory()
         let deep = (0..<12).map { "directory-number-\($0)" }.joined(separator: "/")

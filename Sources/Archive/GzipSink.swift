@@ -1,0 +1,143 @@
+import CZlib
+import Dispatch
+import Foundation
+
+/// gzip, compressed on every core, with output that depends only on the input.
+///
+/// The stream is cut into fixed 1 MiB blocks, as pigz does. Each block is deflated on its own, primed
+/// with the previous block's last 32 KiB as a dictionary so the ratio barely changes, and ends with a
+/// sync flush so that the pieces join into one valid deflate stream. Because block boundaries never
+/// depend on timing or core count, every machine writes the same bytes. The header is fixed (no name,
+/// mtime 0, OS 255 "unknown") where zlib would write the build host's OS code. At most a few blocks
+/// are in flight, so memory stays bounded.
+public final class GzipSink: ByteSink {
+    public static let level: Int32 = 6
+    static let blockSize = 1 << 20
+    static let window = 32 * 1024
+    static let header: [UInt8] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]
+
+    private let next: ByteSink
+    private let level: Int32
+    private let maxInFlight: Int
+    private let queue = DispatchQueue(label: "kiln.gzip", attributes: .concurrent)
+    private var block: [UInt8] = []
+    private var dictionary: [UInt8] = []
+    private var pending: [Job] = []
+    private var crc: UInt = crc32(0, nil, 0)
+    private var length: UInt64 = 0
+    private var started = false
+    private var finished = false
+
+    public init(next: ByteSink, level: Int32 = GzipSink.level) throws {
+        self.next = next
+        self.level = level
+        maxInFlight = max(2, ProcessInfo.processInfo.activeProcessorCount * 2)
+        block.reserveCapacity(Self.blockSize)
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        crc = crc32_z(crc, base.assumingMemoryBound(to: Bytef.self), bytes.count)
+        length &+= UInt64(bytes.count)
+        var offset = 0
+        while offset < bytes.count {
+            let take = min(Self.blockSize - block.count, bytes.count - offset)
+            block.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)]))
+            offset += take
+            if block.count == Self.blockSize { try submit(last: false) }
+        }
+    }
+
+    public func finish() throws {
+        guard !finished else { return }
+        finished = true
+        try submit(last: true)
+        while !pending.isEmpty { try drainOne() }
+        var trailer = [UInt8]()
+        for shift in stride(from: 0, to: 32, by: 8) { trailer.append(UInt8(truncatingIfNeeded: UInt32(crc) >> UInt32(shift))) }
+        for shift in stride(from: 0, to: 32, by: 8) { trailer.append(UInt8(truncatingIfNeeded: length >> UInt64(shift))) }
+        try trailer.withUnsafeBytes { try next.write($0) }
+        try next.finish()
+    }
+
+    private func submit(last: Bool) throws {
+        let job = Job(input: block, dictionary: dictionary, last: last, level: level)
+        dictionary = block.count >= Self.window ? Array(block.suffix(Self.window)) : Array((dictionary + block).suffix(Self.window))
+        block = []
+        block.reserveCapacity(Self.blockSize)
+        pending.append(job)
+        queue.async { job.run() }
+        while pending.count > maxInFlight { try drainOne() }
+    }
+
+    /// Waits for the oldest block and writes it, keeping the output in input order.
+    private func drainOne() throws {
+        let job = pending.removeFirst()
+        job.done.wait()
+        if let error = job.error { throw error }
+        if !started {
+            started = true
+            try Self.header.withUnsafeBytes { try next.write($0) }
+        }
+        try job.output.withUnsafeBytes { try next.write($0) }
+    }
+
+    /// One block's raw deflate, run on a worker thread; it touches only its own buffers.
+    final class Job: @unchecked Sendable {
+        let input: [UInt8]
+        let dictionary: [UInt8]
+        let last: Bool
+        let level: Int32
+        var output: [UInt8] = []
+        var error: Error?
+        let done = DispatchSemaphore(value: 0)
+
+        init(input: [UInt8], dictionary: [UInt8], last: Bool, level: Int32) {
+            self.input = input
+            self.dictionary = dictionary
+            self.last = last
+            self.level = level
+        }
+
+        func run() {
+            defer { done.signal() }
+            do { output = try deflateBlock() } catch { self.error = error }
+        }
+
+        private func deflateBlock() throws -> [UInt8] {
+            var stream = z_stream()
+            // Negative window bits: raw deflate, no zlib or gzip wrapper (the sink writes the gzip one).
+            guard deflateInit2_(&stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
+                                Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+                throw ArchiveError.compression("deflateInit2 failed")
+            }
+            defer { deflateEnd(&stream) }
+            if !dictionary.isEmpty {
+                _ = dictionary.withUnsafeBufferPointer { deflateSetDictionary(&stream, $0.baseAddress, uInt($0.count)) }
+            }
+            var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(input.count))) + 64)
+            var produced = 0
+            try input.withUnsafeBufferPointer { inputBuffer in
+                stream.next_in = UnsafeMutablePointer(mutating: inputBuffer.baseAddress)
+                stream.avail_in = uInt(inputBuffer.count)
+                let flush = last ? Z_FINISH : Z_SYNC_FLUSH
+                while true {
+                    if produced == output.count { output.append(contentsOf: [UInt8](repeating: 0, count: 64 * 1024)) }
+                    let status = output.withUnsafeMutableBufferPointer { out -> Int32 in
+                        stream.next_out = out.baseAddress.map { $0 + produced }
+                        stream.avail_out = uInt(out.count - produced)
+                        let status = deflate(&stream, flush)
+                        produced = out.count - Int(stream.avail_out)
+                        return status
+                    }
+                    guard status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR else {
+                        throw ArchiveError.compression("deflate failed (\(status))")
+                    }
+                    if last ? status == Z_STREAM_END : (stream.avail_in == 0 && stream.avail_out > 0) { break }
+                }
+            }
+            output.removeLast(output.count - produced)
+            return output
+        }
+    }
+}
