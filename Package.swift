@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // C libraries, linked from the system (apt-get install libarchive-dev zlib1g-dev libzstd-dev).
@@ -23,12 +24,15 @@ let package = Package(
         // Deterministic, streaming layer writing and reading: tar, gzip/zstd, hashing.
         .target(name: "Archive", dependencies: ["OCI", "CArchive", "CZlib", "CZstd",
                                                 .product(name: "Crypto", package: "swift-crypto")]),
-        // Build planning: the BuildPlan value, the image builder, and local outputs.
-        .target(name: "Build", dependencies: ["OCI", "Archive"]),
+        // Registry client: the distribution API, Basic and Bearer-token auth, pull and push.
+        .target(name: "Registry", dependencies: ["OCI", "Archive",
+                                                 .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        // Build planning: the BuildPlan value, the image builder, local outputs, registry sinks.
+        .target(name: "Build", dependencies: ["OCI", "Archive", "Registry"]),
         // AzureML front ends: inference config (v1) into a BuildPlan.
         .target(name: "AzureML", dependencies: ["OCI", "Build"]),
         // The command line: argument parsing, output, exit codes.
-        .target(name: "KilnCLI", dependencies: ["OCI", "Archive", "Build", "AzureML",
+        .target(name: "KilnCLI", dependencies: ["OCI", "Archive", "Build", "AzureML", "Registry",
                                                 .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "kiln", dependencies: ["KilnCLI"]),
 
@@ -36,5 +40,6 @@ let package = Package(
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "OCI", "TestSupport"]),
         .testTarget(name: "KilnTests", dependencies: ["Build", "AzureML", "OCI", "Archive", "TestSupport"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCI", "TestSupport"]),
     ]
 )

@@ -22,7 +22,7 @@ enum BaseResolver {
             }
             return (image.config, layers)
         case let .registry(reference):
-            throw BuildError.notSupportedYet("pulling the base image \(reference) from a registry; use --base oci:DIR[:TAG] or scratch")
+            throw BuildError.base("\(reference) must be pulled before building (RegistryTransfer.pull)")
         }
     }
 

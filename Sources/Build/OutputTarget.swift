@@ -5,6 +5,8 @@ import OCI
 public enum OutputTarget: Sendable, Equatable {
     case layout(path: String, tag: String?)
     case dockerArchive(path: String, reference: Reference?)
+    /// A registry repository, pushed over the distribution API.
+    case registry(Reference)
 
     public init(parsing text: String) throws {
         if let rest = text.dropPrefix("oci:") {
@@ -23,8 +25,10 @@ public enum OutputTarget: Sendable, Equatable {
             }
             if reference != nil, reference?.tag == nil { reference?.tag = "latest" }
             self = .dockerArchive(path: path, reference: reference)
+        } else if text.contains("/") && !text.hasPrefix("/") && !text.hasPrefix(".") {
+            self = .registry(try Reference(parsing: text))
         } else {
-            throw BuildError.invalidArgument("output '\(text)': expected oci:DIR[:TAG] or docker-archive:FILE[:NAME:TAG] (registry push is not supported yet)")
+            throw BuildError.invalidArgument("output '\(text)': expected oci:DIR[:TAG], docker-archive:FILE[:NAME:TAG] or REGISTRY/REPO[:TAG]")
         }
     }
 
@@ -34,14 +38,15 @@ public enum OutputTarget: Sendable, Equatable {
     }
 
     /// The file or directory the output creates.
-    public var path: String {
+    public var path: String? {
         switch self {
         case let .layout(path, _), let .dockerArchive(path, _): return path
+        case .registry: return nil
         }
     }
 }
 
-/// Parses `oci:DIR[:TAG]`, `scratch`, or (for a later issue) a registry reference, as a build base.
+/// Parses `oci:DIR[:TAG]`, `scratch`, or a registry reference, as a build base.
 public func parseBase(_ text: String) throws -> BaseImage {
     if text == "scratch" { return .scratch }
     if let rest = text.dropPrefix("oci:") {

@@ -4,8 +4,9 @@ import AzureML
 import Build
 import Foundation
 import OCI
+import Registry
 
-struct BuildCommand: ParsableCommand {
+struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build",
         abstract: "Build an image from a base, a model, code and files."
@@ -53,14 +54,55 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "Output: oci:DIR[:TAG] or docker-archive:FILE[:NAME:TAG].")
     var output: String
 
+    @Option(help: "With a registry output: tag to push (repeatable); default: the output's tag.")
+    var tag: [String] = []
+
     @Flag(help: "Print the manifest digest, config digest and layers as JSON.")
     var json = false
 
-    func run() throws {
+    @OptionGroup var registryOptions: RegistryOptions
+
+    func run() async throws {
         let target = try OutputTarget(parsing: output)
-        let plan = try makePlan()
-        let image = try produce(plan, target: target)
+        for name in tag where !Reference.isValidTag(name) {
+            throw BuildError.invalidArgument("--tag '\(name)' must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+        }
+        var plan = try makePlan()
+        let store = try registryOptions.store(perRegistry: baseCredentials)
+        let image: Image
+        if case let .registry(reference) = target {
+            image = try await withScratch { work in
+                try await pullBase(&plan, into: work, store: store)
+                let image = try ImageBuilder(workDirectory: work).build(plan)
+                let client = try registryOptions.client(for: reference.registry, store: store)
+                _ = try await RegistryTransfer.push(image, to: reference, tags: tag, client: client)
+                return image
+            }
+        } else {
+            image = try await produce(&plan, target: target, store: store)
+        }
         try BuildReport(image: image, output: output).print(json: json)
+    }
+
+    /// An inference config's baseImageRegistry credentials, for the base image's registry only.
+    var baseCredentials: [String: Credential] {
+        guard let path = inferenceConfig, let config = try? InferenceConfig.load(path),
+              let registry = config.baseImageRegistry, let address = registry.address,
+              let username = registry.username, let password = registry.password else { return [:] }
+        let host = address.replacingOccurrences(of: "https://", with: "").replacingOccurrences(of: "http://", with: "")
+            .trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        return [host: Credential(username: username, password: password)]
+    }
+
+    /// Pulls a registry base into `work`, so the builder reads it like a local layout.
+    func pullBase(_ plan: inout BuildPlan, into work: URL, store: CredentialStore) async throws {
+        guard case let .registry(reference) = plan.base else { return }
+        let client = try registryOptions.client(for: reference.registry, store: store)
+        let base = try await RegistryTransfer.pull(reference, platform: plan.platform ?? .host, client: client,
+                                                   into: work.appendingPathComponent("base"))
+        let layout = work.appendingPathComponent("base-layout").path
+        try LayoutOutput.write(base, to: layout, tag: nil)
+        plan.base = .layout(path: layout, tag: nil)
     }
 
     func makePlan() throws -> BuildPlan {
@@ -110,10 +152,15 @@ struct BuildCommand: ParsableCommand {
 
     /// Builds in a hidden directory beside the output, writes the output, and removes the directory,
     /// so that a failure at any step leaves nothing behind.
-    func produce(_ plan: BuildPlan, target: OutputTarget) throws -> Image {
-        let createdParents = try Atomic.createParents(of: target.path)
+    func produce(_ plan: inout BuildPlan, target: OutputTarget, store: CredentialStore) async throws -> Image {
+        guard let path = target.path else { throw BuildError.output("no local path for \(output)") }
+        let createdParents = try Atomic.createParents(of: path)
         do {
-            return try produce(plan, target: target, work: Atomic.stagingPath(for: target.path))
+            let work = try Atomic.stagingPath(for: path)
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: false)
+            defer { try? FileManager.default.removeItem(atPath: work) }
+            try await pullBase(&plan, into: URL(fileURLWithPath: work), store: store)
+            return try produce(plan, target: target, work: work)
         } catch {
             Atomic.removeEmpty(createdParents)
             throw error
@@ -121,18 +168,14 @@ struct BuildCommand: ParsableCommand {
     }
 
     func produce(_ plan: BuildPlan, target: OutputTarget, work: String) throws -> Image {
-        do {
-            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: false)
-        } catch {
-            throw BuildError.output("cannot create a work directory beside \(target.path): \(error.localizedDescription)")
-        }
-        defer { try? FileManager.default.removeItem(atPath: work) }
         let image = try ImageBuilder(workDirectory: URL(fileURLWithPath: work)).build(plan)
         switch target {
         case let .layout(path, tag):
             try LayoutOutput.write(image, to: path, tag: tag)
         case let .dockerArchive(path, reference):
             try DockerArchiveOutput.write(image, to: path, reference: reference, mtime: plan.sourceDateEpoch)
+        case .registry:
+            throw BuildError.output("registry outputs are pushed, not written")
         }
         return image
     }

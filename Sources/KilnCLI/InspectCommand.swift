@@ -78,8 +78,19 @@ struct DiffCommand: ParsableCommand {
 
 /// Runs `body` with a private temporary directory that is removed afterwards.
 func withScratch<T>(_ body: (URL) throws -> T) throws -> T {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    let url = try makeScratch()
     defer { try? FileManager.default.removeItem(at: url) }
     return try body(url)
+}
+
+func withScratch<T>(_ body: (URL) async throws -> T) async throws -> T {
+    let url = try makeScratch()
+    defer { try? FileManager.default.removeItem(at: url) }
+    return try await body(url)
+}
+
+private func makeScratch() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
 }

@@ -6,22 +6,26 @@ import Foundation
 import OCI
 
 /// The `kiln` command.
-public struct Kiln: ParsableCommand {
+public struct Kiln: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "kiln",
         abstract: "Build reproducible OCI images for ML models, with no daemon.",
         version: "0.1.0",
-        subcommands: [BuildCommand.self, InspectCommand.self, DiffCommand.self]
+        subcommands: [BuildCommand.self, PullCommand.self, PushCommand.self, InspectCommand.self, DiffCommand.self]
     )
 
     public init() {}
 
     /// Runs kiln with `arguments` and returns the exit code. Kiln's own errors print as one line,
     /// `kiln: error: …`; usage errors print ArgumentParser's usage text.
-    public static func run(_ arguments: [String]) -> Int32 {
+    public static func run(_ arguments: [String]) async -> Int32 {
         do {
             var command = try parseAsRoot(arguments)
-            try command.run()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
             return 0
         } catch let error as KilnReportable {
             FileHandle.standardError.write(Data("kiln: error: \(oneLine(error.reportText))\n".utf8))

@@ -1,4 +1,4 @@
 import Foundation
 import KilnCLI
 
-exit(Kiln.run(Array(CommandLine.arguments.dropFirst())))
+exit(await Kiln.run(Array(CommandLine.arguments.dropFirst())))

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Build
+import Foundation
+import OCI
+import Registry
+
+struct PullCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pull", abstract: "Pull an image from a registry into an OCI layout.")
+
+    @Argument(help: "REGISTRY/REPO[:TAG|@DIGEST]")
+    var reference: String
+
+    @Argument(help: "oci:DIR[:TAG]")
+    var destination: String
+
+    @Option(help: "Platform to pick from an index, os/arch[/variant]; default: the host's.")
+    var platform: String?
+
+    @OptionGroup var registryOptions: RegistryOptions
+
+    func run() async throws {
+        let source = try Reference(parsing: reference)
+        guard case let .layout(path, tag) = try OutputTarget(parsing: destination) else {
+            throw BuildError.invalidArgument("destination '\(destination)': kiln pull writes oci:DIR[:TAG]")
+        }
+        let wanted = try platform.map(Platform.init(parsing:)) ?? .host
+        let client = try registryOptions.client(for: source.registry, store: registryOptions.store())
+        let parents = try Atomic.createParents(of: path)
+        do {
+            let work = try Atomic.stagingPath(for: path)
+            defer { try? FileManager.default.removeItem(atPath: work) }
+            let image = try await RegistryTransfer.pull(source, platform: wanted, client: client, into: URL(fileURLWithPath: work))
+            try LayoutOutput.write(image, to: path, tag: tag ?? source.tag)
+            print("pulled \(source) \(image.manifestDigest)")
+        } catch {
+            Atomic.removeEmpty(parents)
+            throw error
+        }
+    }
+}
+
+struct PushCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "push", abstract: "Push an image from an OCI layout or docker-archive to a registry.")
+
+    @Argument(help: "oci:DIR[:TAG] or docker-archive:FILE")
+    var source: String
+
+    @Argument(help: "REGISTRY/REPO[:TAG]")
+    var reference: String
+
+    @Option(help: "Tag to push (repeatable); default: the reference's tag.")
+    var tag: [String] = []
+
+    @OptionGroup var registryOptions: RegistryOptions
+
+    func run() async throws {
+        let target = try Reference(parsing: reference)
+        for name in tag where !Reference.isValidTag(name) {
+            throw BuildError.invalidArgument("--tag '\(name)' must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+        }
+        let client = try registryOptions.client(for: target.registry, store: registryOptions.store())
+        try await withScratch { scratch in
+            let image = try ImageReader.open(source, platform: nil, scratch: scratch)
+            let report = try await RegistryTransfer.push(image, to: target, tags: tag, client: client)
+            print("pushed \(target.registry)/\(target.repository) \(image.manifestDigest) (uploaded \(report.uploaded.count), mounted \(report.mounted.count), present \(report.existing.count))")
+        }
+    }
+}
