@@ -31,7 +31,7 @@ struct RegistryOptions: ParsableArguments {
     }
 
     func client(for registry: String, store: CredentialStore) throws -> RegistryClient {
-        try RegistryClient(registry: registry, credential: store.credential(for: registry), http: HTTPClient.shared,
+        try RegistryClient(registry: registry, credential: store.credential(for: registry), http: HTTPClient.registry,
                            insecureHosts: Set(insecureRegistry))
     }
 }

@@ -33,9 +33,38 @@ public final class RegistryClient: Sendable {
 
     func url(_ path: String) -> String { baseURL + path }
 
-    /// Sends a request made by `make`, answering one auth challenge for `scopes`. The response body
-    /// must be consumed or dropped by the caller.
+    /// Statuses worth another try: timeouts, rate limits and server trouble.
+    static let retryableStatuses: Set<UInt> = [408, 429, 500, 502, 503, 504]
+    static let maxAttempts = 4
+
+    /// Sends a request made by `make`, answering one auth challenge for `scopes`, and retrying network
+    /// errors and retryable statuses with exponential backoff and jitter (honouring Retry-After). The
+    /// request is made anew for every attempt, so a streamed body starts again from its first byte.
+    /// The response body must be consumed or dropped by the caller.
     func send(_ scopes: [Scope], _ make: () throws -> HTTPClientRequest) async throws -> HTTPClientResponse {
+        var attempt = 1
+        while true {
+            do {
+                let response = try await sendOnce(scopes, make)
+                guard Self.retryableStatuses.contains(response.status.code), attempt < Self.maxAttempts else { return response }
+                let retryAfter = response.headers.first(name: "Retry-After").flatMap(Double.init)
+                _ = try? await response.body.collect(upTo: 64 * 1024)
+                try await Task.sleep(nanoseconds: Self.backoff(attempt: attempt, retryAfter: retryAfter))
+            } catch let error as RegistryError {
+                guard case .network = error, attempt < Self.maxAttempts else { throw error }
+                try await Task.sleep(nanoseconds: Self.backoff(attempt: attempt, retryAfter: nil))
+            }
+            attempt += 1
+        }
+    }
+
+    /// 0.5 s, 1.5 s, 4.5 s … (±10 %), or the server's Retry-After up to 30 s.
+    static func backoff(attempt: Int, retryAfter: Double?) -> UInt64 {
+        let base = retryAfter.map { min($0, 30) } ?? 0.5 * pow(3, Double(attempt - 1))
+        return UInt64(base * Double.random(in: 0.9...1.1) * 1_000_000_000)
+    }
+
+    func sendOnce(_ scopes: [Scope], _ make: () throws -> HTTPClientRequest) async throws -> HTTPClientResponse {
         var request = try make()
         try await authorize(&request, scopes: scopes)
         let response = try await execute(request)
