@@ -64,9 +64,7 @@ struct BuildCommand: AsyncParsableCommand {
 
     func run() async throws {
         let target = try OutputTarget(parsing: output)
-        for name in tag where !Reference.isValidTag(name) {
-            throw BuildError.invalidArgument("--tag '\(name)' must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-        }
+        try RegistryOptions.validate(tags: tag)
         var plan = try makePlan()
         let store = try registryOptions.store(perRegistry: baseCredentials)
         let image: Image

@@ -55,9 +55,7 @@ struct PushCommand: AsyncParsableCommand {
 
     func run() async throws {
         let target = try Reference(parsing: reference)
-        for name in tag where !Reference.isValidTag(name) {
-            throw BuildError.invalidArgument("--tag '\(name)' must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-        }
+        try RegistryOptions.validate(tags: tag)
         let client = try registryOptions.client(for: target.registry, store: registryOptions.store())
         try await withScratch { scratch in
             let image = try ImageReader.open(source, platform: nil, scratch: scratch)

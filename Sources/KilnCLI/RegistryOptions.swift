@@ -16,6 +16,13 @@ struct RegistryOptions: ParsableArguments {
     @Option(name: .customLong("insecure-registry"), help: "Allow plain HTTP to this registry host (loopback always may).")
     var insecureRegistry: [String] = []
 
+    /// Checks `--tag` values against the distribution spec's tag grammar before any work starts.
+    static func validate(tags: [String]) throws {
+        for name in tags where !Reference.isValidTag(name) {
+            throw BuildError.invalidArgument("--tag '\(name)' must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+        }
+    }
+
     func store(perRegistry: [String: Credential] = [:]) throws -> CredentialStore {
         var explicit: Credential?
         if passwordStdin {
