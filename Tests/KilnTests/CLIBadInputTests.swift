@@ -83,7 +83,7 @@ import TestSupport
     @Test(arguments: [["--expose", "99999"], ["--expose", "80/http"], ["--workdir", "relative"], ["--compression", "lz4"],
                       ["--model", "no-version=/tmp"], ["--model", "../x:1=/tmp"], ["--add", "no-destination"],
                       ["--add", "/tmp:relative/dest"], ["--platform", "linux"], ["--entrypoint", "[1,2"],
-                      ["--label", "=v"], ["--base", "oci:/nonexistent/layout"]])
+                      ["--label", "=v"], ["--base", "oci:/nonexistent/layout"], ["--tag", "bad tag"]])
     func otherInvalidFlags(_ flags: [String]) throws {
         let out = try TemporaryDirectory("out")
         try expectCleanFailure(["--base", "scratch"] + flags, output: "oci:\(out.file("r"))", in: out, mentions: "")
