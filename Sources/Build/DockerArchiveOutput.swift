@@ -13,10 +13,9 @@ public enum DockerArchiveOutput {
     }
 
     public static func write(_ image: Image, to path: String, reference: Reference?, mtime: Int64) throws {
-        if FileManager.default.fileExists(atPath: path) {
-            var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            if isDirectory.boolValue { throw BuildError.output("\(path) is a directory") }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw BuildError.output("\(path) is a directory")
         }
         let staging = try Atomic.stagingPath(for: path)
         do {

@@ -80,6 +80,14 @@ import TestSupport
         #expect(try String(contentsOfFile: out.file("existing/file.txt"), encoding: .utf8) == "mine")
     }
 
+    @Test func dockerArchiveOntoADirectory() throws {
+        let fixture = try Fixture()
+        let out = try TemporaryDirectory("out")
+        try out.write("taken/keep.txt", "mine")
+        try expectCleanFailure(fixture.standardArguments, output: "docker-archive:\(out.file("taken"))", in: out, mentions: "is a directory")
+        #expect(try String(contentsOfFile: out.file("taken/keep.txt"), encoding: .utf8) == "mine")
+    }
+
     @Test(arguments: [["--expose", "99999"], ["--expose", "80/http"], ["--workdir", "relative"], ["--compression", "lz4"],
                       ["--model", "no-version=/tmp"], ["--model", "../x:1=/tmp"], ["--add", "no-destination"],
                       ["--add", "/tmp:relative/dest"], ["--platform", "linux"], ["--entrypoint", "[1,2"],

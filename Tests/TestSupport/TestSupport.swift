@@ -58,8 +58,9 @@ public func run(_ executable: String, _ arguments: [String], environment: [Strin
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
     }
     if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    FileManager.default.createFile(atPath: scratch.file("out"), contents: nil)
-    FileManager.default.createFile(atPath: scratch.file("err"), contents: nil)
+    for name in ["out", "err"] where !FileManager.default.createFile(atPath: scratch.file(name), contents: nil) {
+        throw ToolMissing(name: "a writable temporary directory")
+    }
     let out = try FileHandle(forWritingTo: scratch.url.appendingPathComponent("out"))
     let err = try FileHandle(forWritingTo: scratch.url.appendingPathComponent("err"))
     process.standardOutput = out
