@@ -21,6 +21,13 @@ public struct InferenceConfig: Sendable, Equatable, Decodable {
         public var username: String?
         public var password: String?
 
+        /// The registry host from `address`, without scheme or slashes: `myacr.azurecr.io`.
+        public var host: String? {
+            guard let address, !address.isEmpty else { return nil }
+            return address.replacingOccurrences(of: "https://", with: "").replacingOccurrences(of: "http://", with: "")
+                .trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        }
+
         public var description: String { "RegistryCredentials(address: \(address ?? "nil"), username: <redacted>, password: <redacted>)" }
     }
 

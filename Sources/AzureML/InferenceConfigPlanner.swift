@@ -23,7 +23,7 @@ public enum InferenceConfigPlanner {
         }
         if !baseOverridden {
             if let image = config.baseImage, !image.isEmpty {
-                let name = registryQualified(image, address: config.baseImageRegistry?.address)
+                let name = registryQualified(image, host: config.baseImageRegistry?.host)
                 plan.base = try parseBase(name)
             } else if config.enableGpu == true {
                 throw BuildError.notSupportedYet("enableGpu without baseImage (the AzureML default GPU base comes from a registry); pass --base")
@@ -70,10 +70,8 @@ public enum InferenceConfigPlanner {
     }
 
     /// `baseImage` may omit its registry when `baseImageRegistry.address` names it.
-    static func registryQualified(_ image: String, address: String?) -> String {
-        guard let address, !address.isEmpty else { return image }
-        let host = address.replacingOccurrences(of: "https://", with: "").replacingOccurrences(of: "http://", with: "")
-            .trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+    static func registryQualified(_ image: String, host: String?) -> String {
+        guard let host else { return image }
         return image.hasPrefix(host + "/") ? image : "\(host)/\(image)"
     }
 }

@@ -55,10 +55,7 @@ public enum ImageReader {
         guard let configPath = files[entry.Config], let configData = FileManager.default.contents(atPath: configPath) else {
             throw BuildError.invalidArgument("docker-archive:\(path): config \(entry.Config) is missing")
         }
-        let config = try CanonicalJSON.decode(ImageConfiguration.self, from: configData, what: "\(path) \(entry.Config)")
-        guard config.rootfs.diffIDs.count == entry.Layers.count else {
-            throw BuildError.invalidArgument("docker-archive:\(path): \(entry.Layers.count) layers but \(config.rootfs.diffIDs.count) diff_ids")
-        }
+        let config = try ImageConfiguration.decode(configData, layerCount: entry.Layers.count, what: "\(path) \(entry.Config)")
         var layers: [Layer] = []
         for (name, diffID) in zip(entry.Layers, config.rootfs.diffIDs) {
             guard let layerPath = files[name] else { throw BuildError.invalidArgument("docker-archive:\(path): layer \(name) is missing") }

@@ -24,10 +24,7 @@ public enum RegistryTransfer {
         guard let configData = FileManager.default.contents(atPath: configPath) else {
             throw BuildError.base("cannot read the config of \(reference)")
         }
-        let config = try CanonicalJSON.decode(ImageConfiguration.self, from: configData, what: "config of \(reference)")
-        guard config.rootfs.diffIDs.count == manifest.layers.count else {
-            throw BuildError.base("\(reference): \(manifest.layers.count) layers but \(config.rootfs.diffIDs.count) diff_ids")
-        }
+        let config = try ImageConfiguration.decode(configData, layerCount: manifest.layers.count, what: "config of \(reference)")
         var layers: [Layer] = []
         for (descriptor, diffID) in zip(manifest.layers, config.rootfs.diffIDs) {
             let path = blobs.appendingPathComponent(descriptor.digest.encoded).path

@@ -65,8 +65,9 @@ struct BuildCommand: AsyncParsableCommand {
     func run() async throws {
         let target = try OutputTarget(parsing: output)
         try RegistryOptions.validate(tags: tag)
-        var plan = try makePlan()
-        let store = try registryOptions.store(perRegistry: baseCredentials)
+        let config = try inferenceConfig.map(InferenceConfig.load)
+        var plan = try makePlan(config: config)
+        let store = try registryOptions.store(perRegistry: Self.baseCredentials(config))
         let image: Image
         if case let .registry(reference) = target {
             image = try await withScratch { work in
@@ -83,12 +84,9 @@ struct BuildCommand: AsyncParsableCommand {
     }
 
     /// An inference config's baseImageRegistry credentials, for the base image's registry only.
-    var baseCredentials: [String: Credential] {
-        guard let path = inferenceConfig, let config = try? InferenceConfig.load(path),
-              let registry = config.baseImageRegistry, let address = registry.address,
+    static func baseCredentials(_ config: InferenceConfig?) -> [String: Credential] {
+        guard let registry = config?.baseImageRegistry, let host = registry.host,
               let username = registry.username, let password = registry.password else { return [:] }
-        let host = address.replacingOccurrences(of: "https://", with: "").replacingOccurrences(of: "http://", with: "")
-            .trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         return [host: Credential(username: username, password: password)]
     }
 
@@ -103,7 +101,7 @@ struct BuildCommand: AsyncParsableCommand {
         plan.base = .layout(path: layout, tag: nil)
     }
 
-    func makePlan() throws -> BuildPlan {
+    func makePlan(config: InferenceConfig?) throws -> BuildPlan {
         var plan = BuildPlan()
         plan.sourceDateEpoch = try sourceDateEpoch()
         guard let compression = LayerCompression(rawValue: compression) else {
@@ -111,8 +109,7 @@ struct BuildCommand: AsyncParsableCommand {
         }
         plan.compression = compression
         if let platform { plan.platform = try Platform(parsing: platform) }
-        if let inferenceConfig {
-            let config = try InferenceConfig.load(inferenceConfig)
+        if let config, let inferenceConfig {
             try InferenceConfigPlanner.apply(config, path: inferenceConfig, to: &plan, baseOverridden: base != nil)
         }
         if let base { plan.base = try parseBase(base) }

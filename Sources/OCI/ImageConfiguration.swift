@@ -1,3 +1,5 @@
+import Foundation
+
 /// The image configuration blob (OCI image spec `config.md`), including the Docker fields that
 /// real base images carry, so that they survive a rebuild.
 public struct ImageConfiguration: Hashable, Sendable, Codable {
@@ -25,6 +27,15 @@ public struct ImageConfiguration: Hashable, Sendable, Codable {
         self.config = config
         self.rootfs = RootFS(diffIDs: diffIDs)
         self.history = history
+    }
+
+    /// Decodes a config and checks that it lists one diff_id per manifest layer.
+    public static func decode(_ data: Data, layerCount: Int, what: String) throws -> ImageConfiguration {
+        let config = try CanonicalJSON.decode(ImageConfiguration.self, from: data, what: what)
+        guard config.rootfs.diffIDs.count == layerCount else {
+            throw OCIError.malformedJSON(what: what, detail: "\(config.rootfs.diffIDs.count) diff_ids for \(layerCount) layers")
+        }
+        return config
     }
 
     public var platform: Platform {

@@ -78,11 +78,8 @@ public struct Layout: Sendable {
             throw OCIError.layout(path: root.path, reason: "entry \(descriptor.digest) has media type \(descriptor.mediaType), not an image manifest")
         }
         let manifest = try Manifest.decode(readJSONBlob(descriptor), what: "manifest \(descriptor.digest)")
-        let config = try CanonicalJSON.decode(ImageConfiguration.self, from: readJSONBlob(manifest.config),
-                                              what: "config \(manifest.config.digest)")
-        guard config.rootfs.diffIDs.count == manifest.layers.count else {
-            throw OCIError.layout(path: root.path, reason: "manifest \(descriptor.digest) has \(manifest.layers.count) layers but its config lists \(config.rootfs.diffIDs.count) diff_ids")
-        }
+        let config = try ImageConfiguration.decode(readJSONBlob(manifest.config), layerCount: manifest.layers.count,
+                                                   what: "config \(manifest.config.digest) in \(root.path)")
         return (descriptor, manifest, config)
     }
 }
