@@ -26,6 +26,15 @@ enum BaseResolver {
         }
     }
 
+    /// A base image the caller already has (a registry base), with Docker layer types mapped to OCI.
+    static func resolved(_ image: Image) -> (config: ImageConfiguration, layers: [Layer]) {
+        (image.config, image.layers.map { layer in
+            var copy = layer
+            copy.descriptor = ociLayerDescriptor(layer.descriptor)
+            return copy
+        })
+    }
+
     /// Docker layer media types mapped to their OCI twins (same bytes, same digest), so the
     /// manifest Kiln writes is a consistent OCI manifest.
     static func ociLayerDescriptor(_ descriptor: Descriptor) -> Descriptor {

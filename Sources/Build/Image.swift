@@ -1,5 +1,6 @@
 import Foundation
 import OCI
+import Registry
 
 /// A finished image: manifest, config and layers, each layer's blob on disk and readable on demand.
 /// Outputs take one of these and need not know how it was made.
@@ -44,11 +45,30 @@ public struct Layer: Sendable, Equatable {
     public var blobPath: String
     /// The length of the uncompressed tar, when known without reading the blob.
     public var uncompressedSize: Int64?
+    /// Set when the bytes are still in a registry (a base layer not downloaded); `blobPath` is then
+    /// where they would go.
+    public var remote: RemoteBlob?
 
-    public init(descriptor: Descriptor, diffID: Digest, blobPath: String, uncompressedSize: Int64?) {
+    public init(descriptor: Descriptor, diffID: Digest, blobPath: String, uncompressedSize: Int64?, remote: RemoteBlob? = nil) {
         self.descriptor = descriptor
         self.diffID = diffID
         self.blobPath = blobPath
         self.uncompressedSize = uncompressedSize
+        self.remote = remote
+    }
+}
+
+/// A blob that stays in a registry repository until something needs its bytes.
+public struct RemoteBlob: Sendable, Equatable {
+    public let client: RegistryClient
+    public let repository: String
+
+    public init(client: RegistryClient, repository: String) {
+        self.client = client
+        self.repository = repository
+    }
+
+    public static func == (lhs: RemoteBlob, rhs: RemoteBlob) -> Bool {
+        lhs.client === rhs.client && lhs.repository == rhs.repository
     }
 }

@@ -12,8 +12,9 @@ public struct ImageBuilder: Sendable {
         self.workDirectory = workDirectory
     }
 
-    public func build(_ plan: BuildPlan) throws -> Image {
-        let base = try BaseResolver.resolve(plan.base, platform: plan.platform)
+    /// `resolvedBase` stands in for a registry base that the caller resolved (its layers may still be remote).
+    public func build(_ plan: BuildPlan, resolvedBase: Image? = nil) throws -> Image {
+        let base = try resolvedBase.map(BaseResolver.resolved) ?? BaseResolver.resolve(plan.base, platform: plan.platform)
         let blobs = workDirectory.appendingPathComponent("blobs/sha256")
         try FileManager.default.createDirectory(at: blobs, withIntermediateDirectories: true)
         let created = Timestamp.iso8601(plan.sourceDateEpoch)

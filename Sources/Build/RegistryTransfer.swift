@@ -4,9 +4,10 @@ import Registry
 
 /// Moves whole images between a registry and local blobs, on top of `RegistryClient`.
 public enum RegistryTransfer {
-    /// Pulls `reference` for `platform` into `directory/blobs/sha256/`, verifying every blob, and returns
-    /// the image with its layers on disk.
-    public static func pull(_ reference: Reference, platform: Platform, client: RegistryClient, into directory: URL) async throws -> Image {
+    /// Resolves `reference` for `platform` (through indexes) and fetches its manifest and config only:
+    /// the layers stay in the registry (`Layer.remote`), to be mounted, streamed or downloaded later.
+    /// Their `blobPath`s point into `directory/blobs/sha256/`.
+    public static func resolve(_ reference: Reference, platform: Platform, client: RegistryClient, into directory: URL) async throws -> Image {
         let blobs = directory.appendingPathComponent("blobs/sha256")
         try FileManager.default.createDirectory(at: blobs, withIntermediateDirectories: true)
         var fetched = try await client.manifest(reference.repository, reference: reference.digest?.description ?? reference.tagOrLatest)
@@ -25,21 +26,42 @@ public enum RegistryTransfer {
             throw BuildError.base("cannot read the config of \(reference)")
         }
         let config = try ImageConfiguration.decode(configData, layerCount: manifest.layers.count, what: "config of \(reference)")
-        var layers: [Layer] = []
-        for (descriptor, diffID) in zip(manifest.layers, config.rootfs.diffIDs) {
-            let path = blobs.appendingPathComponent(descriptor.digest.encoded).path
-            if !FileManager.default.fileExists(atPath: path) {
-                _ = try await client.downloadBlob(reference.repository, digest: descriptor.digest, to: path)
-            }
-            layers.append(Layer(descriptor: descriptor, diffID: diffID, blobPath: path, uncompressedSize: nil))
+        let remote = RemoteBlob(client: client, repository: reference.repository)
+        let layers = zip(manifest.layers, config.rootfs.diffIDs).map { descriptor, diffID in
+            Layer(descriptor: descriptor, diffID: diffID, blobPath: blobs.appendingPathComponent(descriptor.digest.encoded).path,
+                  uncompressedSize: nil, remote: remote)
         }
         return Image(manifest: manifest, manifestData: fetched.data, config: config, configData: configData, layers: layers)
     }
 
+    /// Pulls `reference` for `platform` into `directory/blobs/sha256/`, verifying every blob, and returns
+    /// the image with its layers on disk.
+    public static func pull(_ reference: Reference, platform: Platform, client: RegistryClient, into directory: URL) async throws -> Image {
+        try await download(resolve(reference, platform: platform, client: client, into: directory))
+    }
+
+    /// Downloads every layer that is still remote to its `blobPath`.
+    public static func download(_ image: Image) async throws -> Image {
+        var image = image
+        for index in image.layers.indices {
+            guard let remote = image.layers[index].remote else { continue }
+            let layer = image.layers[index]
+            if !FileManager.default.fileExists(atPath: layer.blobPath) {
+                _ = try await remote.client.downloadBlob(remote.repository, digest: layer.descriptor.digest, to: layer.blobPath)
+            }
+            image.layers[index].remote = nil
+        }
+        return image
+    }
+
     /// Pushes `image` to `reference`'s repository under each of `tags` (the reference's own tag when empty).
+    /// Remote layers are mounted within a registry and streamed across registries.
     public static func push(_ image: Image, to reference: Reference, tags: [String], client: RegistryClient,
                             mountFrom: String? = nil) async throws -> PushReport {
-        var blobs = image.layers.map { BlobSource(descriptor: $0.descriptor, path: $0.blobPath) }
+        var blobs = image.layers.map { layer in
+            layer.remote.map { BlobSource(descriptor: layer.descriptor, remote: $0.client, repository: $0.repository) }
+                ?? BlobSource(descriptor: layer.descriptor, path: layer.blobPath)
+        }
         blobs.append(BlobSource(descriptor: image.manifest.config, data: image.configData))
         let allTags = tags.isEmpty ? [reference.digest?.description ?? reference.tagOrLatest] : tags
         return try await client.pushImage(reference.repository, blobs: blobs, manifest: image.manifestData,

@@ -12,7 +12,7 @@ struct BuildCommand: AsyncParsableCommand {
         abstract: "Build an image from a base, a model, code and files."
     )
 
-    @Option(help: "Base image: oci:DIR[:TAG] or scratch.")
+    @Option(help: "Base image: REGISTRY/REPO[:TAG|@DIGEST], oci:DIR[:TAG] or scratch.")
     var base: String?
 
     @Option(name: .customLong("inference-config"), help: "An AzureML v1 inferenceconfig.json.")
@@ -51,10 +51,10 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(help: "Layer compression: gzip, zstd or none.")
     var compression: String = "gzip"
 
-    @Option(help: "Output: oci:DIR[:TAG] or docker-archive:FILE[:NAME:TAG].")
+    @Option(help: "Output: oci:DIR[:TAG], docker-archive:FILE[:NAME:TAG], or REGISTRY/REPO[:TAG] to push.")
     var output: String
 
-    @Option(help: "With a registry output: tag to push (repeatable); default: the output's tag.")
+    @Option(help: "With a registry output: tag to push (repeatable; `auto` = the next integer tag); default: the output's tag.")
     var tag: [String] = []
 
     @Flag(help: "Print the manifest digest, config digest and layers as JSON.")
@@ -70,11 +70,16 @@ struct BuildCommand: AsyncParsableCommand {
         let store = try registryOptions.store(perRegistry: Self.baseCredentials(config))
         let image: Image
         if case let .registry(reference) = target {
+            var outputStore = store
+            outputStore.perRegistry = [:]   // baseImageRegistry credentials are for the base only
             image = try await withScratch { work in
-                try await pullBase(&plan, into: work, store: store)
-                let image = try ImageBuilder(workDirectory: work).build(plan)
-                let client = try registryOptions.client(for: reference.registry, store: store)
-                _ = try await RegistryTransfer.push(image, to: reference, tags: tag, client: client)
+                // Base layers stay in their registry: the push mounts them (same registry) or streams them.
+                let base = try await resolveBase(plan, into: work, store: store)
+                let image = try ImageBuilder(workDirectory: work).build(plan, resolvedBase: base)
+                let client = try registryOptions.client(for: reference, store: outputStore)
+                let tags = try await registryOptions.resolve(tags: tag, for: reference, client: client)
+                let report = try await RegistryTransfer.push(image, to: reference, tags: tags, client: client)
+                if !json { print("pushed \(reference.registry)/\(reference.repository):\(tags.joined(separator: ",")) \(report.summary)") }
                 return image
             }
         } else {
@@ -90,15 +95,12 @@ struct BuildCommand: AsyncParsableCommand {
         return [host: Credential(username: username, password: password)]
     }
 
-    /// Pulls a registry base into `work`, so the builder reads it like a local layout.
-    func pullBase(_ plan: inout BuildPlan, into work: URL, store: CredentialStore) async throws {
-        guard case let .registry(reference) = plan.base else { return }
-        let client = try registryOptions.client(for: reference.registry, store: store)
-        let base = try await RegistryTransfer.pull(reference, platform: plan.platform ?? .host, client: client,
-                                                   into: work.appendingPathComponent("base"))
-        let layout = work.appendingPathComponent("base-layout").path
-        try LayoutOutput.write(base, to: layout, tag: nil)
-        plan.base = .layout(path: layout, tag: nil)
+    /// A registry base's manifest and config, its layers left in the registry; nil for other bases.
+    func resolveBase(_ plan: BuildPlan, into work: URL, store: CredentialStore) async throws -> Image? {
+        guard case let .registry(reference) = plan.base else { return nil }
+        let client = try registryOptions.client(for: reference, store: store)
+        return try await RegistryTransfer.resolve(reference, platform: plan.platform ?? .host, client: client,
+                                                  into: work.appendingPathComponent("base"))
     }
 
     func makePlan(config: InferenceConfig?) throws -> BuildPlan {
@@ -154,16 +156,18 @@ struct BuildCommand: AsyncParsableCommand {
             let work = try Atomic.stagingPath(for: path)
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: false)
             defer { try? FileManager.default.removeItem(atPath: work) }
-            try await pullBase(&plan, into: URL(fileURLWithPath: work), store: store)
-            return try produce(plan, target: target, work: work)
+            let remote = try await resolveBase(plan, into: URL(fileURLWithPath: work), store: store)
+            var base: Image?
+            if let remote { base = try await RegistryTransfer.download(remote) }
+            return try produce(plan, base: base, target: target, work: work)
         } catch {
             Atomic.removeEmpty(createdParents)
             throw error
         }
     }
 
-    func produce(_ plan: BuildPlan, target: OutputTarget, work: String) throws -> Image {
-        let image = try ImageBuilder(workDirectory: URL(fileURLWithPath: work)).build(plan)
+    func produce(_ plan: BuildPlan, base: Image?, target: OutputTarget, work: String) throws -> Image {
+        let image = try ImageBuilder(workDirectory: URL(fileURLWithPath: work)).build(plan, resolvedBase: base)
         switch target {
         case let .layout(path, tag):
             try LayoutOutput.write(image, to: path, tag: tag)

@@ -24,7 +24,7 @@ struct PullCommand: AsyncParsableCommand {
             throw BuildError.invalidArgument("destination '\(destination)': kiln pull writes oci:DIR[:TAG]")
         }
         let wanted = try platform.map(Platform.init(parsing:)) ?? .host
-        let client = try registryOptions.client(for: source.registry, store: registryOptions.store())
+        let client = try registryOptions.client(for: source, store: registryOptions.store())
         let parents = try Atomic.createParents(of: path)
         do {
             let work = try Atomic.stagingPath(for: path)
@@ -48,7 +48,7 @@ struct PushCommand: AsyncParsableCommand {
     @Argument(help: "REGISTRY/REPO[:TAG]")
     var reference: String
 
-    @Option(help: "Tag to push (repeatable); default: the reference's tag.")
+    @Option(help: "Tag to push (repeatable; `auto` = the next integer tag); default: the reference's tag.")
     var tag: [String] = []
 
     @OptionGroup var registryOptions: RegistryOptions
@@ -56,11 +56,38 @@ struct PushCommand: AsyncParsableCommand {
     func run() async throws {
         let target = try Reference(parsing: reference)
         try RegistryOptions.validate(tags: tag)
-        let client = try registryOptions.client(for: target.registry, store: registryOptions.store())
+        let client = try registryOptions.client(for: target, store: registryOptions.store())
         try await withScratch { scratch in
             let image = try ImageReader.open(source, platform: nil, scratch: scratch)
-            let report = try await RegistryTransfer.push(image, to: target, tags: tag, client: client)
-            print("pushed \(target.registry)/\(target.repository) \(image.manifestDigest) (uploaded \(report.uploaded.count), mounted \(report.mounted.count), present \(report.existing.count))")
+            let tags = try await registryOptions.resolve(tags: tag, for: target, client: client)
+            let report = try await RegistryTransfer.push(image, to: target, tags: tags, client: client)
+            print("pushed \(target.registry)/\(target.repository):\(tags.joined(separator: ",")) \(image.manifestDigest) \(report.summary)")
         }
     }
+}
+
+struct TagsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tags", abstract: "List a repository's tags, one per line.")
+
+    @Argument(help: "REGISTRY/REPO")
+    var repository: String
+
+    @Option(name: .customLong("page-size"), help: "Tags per request (the registry's `n`); pages are followed.")
+    var pageSize: Int?
+
+    @OptionGroup var registryOptions: RegistryOptions
+
+    func run() async throws {
+        let reference = try Reference(parsing: repository)
+        if let pageSize, pageSize < 1 { throw BuildError.invalidArgument("--page-size must be at least 1") }
+        let client = try registryOptions.client(for: reference, store: registryOptions.store())
+        guard let tags = try await client.tags(reference.repository, pageSize: pageSize) else {
+            throw RegistryError.notFound("repository \(reference.registry)/\(reference.repository)")
+        }
+        for tag in tags { print(tag) }
+    }
+}
+
+extension PushReport {
+    var summary: String { "(uploaded \(uploaded.count), mounted \(mounted.count), present \(existing.count))" }
 }

@@ -1,20 +1,26 @@
 import Foundation
 import OCI
 
-/// A blob to push: its descriptor and where its bytes are (a file, or small JSON in memory).
+/// A blob to push: its descriptor and where its bytes are.
 public struct BlobSource: Sendable {
     public var descriptor: Descriptor
-    public var path: String?
-    public var data: Data?
+    public var bytes: BlobBytes
 
     public init(descriptor: Descriptor, path: String) {
         self.descriptor = descriptor
-        self.path = path
+        bytes = .file(path)
     }
 
     public init(descriptor: Descriptor, data: Data) {
         self.descriptor = descriptor
-        self.data = data
+        bytes = .data(data)
+    }
+
+    /// A blob that stays in `repository` of `client`'s registry: mounted when pushing to the same
+    /// registry, streamed through otherwise.
+    public init(descriptor: Descriptor, remote client: RegistryClient, repository: String) {
+        self.descriptor = descriptor
+        bytes = .remote(client, repository: repository, digest: descriptor.digest)
     }
 }
 
@@ -68,15 +74,10 @@ extension RegistryClient {
     func pushBlob(_ repository: String, _ blob: BlobSource, mountFrom: String?) async throws -> Int {
         let digest = blob.descriptor.digest
         if try await blobExists(repository, digest: digest, scope: .push(repository)) { return 0 }
-        if let mountFrom, mountFrom != repository, try await mountBlob(repository, digest: digest, from: mountFrom) { return 1 }
-        if let path = blob.path {
-            try await uploadBlob(repository, digest: digest, size: blob.descriptor.size, from: path)
-        } else if let data = blob.data {
-            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-blob-\(UUID().uuidString)")
-            try data.write(to: scratch)
-            defer { try? FileManager.default.removeItem(at: scratch) }
-            try await uploadBlob(repository, digest: digest, size: Int64(data.count), from: scratch.path)
-        }
+        var source = mountFrom
+        if case let .remote(client, from, _) = blob.bytes { source = client.registry == registry ? from : nil }
+        if let source, source != repository, try await mountBlob(repository, digest: digest, from: source) { return 1 }
+        try await uploadBlob(repository, digest: digest, size: blob.descriptor.size, from: blob.bytes)
         return 2
     }
 }

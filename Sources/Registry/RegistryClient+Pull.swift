@@ -58,22 +58,49 @@ extension RegistryClient {
         }
     }
 
-    /// Downloads a blob to `path`, hashing as it streams; a mismatch deletes the file and throws.
-    public func downloadBlob(_ repository: String, digest: Digest, to path: String) async throws -> Int64 {
+    /// Opens a blob for streaming (GET, redirects followed without Authorization); the caller reads the body.
+    public func openBlob(_ repository: String, digest: Digest) async throws -> HTTPClientResponse {
         let location = url("/v2/\(repository)/blobs/\(digest)")
         let response = try await send([.pull(repository)]) { HTTPClientRequest(url: location) }
         guard response.status == .ok else { throw await failure(response, method: "GET", url: location) }
-        let sink = try FileSink(path: path)
-        let hash = HashingSink(next: sink)
-        do {
-            for try await buffer in response.body {
-                try buffer.withUnsafeReadableBytes { try hash.write($0) }
+        return response
+    }
+
+    /// Downloads a blob to `path`, hashing as it streams. A connection lost mid-body resumes with
+    /// `Range: bytes=N-` (a server that answers 200 instead of 206 starts it over). A digest mismatch
+    /// deletes the file and throws.
+    public func downloadBlob(_ repository: String, digest: Digest, to path: String) async throws -> Int64 {
+        let location = url("/v2/\(repository)/blobs/\(digest)")
+        var hash = HashingSink(next: try FileSink(path: path))
+        var attempt = 1
+        while true {
+            let have = hash.count
+            let response = try await send([.pull(repository)]) {
+                var request = HTTPClientRequest(url: location)
+                if have > 0 { request.headers.add(name: "Range", value: "bytes=\(have)-") }
+                return request
             }
-            try hash.finish()
-        } catch {
-            unlink(path)
-            throw error as? RegistryError ?? RegistryError.network(url: location, detail: "\(error)")
+            if response.status == .ok, have > 0 {
+                hash = HashingSink(next: try FileSink(path: path))
+            } else if response.status != .ok && !(response.status == .partialContent && have > 0) {
+                unlink(path)
+                throw await failure(response, method: "GET", url: location)
+            }
+            do {
+                for try await buffer in response.body {
+                    try buffer.withUnsafeReadableBytes { try hash.write($0) }
+                }
+                break
+            } catch {
+                guard attempt < Self.maxAttempts, !(error is ArchiveError) else {
+                    unlink(path)
+                    throw error as? RegistryError ?? RegistryError.network(url: location, detail: "\(error)")
+                }
+                options.log?("resuming \(digest) from byte \(hash.count) after: \(error)")
+                attempt += 1
+            }
         }
+        try hash.finish()
         guard hash.digest == digest else {
             unlink(path)
             throw RegistryError.digestMismatch(what: "blob from \(registry)/\(repository)", expected: digest.description, actual: hash.digest.description)

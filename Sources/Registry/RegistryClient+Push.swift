@@ -30,17 +30,18 @@ extension RegistryClient {
         }
     }
 
-    /// Uploads the file at `path` as blob `digest`: POST, one streamed PATCH, then PUT `?digest=`.
-    /// A session the registry forgets (BLOB_UPLOAD_INVALID/UNKNOWN) is restarted once from the POST.
-    public func uploadBlob(_ repository: String, digest: Digest, size: Int64, from path: String) async throws {
+    /// Uploads a blob: POST, then one streamed PATCH (or Content-Range chunks of `options.chunkSize`,
+    /// raised to the registry's OCI-Chunk-Min-Length, for a file), then PUT `?digest=`. A session the
+    /// registry forgets (BLOB_UPLOAD_INVALID/UNKNOWN) is restarted once from the POST.
+    public func uploadBlob(_ repository: String, digest: Digest, size: Int64, from bytes: BlobBytes) async throws {
         do {
-            try await uploadOnce(repository, digest: digest, size: size, from: path)
+            try await uploadOnce(repository, digest: digest, size: size, from: bytes)
         } catch let RegistryError.http(status, _, _, code, _) where status == 404 && (code == "BLOB_UPLOAD_INVALID" || code == "BLOB_UPLOAD_UNKNOWN") {
-            try await uploadOnce(repository, digest: digest, size: size, from: path)
+            try await uploadOnce(repository, digest: digest, size: size, from: bytes)
         }
     }
 
-    func uploadOnce(_ repository: String, digest: Digest, size: Int64, from path: String) async throws {
+    func uploadOnce(_ repository: String, digest: Digest, size: Int64, from bytes: BlobBytes) async throws {
         let start = url("/v2/\(repository)/blobs/uploads/")
         let opened = try await send([.push(repository)]) {
             var request = HTTPClientRequest(url: start)
@@ -52,21 +53,20 @@ extension RegistryClient {
         guard opened.status == .accepted, let first = opened.headers.first(name: "Location") else {
             throw await failure(opened, method: "POST", url: start)
         }
-        let patchURL = resolve(first)
-        let patched = try await send([.push(repository)]) {
-            var request = HTTPClientRequest(url: patchURL)
-            request.method = .PATCH
-            request.headers.add(name: "Content-Type", value: "application/octet-stream")
-            request.body = .stream(FileChunks(path: path), length: .known(size))
-            return request
+        var location = resolve(first)
+        let minimum = opened.headers.first(name: "OCI-Chunk-Min-Length").flatMap { Int64($0) } ?? 0
+        if case let .file(path) = bytes, let chunk = options.chunkSize, size > max(chunk, minimum) {
+            let step = max(chunk, minimum)
+            var offset: Int64 = 0
+            while offset < size {
+                let length = min(step, size - offset)
+                location = try await patch(location, body: .file(path), offset: offset, length: length, ranged: true)
+                offset += length
+            }
+        } else {
+            location = try await patch(location, body: bytes, offset: 0, length: size, ranged: false)
         }
-        _ = try? await patched.body.collect(upTo: 64 * 1024)
-        guard patched.status == .accepted || patched.status == .noContent else {
-            throw await failure(patched, method: "PATCH", url: patchURL)
-        }
-        // Always continue from the newest Location: 2.8.2 encodes the upload offset in it.
-        let last = resolve(patched.headers.first(name: "Location") ?? first)
-        let putURL = last + (last.contains("?") ? "&" : "?") + "digest=\(digest)"
+        let putURL = location + (location.contains("?") ? "&" : "?") + "digest=\(digest)"
         let done = try await send([.push(repository)]) {
             var request = HTTPClientRequest(url: putURL)
             request.method = .PUT
@@ -78,6 +78,40 @@ extension RegistryClient {
         if let echoed = done.headers.first(name: "Docker-Content-Digest"), echoed != digest.description {
             throw RegistryError.digestMismatch(what: "uploaded blob", expected: digest.description, actual: echoed)
         }
+    }
+
+    /// One PATCH of `length` bytes from `offset`; returns the Location to continue from (2.8.2 encodes
+    /// the upload offset in it, so the newest one must always be used).
+    func patch(_ location: String, body: BlobBytes, offset: Int64, length: Int64, ranged: Bool) async throws -> String {
+        let repository = Self.repository(inUploadURL: location) ?? ""
+        var source: HTTPClientResponse?
+        if case let .remote(client, from, digest) = body { source = try await client.openBlob(from, digest: digest) }
+        let patched = try await send([.push(repository)]) {
+            var request = HTTPClientRequest(url: location)
+            request.method = .PATCH
+            request.headers.add(name: "Content-Type", value: "application/octet-stream")
+            if ranged { request.headers.add(name: "Content-Range", value: "\(offset)-\(offset + length - 1)") }
+            switch body {
+            case let .file(path): request.body = .stream(FileChunks(path: path, offset: offset, length: length), length: .known(length))
+            case let .data(data): request.body = .bytes(ByteBuffer(bytes: data))
+            case .remote:
+                guard let stream = source?.body else { throw RegistryError.protocolViolation("source blob stream already used") }
+                source = nil
+                request.body = .stream(stream, length: .known(length))
+            }
+            return request
+        }
+        _ = try? await patched.body.collect(upTo: 64 * 1024)
+        guard patched.status == .accepted || patched.status == .noContent else {
+            throw await failure(patched, method: "PATCH", url: location)
+        }
+        return resolve(patched.headers.first(name: "Location") ?? location)
+    }
+
+    /// `…/v2/<name>/blobs/uploads/<id>` → `<name>`, for the token scope of a PATCH.
+    static func repository(inUploadURL url: String) -> String? {
+        guard let v2 = url.range(of: "/v2/"), let uploads = url.range(of: "/blobs/uploads/") else { return nil }
+        return String(url[v2.upperBound..<uploads.lowerBound])
     }
 
     /// PUTs a manifest under a tag or digest and checks the digest the registry reports.
@@ -105,21 +139,37 @@ extension RegistryClient {
     }
 }
 
-/// A file read in 1 MiB pieces as an async sequence, so an upload streams it without holding it.
+/// Where a blob's bytes come from when it is uploaded.
+public enum BlobBytes: Sendable {
+    case file(String)
+    case data(Data)
+    /// Streamed from another registry while it is uploaded, never held whole.
+    case remote(RegistryClient, repository: String, digest: Digest)
+}
+
+/// A byte range of a file read in 1 MiB pieces as an async sequence, so an upload streams it.
 struct FileChunks: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
     let path: String
+    var offset: Int64 = 0
+    var length: Int64 = .max
 
     struct AsyncIterator: AsyncIteratorProtocol {
         let handle: FileHandle?
+        var left: Int64
         mutating func next() async throws -> ByteBuffer? {
-            guard let handle, let data = try handle.read(upToCount: 1 << 20), !data.isEmpty else {
+            guard let handle, left > 0, let data = try handle.read(upToCount: Int(Swift.min(1 << 20, left))), !data.isEmpty else {
                 try handle?.close()
                 return nil
             }
+            left -= Int64(data.count)
             return ByteBuffer(bytes: data)
         }
     }
 
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: FileHandle(forReadingAtPath: path)) }
+    func makeAsyncIterator() -> AsyncIterator {
+        let handle = FileHandle(forReadingAtPath: path)
+        try? handle?.seek(toOffset: UInt64(offset))
+        return AsyncIterator(handle: handle, left: length)
+    }
 }

@@ -9,20 +9,38 @@ import OCI
 /// Requests are built by closures so they can be sent again after an auth challenge: a streamed
 /// upload body is re-opened, never buffered.
 public final class RegistryClient: Sendable {
+    /// Settings that are not per registry.
+    public struct Options: Sendable {
+        /// Hosts that may be spoken to over plain HTTP (loopback always may).
+        public var insecureHosts: Set<String> = []
+        /// Upload blobs in PATCH chunks of this many bytes (raised to the registry's OCI-Chunk-Min-Length);
+        /// nil sends each blob in one streamed PATCH.
+        public var chunkSize: Int64?
+        /// Receives one line per HTTP exchange (`--verbose`), with every secret already redacted.
+        public var log: (@Sendable (String) -> Void)?
+        /// The AAD authority for Azure service principals; `AZURE_AUTHORITY_HOST`, as Azure's SDKs read it.
+        public var authorityHost = ProcessInfo.processInfo.environment["AZURE_AUTHORITY_HOST"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? "https://login.microsoftonline.com"
+
+        public init() {}
+    }
+
     public let registry: String
     let baseURL: String
     let http: HTTPClient
     let credential: Credential?
+    let options: Options
     let auth = AuthState()
     static let userAgent = "kiln/0.1"
 
-    /// `insecure` allows plain HTTP; loopback hosts always use it, as a local test registry does.
-    public init(registry: String, credential: Credential?, http: HTTPClient, insecureHosts: Set<String> = []) throws {
+    /// Plain HTTP is used for loopback hosts, as a local test registry needs, and for `insecureHosts`.
+    public init(registry: String, credential: Credential?, http: HTTPClient, options: Options = Options()) throws {
         self.registry = registry
         self.http = http
         self.credential = credential
+        self.options = options
         let host = registry == Reference.defaultRegistry ? "registry-1.docker.io" : registry
-        let plain = Self.isLoopback(host) || insecureHosts.contains(registry)
+        let plain = Self.isLoopback(host) || options.insecureHosts.contains(registry)
         baseURL = (plain ? "http://" : "https://") + host
     }
 
@@ -90,7 +108,7 @@ public final class RegistryClient: Sendable {
             if again?.error == "insufficient_scope" {
                 throw RegistryError.insufficientScope(registry: registry, scope: again?.scope ?? scopes.map(\.description).joined(separator: " "))
             }
-            throw RegistryError.unauthorized(registry: registry, detail: credential == nil ? "no credentials were given" : "the registry rejected the credentials")
+            throw RegistryError.unauthorized(registry: registry, detail: credential.map { "the registry rejected the credentials from \($0.source)" } ?? "no credentials were given")
         }
         return second
     }
@@ -108,64 +126,31 @@ public final class RegistryClient: Sendable {
         return AuthState.Key(realm: realm, service: challenge.service ?? "", scopes: scopes, identity: credential?.username ?? "")
     }
 
-    func authorize(_ request: inout HTTPClientRequest, scopes: [Scope]) async throws {
-        guard let challenge = await auth.challenge(for: registry) else { return }
-        switch challenge.scheme {
-        case "basic":
-            if let credential { request.headers.replaceOrAdd(name: "Authorization", value: credential.basicHeader) }
-        case "bearer":
-            let key = try key(for: challenge, scopes: scopes)
-            let token: String
-            if let cached = await auth.token(key) {
-                token = cached
-            } else {
-                let response = try await fetchToken(challenge, scopes: scopes)
-                guard let value = response.value else { throw RegistryError.unauthorized(registry: registry, detail: "the token server sent no token") }
-                await auth.store(key, token: value, expires: response.expiry())
-                token = value
-            }
-            request.headers.replaceOrAdd(name: "Authorization", value: "Bearer " + token)
-        default:
-            throw RegistryError.unauthorized(registry: registry, detail: "unsupported auth scheme '\(challenge.scheme)'")
-        }
-    }
-
-    /// GET the realm with Basic credentials (or none, for anonymous pull tokens).
-    func fetchToken(_ challenge: Challenge, scopes: [Scope]) async throws -> TokenResponse {
-        guard let realm = challenge.realm, var components = URLComponents(string: realm) else {
-            throw RegistryError.protocolViolation("Bearer challenge without a valid realm")
-        }
-        var items = components.queryItems ?? []
-        if let service = challenge.service { items.append(URLQueryItem(name: "service", value: service)) }
-        for scope in scopes { items.append(URLQueryItem(name: "scope", value: scope.description)) }
-        if let credential { items.append(URLQueryItem(name: "account", value: credential.username)) }
-        components.queryItems = items
-        guard let url = components.string else { throw RegistryError.protocolViolation("cannot build token URL") }
-        if url.hasPrefix("http://"), let host = components.host, !Self.isLoopback(host), !baseURL.hasPrefix("http://") {
-            throw RegistryError.insecureRegistry(host)
-        }
-        var request = HTTPClientRequest(url: url)
-        if let credential { request.headers.add(name: "Authorization", value: credential.basicHeader) }
-        let response = try await execute(request)
-        let body = try await response.body.collect(upTo: 1 << 20)
-        guard response.status == .ok else {
-            throw RegistryError.unauthorized(registry: registry, detail: "token server \(Redaction.url(realm)) answered \(response.status.code)")
-        }
-        do {
-            return try JSONDecoder().decode(TokenResponse.self, from: Data(body.readableBytesView))
-        } catch {
-            throw RegistryError.unauthorized(registry: registry, detail: "token server sent malformed JSON")
-        }
-    }
-
     func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
         var request = request
         request.headers.replaceOrAdd(name: "User-Agent", value: Self.userAgent)
+        let log = options.log
+        log?("> \(request.method.rawValue) \(Redaction.url(request.url))" + Self.describe(request.headers))
         do {
-            return try await http.execute(request, timeout: .minutes(30))
+            let response = try await http.execute(request, timeout: .minutes(30))
+            log?("< \(response.status.code) \(request.method.rawValue) \(Redaction.url(request.url))" + Self.describe(response.headers))
+            return response
         } catch {
+            log?("< failed \(request.method.rawValue) \(Redaction.url(request.url)): \(error)")
             throw RegistryError.network(url: request.url, detail: "\(error)")
         }
+    }
+
+    /// Headers worth seeing at --verbose, with credentials and signed URLs masked.
+    static func describe(_ headers: HTTPHeaders) -> String {
+        let shown = ["authorization", "www-authenticate", "location", "content-range", "range", "content-length",
+                     "docker-content-digest", "oci-chunk-min-length", "retry-after", "link"]
+        return headers.filter { shown.contains($0.name.lowercased()) }.map { name, value in
+            let lower = name.lowercased()
+            let safe = lower == "authorization" ? (value.split(separator: " ").first.map { "\($0) " } ?? "") + Redaction.mask
+                : lower == "location" || lower == "link" ? Redaction.url(value) : Redaction.text(value)
+            return " [\(name): \(safe)]"
+        }.joined()
     }
 
     /// Turns a non-success response into an error carrying the registry's error code.

@@ -8,6 +8,8 @@ public enum RegistryError: Error, CustomStringConvertible {
     case network(url: String, detail: String)
     case insecureRegistry(String)
     case notFound(String)
+    case credentials(String)
+    case tls(String)
 
     public var description: String {
         switch self {
@@ -23,6 +25,8 @@ public enum RegistryError: Error, CustomStringConvertible {
         case let .network(url, detail): return "cannot reach \(Redaction.url(url)): \(detail)"
         case let .insecureRegistry(host): return "refusing plain HTTP to \(host); use https, or --insecure-registry \(host) if you trust the network"
         case let .notFound(what): return "not found: \(what)"
+        case let .credentials(detail): return "credentials: \(Redaction.text(detail))"
+        case let .tls(detail): return detail
         }
     }
 }

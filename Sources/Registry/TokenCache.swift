@@ -36,8 +36,10 @@ struct TokenResponse: Decodable {
     var accessToken: String?
     var expiresIn: Int?
     var issuedAt: String?
+    var refreshToken: String?
 
     enum CodingKeys: String, CodingKey {
+        case refreshToken = "refresh_token"
         case token
         case accessToken = "access_token"
         case expiresIn = "expires_in"

@@ -1,6 +1,7 @@
 import Foundation
 import Registry
 import Testing
+import TestSupport
 
 @Suite struct ChallengeTests {
     @Test func parsesBearerWithQuotedScopeList() {
@@ -56,13 +57,79 @@ import Testing
         #expect(credential.basicHeader == "Basic " + Data("sp:s3cr3t".utf8).base64EncodedString())
     }
 
-    @Test func credentialOrder() {
-        let environment = ["KILN_REGISTRY_USERNAME": "env-user", "KILN_REGISTRY_PASSWORD": "env-pass"]
+    @Test func credentialOrder() throws {
+        let home = try TemporaryDirectory("home")
+        let base = ["HOME": home.path, "PATH": "/usr/bin:/bin"]
+        let environment = base.merging(["KILN_REGISTRY_USERNAME": "env-user", "KILN_REGISTRY_PASSWORD": "env-pass"]) { $1 }
         let perRegistry = ["myacr.azurecr.io": Credential(username: "base-user", password: "b")]
-        #expect(CredentialStore(explicit: Credential(username: "flag", password: "f"), perRegistry: perRegistry, environment: environment)
+        #expect(try CredentialStore(explicit: Credential(username: "flag", password: "f"), perRegistry: perRegistry, environment: environment)
             .credential(for: "myacr.azurecr.io")?.username == "flag")
-        #expect(CredentialStore(perRegistry: perRegistry, environment: environment).credential(for: "myacr.azurecr.io")?.username == "base-user")
-        #expect(CredentialStore(perRegistry: perRegistry, environment: environment).credential(for: "other.io")?.username == "env-user")
-        #expect(CredentialStore(environment: [:]).credential(for: "other.io") == nil)
+        #expect(try CredentialStore(perRegistry: perRegistry, environment: environment).credential(for: "myacr.azurecr.io")?.username == "base-user")
+        #expect(try CredentialStore(perRegistry: perRegistry, environment: environment).credential(for: "other.io")?.username == "env-user")
+        #expect(try CredentialStore(environment: base).credential(for: "other.io") == nil)
+
+        // AZURE_* applies to Azure registries (and loopback emulators), before docker's config.
+        let azure = base.merging(["AZURE_CLIENT_ID": "app", "AZURE_CLIENT_SECRET": "sec", "AZURE_TENANT_ID": "t"]) { $1 }
+        #expect(try CredentialStore(environment: azure).credential(for: "myacr.azurecr.io")?.kind == .azureServicePrincipal(tenant: "t"))
+        #expect(try CredentialStore(environment: azure).credential(for: "ghcr.io") == nil)
+
+        // docker config.json: auth (unpadded base64 is accepted), identitytoken, registrytoken, URL keys.
+        let auth = Data("alice:pa:ss".utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
+        try home.write(".docker/config.json", """
+        {"auths": {"reg.example": {"auth": "\(auth)"},
+                   "https://tok.example/v1/": {"auth": "\(Data("bob:".utf8).base64EncodedString())", "identitytoken": "refresh-1"},
+                   "bearer.example": {"registrytoken": "tok-1"}}}
+        """)
+        let docker = CredentialStore(environment: base)
+        #expect(try docker.credential(for: "reg.example") == Credential(username: "alice", password: "pa:ss", source: "\(home.path)/.docker/config.json (reg.example)"))
+        #expect(try docker.credential(for: "tok.example")?.kind == .refreshToken)
+        #expect(try docker.credential(for: "tok.example")?.password == "refresh-1")
+        #expect(try docker.credential(for: "bearer.example")?.kind == .registryToken)
+        // containers auth.json, with namespaced keys, after docker's file.
+        let file = try home.write("auth.json", """
+        {"auths": {"reg.example/team": {"auth": "\(Data("team:t".utf8).base64EncodedString())"},
+                   "other.example": {"auth": "\(Data("o:p".utf8).base64EncodedString())"}}}
+        """)
+        let containers = CredentialStore(environment: base.merging(["REGISTRY_AUTH_FILE": file]) { $1 })
+        #expect(try containers.credential(for: "other.example", repository: "x/y")?.username == "o")
+        #expect(try containers.credential(for: "reg.example", repository: "team/app")?.username == "alice")
+        try home.write(".docker/config.json", "{}")
+        #expect(try containers.credential(for: "reg.example", repository: "team/app")?.username == "team")
+        #expect(try containers.credential(for: "reg.example", repository: "solo/app") == nil)
+        // The null GUID means the password is a refresh token.
+        #expect(Credential(username: Credential.nullGUID, password: "r").kind == .refreshToken)
+    }
+
+    @Test func credentialHelpersAndBrokenFiles() throws {
+        let home = try TemporaryDirectory("home")
+        try home.write("bin/docker-credential-fake", """
+        #!/bin/sh
+        read server
+        case "$server" in
+          helped.example) echo '{"ServerURL":"helped.example","Username":"<token>","Secret":"helper-refresh"}' ;;
+          stored.example) echo '{"ServerURL":"stored.example","Username":"carol","Secret":"helper-pass"}' ;;
+          broken.example) echo 'not json' ;;
+          *) echo 'credentials not found in native keychain'; exit 1 ;;
+        esac
+        """, mode: 0o755)
+        let environment = ["HOME": home.path, "PATH": home.file("bin") + ":/usr/bin:/bin"]
+        try home.write(".docker/config.json", """
+        {"credHelpers": {"helped.example": "fake", "missing.example": "absent"}, "credsStore": "fake",
+         "auths": {"nobody.example": {"auth": "\(Data("d:e".utf8).base64EncodedString())"}}}
+        """)
+        let store = CredentialStore(environment: environment)
+        let helped = try store.credential(for: "helped.example")
+        #expect(helped?.kind == .refreshToken && helped?.password == "helper-refresh")
+        #expect(try store.credential(for: "stored.example")?.username == "carol")
+        #expect(try store.credential(for: "nobody.example")?.username == "d")   // the store had none: auths
+        #expect(throws: RegistryError.self) { try store.credential(for: "broken.example") }
+        let missing = #expect(throws: RegistryError.self) { try store.credential(for: "missing.example") }
+        #expect("\(missing!)".contains("docker-credential-absent is not on PATH"))
+
+        try home.write(".docker/config.json", "{\"auths\": [")
+        let broken = #expect(throws: RegistryError.self) { try CredentialStore(environment: environment).credential(for: "x.example") }
+        #expect("\(broken!)" == "credentials: \(home.path)/.docker/config.json is not a valid credentials file (malformed JSON)")
+        try home.write(".docker/config.json", "{\"auths\": {\"x.example\": {\"auth\": \"%%%\"}}}")
+        #expect(throws: RegistryError.self) { try CredentialStore(environment: environment).credential(for: "x.example") }
     }
 }
