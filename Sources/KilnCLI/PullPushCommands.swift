@@ -84,7 +84,7 @@ struct TagsCommand: AsyncParsableCommand {
         guard let tags = try await client.tags(reference.repository, pageSize: pageSize) else {
             throw RegistryError.notFound("repository \(reference.registry)/\(reference.repository)")
         }
-        for tag in tags { print(tag) }
+        for tag in tags.sorted() { print(tag) }
     }
 }
 

@@ -20,15 +20,10 @@ extension RegistryClient {
                 request.headers.replaceOrAdd(name: "Authorization", value: "Bearer " + credential.password)
                 return
             }
-            let key = try key(for: challenge, scopes: scopes)
-            let token: String
-            if let cached = await auth.token(key) {
-                token = cached
-            } else {
-                let response = try await requestToken(challenge, scopes: scopes)
-                guard let value = response.value else { throw RegistryError.unauthorized(registry: registry, detail: "the token server sent no token") }
-                await auth.store(key, token: value, expires: response.expiry())
-                token = value
+            let token = try await auth.token(key(for: challenge, scopes: scopes)) {
+                let response = try await self.requestToken(challenge, scopes: scopes)
+                guard let value = response.value else { throw RegistryError.unauthorized(registry: self.registry, detail: "the token server sent no token") }
+                return AuthState.Token(value: value, expires: response.expiry())
             }
             request.headers.replaceOrAdd(name: "Authorization", value: "Bearer " + token)
         default:
@@ -92,8 +87,12 @@ extension RegistryClient {
         origin.port = realm.port
         guard let base = origin.string, let credential else { throw RegistryError.protocolViolation("cannot derive ACR exchange endpoint") }
         let cacheKey = AuthState.Key(realm: base + "/oauth2/exchange", service: service, scopes: [], identity: credential.username)
-        if let cached = await auth.token(cacheKey) { return cached }
+        return try await auth.token(cacheKey) {
+            try await self.exchangeForACRRefreshToken(base: base, service: service, tenant: tenant, credential: credential)
+        }
+    }
 
+    func exchangeForACRRefreshToken(base: String, service: String, tenant: String, credential: Credential) async throws -> AuthState.Token {
         let authority = options.authorityHost.hasSuffix("/") ? String(options.authorityHost.dropLast()) : options.authorityHost
         guard let authorityURL = URLComponents(string: authority), let authorityHost = authorityURL.host,
               authorityURL.scheme == "https" || (authorityURL.scheme == "http" && Self.isLoopback(authorityHost)) else {
@@ -111,8 +110,7 @@ extension RegistryClient {
             throw RegistryError.unauthorized(registry: registry, detail: "the ACR exchange sent no refresh token")
         }
         let expiry = TokenResponse.jwtExpiry(refresh)?.addingTimeInterval(-300) ?? Date().addingTimeInterval(3600)
-        await auth.store(cacheKey, token: refresh, expires: expiry)
-        return refresh
+        return AuthState.Token(value: refresh, expires: expiry)
     }
 
     static func formPost(_ url: String, _ fields: [(String, String)]) -> HTTPClientRequest {

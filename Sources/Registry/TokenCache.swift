@@ -27,6 +27,21 @@ actor AuthState {
     }
 
     func store(_ key: Key, token: String, expires: Date) { tokens[key] = Token(value: token, expires: expires) }
+
+    private var inFlight: [Key: Task<Token, Error>] = [:]
+
+    /// The cached token for `key`, or the result of `fetch`, run once however many uploads ask at the
+    /// same moment (four concurrent blob pushes must not buy four tokens).
+    func token(_ key: Key, fetch: @escaping @Sendable () async throws -> Token) async throws -> String {
+        if let cached = token(key) { return cached }
+        if let running = inFlight[key] { return try await running.value.value }
+        let task = Task { try await fetch() }
+        inFlight[key] = task
+        defer { inFlight[key] = nil }
+        let fresh = try await task.value
+        tokens[key] = fresh
+        return fresh.value
+    }
     func drop(_ key: Key) { tokens[key] = nil }
 }
 
