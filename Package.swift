@@ -11,6 +11,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C libraries, linked from the system (apt-get install libarchive-dev zlib1g-dev libzstd-dev).
@@ -26,7 +28,10 @@ let package = Package(
                                                 .product(name: "Crypto", package: "swift-crypto")]),
         // Registry client: the distribution API, Basic and Bearer-token auth, pull and push.
         .target(name: "Registry", dependencies: ["OCI", "Archive",
-                                                 .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+                                                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                                                 .product(name: "NIOCore", package: "swift-nio"),
+                                                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                                                 .product(name: "NIOSSL", package: "swift-nio-ssl")]),
         // Build planning: the BuildPlan value, the image builder, local outputs, registry sinks.
         .target(name: "Build", dependencies: ["OCI", "Archive", "Registry"]),
         // AzureML front ends: inference config (v1) into a BuildPlan.
@@ -36,7 +41,11 @@ let package = Package(
                                                 .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "kiln", dependencies: ["KilnCLI"]),
 
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Test helpers: a real registry, the token server, an in-process HTTP server for redirect tests.
+        .target(name: "TestSupport", dependencies: [.product(name: "NIOCore", package: "swift-nio"),
+                                                    .product(name: "NIOPosix", package: "swift-nio"),
+                                                    .product(name: "NIOHTTP1", package: "swift-nio")],
+                path: "Tests/TestSupport"),
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "OCI", "TestSupport"]),
         .testTarget(name: "KilnTests", dependencies: ["Build", "AzureML", "OCI", "Archive", "TestSupport"]),

@@ -76,7 +76,7 @@ struct BuildCommand: AsyncParsableCommand {
                 // Base layers stay in their registry: the push mounts them (same registry) or streams them.
                 let base = try await resolveBase(plan, into: work, store: store)
                 let image = try ImageBuilder(workDirectory: work).build(plan, resolvedBase: base)
-                let client = try registryOptions.client(for: reference, store: outputStore)
+                let client = try await registryOptions.client(for: reference, store: outputStore)
                 let tags = try await registryOptions.resolve(tags: tag, for: reference, client: client)
                 let report = try await RegistryTransfer.push(image, to: reference, tags: tags, client: client)
                 if !json { print("pushed \(reference.registry)/\(reference.repository):\(tags.joined(separator: ",")) \(report.summary)") }
@@ -98,7 +98,7 @@ struct BuildCommand: AsyncParsableCommand {
     /// A registry base's manifest and config, its layers left in the registry; nil for other bases.
     func resolveBase(_ plan: BuildPlan, into work: URL, store: CredentialStore) async throws -> Image? {
         guard case let .registry(reference) = plan.base else { return nil }
-        let client = try registryOptions.client(for: reference, store: store)
+        let client = try await registryOptions.client(for: reference, store: store)
         return try await RegistryTransfer.resolve(reference, platform: plan.platform ?? .host, client: client,
                                                   into: work.appendingPathComponent("base"))
     }

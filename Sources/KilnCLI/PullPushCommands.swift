@@ -24,7 +24,7 @@ struct PullCommand: AsyncParsableCommand {
             throw BuildError.invalidArgument("destination '\(destination)': kiln pull writes oci:DIR[:TAG]")
         }
         let wanted = try platform.map(Platform.init(parsing:)) ?? .host
-        let client = try registryOptions.client(for: source, store: registryOptions.store())
+        let client = try await registryOptions.client(for: source, store: registryOptions.store())
         let parents = try Atomic.createParents(of: path)
         do {
             let work = try Atomic.stagingPath(for: path)
@@ -56,7 +56,7 @@ struct PushCommand: AsyncParsableCommand {
     func run() async throws {
         let target = try Reference(parsing: reference)
         try RegistryOptions.validate(tags: tag)
-        let client = try registryOptions.client(for: target, store: registryOptions.store())
+        let client = try await registryOptions.client(for: target, store: registryOptions.store())
         try await withScratch { scratch in
             let image = try ImageReader.open(source, platform: nil, scratch: scratch)
             let tags = try await registryOptions.resolve(tags: tag, for: target, client: client)
@@ -80,7 +80,7 @@ struct TagsCommand: AsyncParsableCommand {
     func run() async throws {
         let reference = try Reference(parsing: repository)
         if let pageSize, pageSize < 1 { throw BuildError.invalidArgument("--page-size must be at least 1") }
-        let client = try registryOptions.client(for: reference, store: registryOptions.store())
+        let client = try await registryOptions.client(for: reference, store: registryOptions.store())
         guard let tags = try await client.tags(reference.repository, pageSize: pageSize) else {
             throw RegistryError.notFound("repository \(reference.registry)/\(reference.repository)")
         }

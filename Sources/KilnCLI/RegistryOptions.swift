@@ -54,7 +54,7 @@ struct RegistryOptions: ParsableArguments {
         return CredentialStore(explicit: explicit, perRegistry: perRegistry)
     }
 
-    func client(for reference: Reference, store: CredentialStore) throws -> RegistryClient {
+    func client(for reference: Reference, store: CredentialStore) async throws -> RegistryClient {
         var options = RegistryClient.Options()
         options.insecureHosts = Set(insecureRegistry)
         if let chunkSize {
@@ -62,8 +62,9 @@ struct RegistryOptions: ParsableArguments {
             options.chunkSize = chunkSize
         }
         if verbose { options.log = { line in FileHandle.standardError.write(Data(("kiln: " + line + "\n").utf8)) } }
-        return try RegistryClient(registry: reference.registry, credential: store.credential(for: reference.registry, repository: reference.repository),
-                                  http: try httpClient(), options: options)
+        return try await RegistryClient.connect(registry: reference.registry,
+                                                credential: store.credential(for: reference.registry, repository: reference.repository),
+                                                http: try httpClient(), options: options)
     }
 
     func httpClient() throws -> HTTPClient {

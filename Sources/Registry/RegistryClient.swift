@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import OCI
 
 /// A client for one registry host over the OCI distribution API, with Basic and Bearer-token auth.
@@ -33,16 +34,45 @@ public final class RegistryClient: Sendable {
     let auth = AuthState()
     static let userAgent = "kiln/0.1"
 
-    /// Plain HTTP is used for loopback hosts, as a local test registry needs, and for `insecureHosts`.
-    public init(registry: String, credential: Credential?, http: HTTPClient, options: Options = Options()) throws {
+    /// HTTPS, always verified; `plainHTTP` only where `mayUsePlainHTTP` allows it (see `connect`).
+    public init(registry: String, credential: Credential?, http: HTTPClient, options: Options = Options(), plainHTTP: Bool = false) throws {
         self.registry = registry
         self.http = http
         self.credential = credential
         self.options = options
-        let host = registry == Reference.defaultRegistry ? "registry-1.docker.io" : registry
-        let plain = Self.isLoopback(host) || options.insecureHosts.contains(registry)
-        baseURL = (plain ? "http://" : "https://") + host
+        if plainHTTP, !Self.mayUsePlainHTTP(registry, options: options) { throw RegistryError.insecureRegistry(registry) }
+        baseURL = (plainHTTP ? "http://" : "https://") + Self.apiHost(registry)
     }
+
+    /// A client for `registry`, choosing the scheme as go-containerregistry does: HTTPS, except that a
+    /// loopback or `--insecure-registry` host that does not speak TLS is spoken to over plain HTTP.
+    public static func connect(registry: String, credential: Credential?, http: HTTPClient, options: Options = Options()) async throws -> RegistryClient {
+        guard mayUsePlainHTTP(registry, options: options) else {
+            return try RegistryClient(registry: registry, credential: credential, http: http, options: options)
+        }
+        var probe = HTTPClientRequest(url: "https://\(apiHost(registry))/v2/")
+        probe.headers.add(name: "User-Agent", value: userAgent)
+        let speaksTLS: Bool
+        do {
+            let response = try await http.execute(probe, timeout: .seconds(10))
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            speaksTLS = true
+        } catch NIOSSLError.handshakeFailed(let reason) {
+            // A plain-HTTP server answers a ClientHello with text: WRONG_VERSION_NUMBER. Anything else
+            // (an untrusted certificate) means it does speak TLS, and verification must not be skipped.
+            speaksTLS = !"\(reason)".contains("WRONG_VERSION_NUMBER")
+        } catch {
+            speaksTLS = false
+        }
+        options.log?("\(registry) speaks \(speaksTLS ? "HTTPS" : "plain HTTP")")
+        return try RegistryClient(registry: registry, credential: credential, http: http, options: options, plainHTTP: !speaksTLS)
+    }
+
+    static func mayUsePlainHTTP(_ registry: String, options: Options) -> Bool {
+        isLoopback(registry) || options.insecureHosts.contains(registry)
+    }
+
+    static func apiHost(_ registry: String) -> String { registry == Reference.defaultRegistry ? "registry-1.docker.io" : registry }
 
     static func isLoopback(_ host: String) -> Bool {
         let name = host.hasPrefix("[") ? String(host.prefix { $0 != "]" }) + "]" : String(host.split(separator: ":").first ?? "")
@@ -137,8 +167,20 @@ public final class RegistryClient: Sendable {
             return response
         } catch {
             log?("< failed \(request.method.rawValue) \(Redaction.url(request.url)): \(error)")
-            throw RegistryError.network(url: request.url, detail: "\(error)")
+            throw RegistryError.network(url: request.url, detail: Self.explain(error))
         }
+    }
+
+    /// A transport error in words a user can act on.
+    static func explain(_ error: Error) -> String {
+        if case let NIOSSLError.handshakeFailed(reason) = error {
+            let text = "\(reason)"
+            if text.contains("CERTIFICATE_VERIFY_FAILED") {
+                return "the TLS certificate is not trusted; add its CA with --ca-file or SSL_CERT_FILE"
+            }
+            return "TLS handshake failed (\(text.components(separatedBy: " at ").first ?? text))"
+        }
+        return "\(error)"
     }
 
     /// Headers worth seeing at --verbose, with credentials and signed URLs masked.

@@ -132,31 +132,14 @@ import TestSupport
 }
 
 @Suite(.serialized) struct RegistryFaultTests {
-    /// Starts fixtures/flaky_proxy.py in front of `registry`; returns its host and the process.
-    func proxy(to registry: TestRegistry, marker: String, status: Int, count: Int) throws -> (String, Process) {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let port = try freePort()
-        let upstream = registry.host.split(separator: ":").last.map(String.init) ?? ""
-        let process = Process()
-        // The real interpreter, not a version-manager shim that forks: terminate() must reach the server.
-        let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : try which("python3")
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [root.appendingPathComponent("fixtures/flaky_proxy.py").path, "\(port)", upstream, marker, "\(status)", "\(count)"]
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        try waitUntilListening(port: port)
-        return ("127.0.0.1:\(port)", process)
-    }
-
     @Test func retriesA503ThenSucceeds() throws {
         let registry = try TestRegistry()
         let fixture = try Fixture()
         let out = try TemporaryDirectory("out")
         _ = try Kiln.build(fixture.standardArguments + ["--output", "oci:\(out.file("layout")):v1"])
         #expect(try Kiln.run(["push", "oci:\(out.file("layout")):v1", "\(registry.host)/ml/app:1"]).status == 0)
-        let (host, process) = try proxy(to: registry, marker: "/manifests/", status: 503, count: 2)
-        defer { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        let proxy = try FlakyProxy(to: registry, marker: "/manifests/", status: 503, count: 2)
+        let host = proxy.host
         let pull = try Kiln.run(["pull", "\(host)/ml/app:1", "oci:\(out.file("pulled")):1"])
         #expect(pull.status == 0, "\(pull.stderr)")
         #expect(try Kiln.run(["diff", "oci:\(out.file("layout")):v1", "oci:\(out.file("pulled")):1"]).stdout == "no differences\n")
@@ -165,8 +148,8 @@ import TestSupport
     @Test func persistentServerErrorFailsCleanly() throws {
         let registry = try TestRegistry()
         let out = try TemporaryDirectory("out")
-        let (host, process) = try proxy(to: registry, marker: "/manifests/", status: 500, count: 100)
-        defer { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        let proxy = try FlakyProxy(to: registry, marker: "/manifests/", status: 500, count: 100)
+        let host = proxy.host
         let pull = try Kiln.run(["pull", "\(host)/ml/app:1", "oci:\(out.file("pulled")):1"])
         #expect(pull.status != 0)
         #expect(pull.stderr.hasPrefix("kiln: error: registry answered 500 to GET http://\(host)/v2/ml/app/manifests/1"), "\(pull.stderr)")

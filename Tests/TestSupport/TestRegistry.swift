@@ -71,7 +71,7 @@ public final class TestRegistry: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try which("docker-registry"))
         process.arguments = ["serve", directory.file("config.yml")]
-        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
         process.standardOutput = log
@@ -143,7 +143,7 @@ public final class TokenServer: @unchecked Sendable {
         process.arguments = [fixturePath("token_server.py"), directory.path, Self.issuer, Self.service]
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = FileHandle(forWritingAtPath: directory.file("stderr"))
-        FileManager.default.createFile(atPath: directory.file("stderr"), contents: nil)
+        _ = FileManager.default.createFile(atPath: directory.file("stderr"), contents: nil)
         try process.run()
         let deadline = Date().addingTimeInterval(15)
         while !FileManager.default.fileExists(atPath: directory.file("port")) {
@@ -221,4 +221,28 @@ public func waitUntilListening(port: Int, seconds: Double = 15) throws {
         usleep(50_000)
     }
     throw ToolMissing(name: "docker-registry listening on port \(port)")
+}
+
+/// fixtures/flaky_proxy.py in front of a registry: fails (or cuts short) the first `count` requests
+/// whose path contains `marker`, forwards the rest, and logs every request to `log` when given.
+public final class FlakyProxy: @unchecked Sendable {
+    public let host: String
+    private let process: Process
+
+    public init(to registry: TestRegistry, marker: String, status: Int, count: Int, log: String? = nil) throws {
+        let port = try freePort()
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: pythonPath())
+        process.arguments = [fixturePath("flaky_proxy.py"), "\(port)", "\(registry.port)", marker, "\(status)", "\(count)"] + (log.map { [$0] } ?? [])
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        try waitUntilListening(port: port)
+        host = "127.0.0.1:\(port)"
+    }
+
+    deinit {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
 }

@@ -1,0 +1,205 @@
+import Foundation
+import OCI
+import Testing
+import TestSupport
+
+/// Protocol details against a real distribution 2.8.2: tag pages, `--tag auto`, chunked uploads, Range
+/// resume, a registry killed mid-push, TLS with a custom CA, multi-platform indexes, and (against an
+/// in-process server) redirects that must not carry Authorization.
+@Suite(.serialized) struct RegistryProtocolTests {
+    struct SkopeoInspect: Decodable { var Digest: String; var Layers: [String] }
+
+    /// An image with one incompressible layer of `bytes`, in `out/layout:v1`.
+    func bigImage(_ out: TemporaryDirectory, bytes: Int) throws -> Kiln.BuildOutput {
+        var data = Data(count: bytes)
+        data.withUnsafeMutableBytes { buffer in
+            var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+            for index in 0..<buffer.count {
+                state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                buffer[index] = UInt8(truncatingIfNeeded: state)
+            }
+        }
+        try out.write("payload/model.bin", data)
+        return try Kiln.build(["--base", "scratch", "--add", "\(out.file("payload")):/models", "--output", "oci:\(out.file("layout")):v1"])
+    }
+
+    @Test func tagsFollowLinkPagesAndAutoTagNumbersImages() throws {
+        let registry = try TestRegistry()
+        let fixture = try Fixture()
+        let out = try TemporaryDirectory("out")
+        _ = try Kiln.build(fixture.standardArguments + ["--output", "oci:\(out.file("layout")):v1"])
+        let layout = "oci:\(out.file("layout")):v1"
+        let push = try Kiln.run(["push", layout, "\(registry.host)/ml/app", "--tag", "latest", "--tag", "7", "--tag", "b", "--tag", "a", "--tag", "10"])
+        #expect(push.status == 0, "\(push.stderr)")
+        // distribution 2.8.2 ignores `n` and sends every tag at once; that is one page.
+        let paged = try Kiln.run(["tags", "\(registry.host)/ml/app", "--page-size", "2"])
+        #expect(paged.stdout == "10\n7\na\nb\nlatest\n", "\(paged.stderr)")
+        #expect(try Kiln.run(["tags", "\(registry.host)/ml/app"]).stdout == paged.stdout)
+
+        let auto = try Kiln.run(["push", layout, "\(registry.host)/ml/app", "--tag", "auto"])
+        #expect(auto.stdout.hasPrefix("pushed \(registry.host)/ml/app:11 "), "\(auto.stdout)\(auto.stderr)")
+        let fresh = try Kiln.run(["push", layout, "\(registry.host)/ml/new", "--tag", "auto", "--tag", "latest"])
+        #expect(fresh.stdout.hasPrefix("pushed \(registry.host)/ml/new:1,latest "), "\(fresh.stdout)\(fresh.stderr)")
+        let built = try Kiln.run(["build"] + fixture.standardArguments + ["--output", "\(registry.host)/ml/new", "--tag", "auto"])
+        #expect(built.stdout.hasPrefix("pushed \(registry.host)/ml/new:2 "), "\(built.stdout)\(built.stderr)")
+        let missing = try Kiln.run(["tags", "\(registry.host)/no/such"])
+        #expect(missing.status != 0 && missing.stderr == "kiln: error: not found: repository \(registry.host)/no/such\n")
+    }
+
+    @Test func tagPagesFollowLinkHeadersAndStopOnALoop() throws {
+        let all = (1...7).map { "v\($0)" }
+        let server = try TestHTTPServer { request in
+            guard request.uri.hasPrefix("/v2/ml/app/tags/list") else { return .init(status: request.uri == "/v2/" ? 200 : 404) }
+            let query = URLComponents(string: request.uri)?.queryItems ?? []
+            let n = query.first { $0.name == "n" }?.value.flatMap(Int.init) ?? 100
+            let last = query.first { $0.name == "last" }?.value
+            let start = last.flatMap { all.firstIndex(of: $0).map { $0 + 1 } } ?? 0
+            let page = Array(all[start..<min(all.count, start + n)])
+            var headers = [("Content-Type", "application/json")]
+            if let end = page.last, end != all.last {
+                headers.append(("Link", "</v2/ml/app/tags/list?n=\(n)&last=\(end)>; rel=\"next\""))
+            }
+            return .init(status: 200, headers: headers, body: Data(#"{"name":"ml/app","tags":[\#(page.map { "\"\($0)\"" }.joined(separator: ","))]}"#.utf8))
+        }
+        let paged = try Kiln.run(["tags", "\(server.host)/ml/app", "--page-size", "3"])
+        #expect(paged.stdout == all.joined(separator: "\n") + "\n", "\(paged.stderr)")
+        #expect(server.requests.filter { $0.uri.contains("/tags/list") }.count == 3)
+
+        // A server whose Link points back at the same page ends the walk instead of looping.
+        let looping = try TestHTTPServer { request in
+            guard request.uri.hasPrefix("/v2/ml/app/tags/list") else { return .init(status: 200) }
+            return .init(status: 200, headers: [("Link", "</v2/ml/app/tags/list?n=2>; rel=\"next\"")], body: Data(#"{"tags":["a","b"]}"#.utf8))
+        }
+        let loop = try Kiln.run(["tags", "\(looping.host)/ml/app", "--page-size", "2"])
+        #expect(loop.stdout == "a\nb\n" && loop.status == 0, "\(loop.stderr)")
+        #expect(looping.requests.filter { $0.uri.contains("/tags/list") }.count <= 2)
+    }
+
+    @Test func chunkedUploadUsesContentRangePieces() throws {
+        let registry = try TestRegistry()
+        let out = try TemporaryDirectory("out")
+        let built = try bigImage(out, bytes: 600_000)
+        let push = try Kiln.run(["push", "oci:\(out.file("layout")):v1", "\(registry.host)/ml/chunked:1", "--chunk-size", "131072"])
+        #expect(push.status == 0, "\(push.stderr)")
+        #expect(registry.requests().filter { $0.method == "PATCH" && $0.status == 202 }.count >= 5, "600 kB in 128 KiB pieces")
+        let copy = try run("skopeo", ["copy", "--src-tls-verify=false", "docker://\(registry.host)/ml/chunked:1", "oci:\(out.file("back")):1"])
+        #expect(copy.status == 0, "\(copy.stderr)")
+        #expect(try Kiln.run(["diff", "oci:\(out.file("layout")):v1", "oci:\(out.file("back")):1"]).stdout == "no differences\n")
+        let inspect = try run("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/ml/chunked:1"])
+        #expect(try JSONDecoder().decode(SkopeoInspect.self, from: Data(inspect.stdout.utf8)).Digest == built.manifestDigest)
+        let zero = try Kiln.run(["push", "oci:\(out.file("layout")):v1", "\(registry.host)/ml/chunked:2", "--chunk-size", "0"])
+        #expect(zero.stderr == "kiln: error: --chunk-size must be a positive number of bytes\n")
+    }
+
+    @Test func blobDownloadResumesWithRangeAfterACutConnection() throws {
+        let registry = try TestRegistry()
+        let out = try TemporaryDirectory("out")
+        let built = try bigImage(out, bytes: 2_000_000)
+        #expect(try Kiln.run(["push", "oci:\(out.file("layout")):v1", "\(registry.host)/ml/big:1"]).status == 0)
+        let layer = try #require(built.layers.first?.digest)
+        let log = out.file("proxy.log")
+        let proxy = try FlakyProxy(to: registry, marker: "/blobs/\(layer)", status: 0, count: 1, log: log)
+        let pull = try Kiln.run(["pull", "\(proxy.host)/ml/big:1", "oci:\(out.file("pulled")):1"])
+        #expect(pull.status == 0, "\(pull.stderr)")
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").filter { $0.contains(layer) }
+        #expect(lines.count == 2, "\(lines)")
+        #expect(lines.last?.contains(" bytes=") == true && lines.last?.hasSuffix("bytes=0-") == false, "resumed mid-blob: \(lines)")
+        #expect(try Kiln.run(["diff", "oci:\(out.file("layout")):v1", "oci:\(out.file("pulled")):1"]).stdout == "no differences\n")
+    }
+
+    @Test func registryKilledMidPushThenPushAgainCompletes() throws {
+        let registry = try TestRegistry()
+        let out = try TemporaryDirectory("out")
+        let built = try bigImage(out, bytes: 8_000_000)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Kiln.binary)
+        process.arguments = ["push", "oci:\(out.file("layout")):v1", "\(registry.host)/ml/killed:1", "--chunk-size", "65536"]
+        let stderr = out.file("stderr")
+        _ = FileManager.default.createFile(atPath: stderr, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderr))
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while registry.requests().filter({ $0.method == "PATCH" }).count < 3, Date() < deadline, process.isRunning { usleep(5_000) }
+        registry.stop()
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        let message = try String(contentsOfFile: stderr, encoding: .utf8)
+        #expect(message.hasPrefix("kiln: error: cannot reach http://\(registry.host)/v2/ml/killed/blobs/uploads/"), "\(message)")
+        #expect(!message.contains("_state="), "upload state is redacted")
+        try registry.start()
+        let noManifest = try run("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/ml/killed:1"])
+        #expect(noManifest.status != 0, "a failed push leaves no tag")
+        let again = try Kiln.run(["push", "oci:\(out.file("layout")):v1", "\(registry.host)/ml/killed:1"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let copy = try run("skopeo", ["copy", "--src-tls-verify=false", "docker://\(registry.host)/ml/killed:1", "oci:\(out.file("back")):1"])
+        #expect(copy.status == 0, "\(copy.stderr)")
+        #expect(try Kiln.run(["diff", "oci:\(out.file("layout")):v1", "oci:\(out.file("back")):1"]).stdout == "no differences\n")
+        let inspect = try run("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/ml/killed:1"])
+        #expect(try JSONDecoder().decode(SkopeoInspect.self, from: Data(inspect.stdout.utf8)).Digest == built.manifestDigest)
+    }
+
+    @Test func redirectToAnotherHostCarriesNoAuthorization() throws {
+        let fixture = try Fixture()
+        let out = try TemporaryDirectory("out")
+        let built = try Kiln.build(fixture.standardArguments + ["--output", "oci:\(out.file("layout")):v1"])
+        let blobs = out.file("layout/blobs/sha256")
+        let signature = "sig=SAS-\(UUID().uuidString)"
+        let password = "redirect-pw-\(UUID().uuidString)"
+        // "Storage": another loopback address, as a registry's blob store is another host.
+        let storage = try TestHTTPServer(address: "127.0.0.2") { request in
+            let hex = request.uri.split(separator: "/").last?.split(separator: "?").first.map(String.init) ?? ""
+            guard let data = FileManager.default.contents(atPath: "\(blobs)/\(hex)") else { return .init(status: 404) }
+            return .init(status: 200, headers: [("Content-Type", "application/octet-stream")], body: data)
+        }
+        let manifest = try Data(contentsOf: URL(fileURLWithPath: "\(blobs)/\(built.manifestDigest.dropFirst(7))"))
+        let storageHost = storage.host
+        let registry = try TestHTTPServer { request in
+            guard request.header("Authorization") == "Basic " + Data("bot:\(password)".utf8).base64EncodedString() else {
+                return .init(status: 401, headers: [("WWW-Authenticate", #"Basic realm="test""#)])
+            }
+            if request.uri.contains("/manifests/") {
+                return .init(status: 200, headers: [("Content-Type", MediaType.ociManifest)], body: manifest)
+            }
+            if let range = request.uri.range(of: "/blobs/sha256:") {
+                let hex = request.uri[range.upperBound...]
+                return .init(status: 307, headers: [("Location", "http://\(storageHost)/storage/\(hex)?\(signature)")])
+            }
+            return .init(status: request.uri == "/v2/" ? 200 : 404)
+        }
+        let pull = try TestSupport.run(Kiln.binary, ["pull", "\(registry.host)/ml/app:1", "oci:\(out.file("pulled")):1", "--verbose",
+                                                     "--username", "bot", "--password-stdin"], stdin: password + "\n")
+        #expect(pull.status == 0, "\(pull.stderr)")
+        #expect(storage.requests.count == 1 + built.layers.count, "config and layers came from storage")
+        #expect(storage.requests.allSatisfy { $0.header("Authorization") == nil }, "\(storage.requests.map(\.headers))")
+        #expect(registry.requests.filter { $0.uri.contains("/blobs/") }.allSatisfy { $0.header("Authorization") != nil })
+        #expect(!pull.stderr.contains(signature) && !pull.stdout.contains(signature))
+        #expect(!pull.stderr.contains(password) && !pull.stderr.contains(Data("bot:\(password)".utf8).base64EncodedString()))
+        #expect(try Kiln.run(["diff", "oci:\(out.file("layout")):v1", "oci:\(out.file("pulled")):1"]).stdout == "no differences\n")
+    }
+
+    @Test func tlsRegistryNeedsItsCAAndGetsItFromCAFileOrSSLCertFile() throws {
+        let certs = try TemporaryDirectory("certs")
+        let made = try run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                                       "-keyout", certs.file("tls.key"), "-out", certs.file("tls.crt"), "-days", "30",
+                                       "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let registry = try TestRegistry(tls: (certs.file("tls.crt"), certs.file("tls.key")))
+        let fixture = try Fixture()
+        let out = try TemporaryDirectory("out")
+        let built = try Kiln.build(fixture.standardArguments + ["--output", "oci:\(out.file("layout")):v1"])
+        let untrusted = try Kiln.run(["push", "oci:\(out.file("layout")):v1", "\(registry.host)/ml/tls:1"])
+        #expect(untrusted.status != 0)
+        #expect(untrusted.stderr.hasPrefix("kiln: error: cannot reach https://\(registry.host)/"), "TLS is verified, never skipped: \(untrusted.stderr)")
+        #expect(untrusted.stderr.hasSuffix("the TLS certificate is not trusted; add its CA with --ca-file or SSL_CERT_FILE\n"))
+        #expect(untrusted.stderr.split(separator: "\n").count == 1)
+        let trusted = try Kiln.run(["push", "oci:\(out.file("layout")):v1", "\(registry.host)/ml/tls:1", "--ca-file", certs.file("tls.crt")])
+        #expect(trusted.status == 0, "\(trusted.stderr)")
+        let environment = try Kiln.run(["pull", "\(registry.host)/ml/tls:1", "oci:\(out.file("pulled")):1"], environment: ["SSL_CERT_FILE": certs.file("tls.crt")])
+        #expect(environment.status == 0, "\(environment.stderr)")
+        let missing = try Kiln.run(["pull", "\(registry.host)/ml/tls:1", "oci:\(out.file("x")):1", "--ca-file", certs.file("nope.crt")])
+        #expect(missing.stderr == "kiln: error: --ca-file '\(certs.file("nope.crt"))': no such readable file\n")
+        #expect(try Kiln.run(["diff", "oci:\(out.file("layout")):v1", "oci:\(out.file("pulled")):1"]).stdout == "no differences\n")
+        _ = built
+    }
+}
