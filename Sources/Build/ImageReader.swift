@@ -10,18 +10,25 @@ public enum ImageReader {
             let (path, tag) = OutputTarget.split(rest)
             let layout = try Layout.open(path)
             let found = try layout.resolveImage(tag: tag, platform: platform ?? .host)
-            let manifestData = try layout.readJSONBlob(found.descriptor)
-            let configData = try layout.readJSONBlob(found.manifest.config)
-            let layers = zip(found.manifest.layers, found.config.rootfs.diffIDs).map {
-                Layer(descriptor: $0, diffID: $1, blobPath: layout.blobURL($0.digest).path, uncompressedSize: nil)
-            }
-            return Image(manifest: found.manifest, manifestData: manifestData, config: found.config,
-                         configData: configData, layers: layers)
+            return try image(in: layout, manifest: found.descriptor)
         }
         if let rest = source.dropPrefix("docker-archive:") {
             return try openDockerArchive(String(OutputTarget.split(rest).0), scratch: scratch)
         }
         throw BuildError.invalidArgument("image '\(source)': expected oci:DIR[:TAG] or docker-archive:FILE")
+    }
+
+    /// The image whose manifest `descriptor` names in `layout`, every JSON blob verified.
+    public static func image(in layout: Layout, manifest descriptor: Descriptor) throws -> Image {
+        let manifestData = try layout.readJSONBlob(descriptor)
+        let manifest = try Manifest.decode(manifestData, what: "manifest \(descriptor.digest)")
+        let configData = try layout.readJSONBlob(manifest.config)
+        let config = try ImageConfiguration.decode(configData, layerCount: manifest.layers.count,
+                                                   what: "config \(manifest.config.digest) in \(layout.root.path)")
+        let layers = zip(manifest.layers, config.rootfs.diffIDs).map {
+            Layer(descriptor: $0, diffID: $1, blobPath: layout.blobURL($0.digest).path, uncompressedSize: nil)
+        }
+        return Image(manifest: manifest, manifestData: manifestData, config: config, configData: configData, layers: layers)
     }
 
     struct ArchiveManifestEntry: Decodable {

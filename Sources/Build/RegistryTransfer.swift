@@ -68,4 +68,32 @@ public enum RegistryTransfer {
                                           mediaType: image.manifest.mediaType ?? MediaType.ociManifest, tags: allTags,
                                           mountFrom: mountFrom)
     }
+
+    /// Pushes the index `descriptor` in `layout` with everything it names: each child image (by digest)
+    /// before the index, nested indexes depth first, then the index under each tag.
+    public static func pushIndex(_ descriptor: Descriptor, in layout: Layout, to reference: Reference, tags: [String],
+                                 client: RegistryClient) async throws -> PushReport {
+        let data = try layout.readJSONBlob(descriptor)
+        let index = try Index.decode(data, what: "index \(descriptor.digest)")
+        var report = PushReport()
+        for child in index.manifests {
+            let pushed: PushReport
+            if MediaType.indexes.contains(child.mediaType) {
+                pushed = try await pushIndex(child, in: layout, to: reference, tags: [child.digest.description], client: client)
+            } else if MediaType.manifests.contains(child.mediaType) {
+                let image = try ImageReader.image(in: layout, manifest: child)
+                pushed = try await push(image, to: reference, tags: [child.digest.description], client: client)
+            } else {
+                throw BuildError.invalidArgument("index \(descriptor.digest) names \(child.digest) of type \(child.mediaType), which kiln cannot push")
+            }
+            report.uploaded += pushed.uploaded
+            report.mounted += pushed.mounted
+            report.existing += pushed.existing
+        }
+        let references = tags.isEmpty ? [reference.digest?.description ?? reference.tagOrLatest] : tags
+        for tag in references {
+            try await client.putManifest(reference.repository, reference: tag, data: data, mediaType: index.mediaType ?? descriptor.mediaType)
+        }
+        return report
+    }
 }

@@ -51,17 +51,31 @@ struct PushCommand: AsyncParsableCommand {
     @Option(help: "Tag to push (repeatable; `auto` = the next integer tag); default: the reference's tag.")
     var tag: [String] = []
 
+    @Option(help: "Push only this platform's image from an index, os/arch[/variant]; default: the whole index.")
+    var platform: String?
+
     @OptionGroup var registryOptions: RegistryOptions
 
     func run() async throws {
         let target = try Reference(parsing: reference)
         try RegistryOptions.validate(tags: tag)
         let client = try await registryOptions.client(for: target, store: registryOptions.store())
+        let wanted = try platform.map(Platform.init(parsing:))
+        if wanted == nil, case let .layout(path, name) = try OutputTarget(parsing: source) {
+            let layout = try Layout.open(path)
+            let entry = try layout.entry(tag: name)
+            if MediaType.indexes.contains(entry.mediaType) {
+                let tags = try await registryOptions.resolve(tags: tag, for: target, client: client)
+                let report = try await RegistryTransfer.pushIndex(entry, in: layout, to: target, tags: tags, client: client)
+                print("pushed \(target.registry)/\(target.repository):\((tags.isEmpty ? [target.tagOrLatest] : tags).joined(separator: ",")) \(entry.digest) \(report.summary)")
+                return
+            }
+        }
         try await withScratch { scratch in
-            let image = try ImageReader.open(source, platform: nil, scratch: scratch)
+            let image = try ImageReader.open(source, platform: wanted, scratch: scratch)
             let tags = try await registryOptions.resolve(tags: tag, for: target, client: client)
             let report = try await RegistryTransfer.push(image, to: target, tags: tags, client: client)
-            print("pushed \(target.registry)/\(target.repository):\(tags.joined(separator: ",")) \(image.manifestDigest) \(report.summary)")
+            print("pushed \(target.registry)/\(target.repository):\((tags.isEmpty ? [target.tagOrLatest] : tags).joined(separator: ",")) \(image.manifestDigest) \(report.summary)")
         }
     }
 }

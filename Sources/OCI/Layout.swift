@@ -51,6 +51,16 @@ public struct Layout: Sendable {
         return data
     }
 
+    /// The index.json entry tagged `tag` (or the only entry when `tag` is nil), whatever its type.
+    public func entry(tag: String?) throws -> Descriptor {
+        let index = try readIndex()
+        let found = tag.map { tag in index.manifests.filter { $0.annotations?[Descriptor.refNameAnnotation] == tag } } ?? index.manifests
+        guard found.count == 1 else {
+            throw OCIError.layout(path: root.path, reason: tag.map { "\(found.count) entries are tagged '\($0)'" } ?? "holds \(found.count) entries; name one with oci:DIR:TAG")
+        }
+        return found[0]
+    }
+
     /// Finds the image for `tag` (the `org.opencontainers.image.ref.name` annotation) and `platform`.
     /// With no tag, a layout holding exactly one entry uses it.
     public func resolveImage(tag: String?, platform: Platform) throws -> (descriptor: Descriptor, manifest: Manifest, config: ImageConfiguration) {

@@ -29,6 +29,8 @@ public struct PushReport: Sendable, Equatable {
     public var uploaded: [Digest] = []
     public var mounted: [Digest] = []
     public var existing: [Digest] = []
+
+    public init() {}
 }
 
 extension RegistryClient {

@@ -202,4 +202,75 @@ import TestSupport
         #expect(try Kiln.run(["diff", "oci:\(out.file("layout")):v1", "oci:\(out.file("pulled")):1"]).stdout == "no differences\n")
         _ = built
     }
+
+    /// Builds linux/amd64 and linux/arm64 images into one layout and adds an index tagged `multi`.
+    func multiPlatformLayout(_ out: TemporaryDirectory, fixture: Fixture) throws -> (amd: Kiln.BuildOutput, arm: Kiln.BuildOutput) {
+        let path = out.file("multi")
+        let amd = try Kiln.build(fixture.standardArguments + ["--platform", "linux/amd64", "--output", "oci:\(path):amd"])
+        let arm = try Kiln.build(fixture.standardArguments + ["--platform", "linux/arm64", "--output", "oci:\(path):arm"])
+        func descriptor(_ built: Kiln.BuildOutput, _ architecture: String) throws -> [String: Any] {
+            let size = try FileManager.default.attributesOfItem(atPath: "\(path)/blobs/sha256/\(built.manifestDigest.dropFirst(7))")[.size] as? Int ?? 0
+            return ["mediaType": MediaType.ociManifest, "digest": built.manifestDigest, "size": size,
+                    "platform": ["os": "linux", "architecture": architecture].merging(architecture == "arm64" ? ["variant": "v8"] : [:]) { $1 }]
+        }
+        let index = try JSONSerialization.data(withJSONObject: ["schemaVersion": 2, "mediaType": MediaType.ociIndex,
+                                                                "manifests": [try descriptor(amd, "amd64"), try descriptor(arm, "arm64")]],
+                                               options: [.sortedKeys])
+        let digest = Digest.sha256(of: index)
+        try index.write(to: URL(fileURLWithPath: "\(path)/blobs/sha256/\(digest.encoded)"))
+        let indexJSON = URL(fileURLWithPath: "\(path)/index.json")
+        var top = try JSONSerialization.jsonObject(with: Data(contentsOf: indexJSON)) as? [String: Any] ?? [:]
+        var entries = top["manifests"] as? [[String: Any]] ?? []
+        entries.append(["mediaType": MediaType.ociIndex, "digest": digest.description, "size": index.count,
+                        "annotations": ["org.opencontainers.image.ref.name": "multi"]])
+        top["manifests"] = entries
+        try JSONSerialization.data(withJSONObject: top).write(to: indexJSON)
+        return (amd, arm)
+    }
+
+    @Test func multiPlatformIndexesPushChildrenFirstAndPullByPlatform() throws {
+        let registry = try TestRegistry()
+        let fixture = try Fixture()
+        let out = try TemporaryDirectory("out")
+        let (amd, arm) = try multiPlatformLayout(out, fixture: fixture)
+        #expect(amd.manifestDigest != arm.manifestDigest)
+        let layout = out.file("multi")
+
+        // kiln pushes the index: children first, then the index; skopeo reads it back.
+        let push = try Kiln.run(["push", "oci:\(layout):multi", "\(registry.host)/ml/multi:1"])
+        #expect(push.status == 0, "\(push.stderr)")
+        let putOrder = registry.requests().filter { $0.method == "PUT" && $0.path.contains("/manifests/") }.map(\.path)
+        #expect(putOrder.count == 3 && putOrder.last == "/v2/ml/multi/manifests/1", "\(putOrder)")
+        let raw = try run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/ml/multi:1"])
+        #expect(raw.stdout.contains(arm.manifestDigest) && raw.stdout.contains(amd.manifestDigest), "\(raw.stdout)\(raw.stderr)")
+        for (architecture, built) in [("arm64", arm), ("amd64", amd)] {
+            let config = try run("skopeo", ["inspect", "--config", "--tls-verify=false", "--override-os", "linux", "--override-arch", architecture,
+                                            "docker://\(registry.host)/ml/multi:1"])
+            #expect(config.stdout.contains("\"architecture\": \"\(architecture)\""), "\(config.stdout)\(config.stderr)")
+            let child = try run("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/ml/multi@\(built.manifestDigest)"])
+            #expect(child.status == 0, "\(child.stderr)")
+        }
+        let copyAll = try run("skopeo", ["copy", "--all", "--src-tls-verify=false", "docker://\(registry.host)/ml/multi:1", "oci:\(out.file("all")):1"])
+        #expect(copyAll.status == 0, "\(copyAll.stderr)")
+
+        // kiln pulls, by platform, an index that skopeo pushed.
+        let skopeo = try run("skopeo", ["copy", "--all", "--dest-tls-verify=false", "oci:\(layout):multi", "docker://\(registry.host)/ml/from-skopeo:1"])
+        #expect(skopeo.status == 0, "\(skopeo.stderr)")
+        for (platform, tag) in [("linux/arm64", "arm"), ("linux/amd64", "amd")] {
+            let pull = try Kiln.run(["pull", "\(registry.host)/ml/from-skopeo:1", "oci:\(out.file("pulled-\(tag)")):1", "--platform", platform])
+            #expect(pull.status == 0, "\(pull.stderr)")
+            #expect(try Kiln.run(["diff", "oci:\(layout):\(tag)", "oci:\(out.file("pulled-\(tag)")):1"]).stdout == "no differences\n")
+        }
+        // A Docker manifest list as well (skopeo converts the index with --format v2s2).
+        let list = try run("skopeo", ["copy", "--all", "--format", "v2s2", "--dest-tls-verify=false", "oci:\(layout):multi",
+                                      "docker://\(registry.host)/ml/list:1"])
+        #expect(list.status == 0, "\(list.stderr)")
+        let fromList = try Kiln.run(["pull", "\(registry.host)/ml/list:1", "oci:\(out.file("from-list")):1", "--platform", "linux/arm64"])
+        #expect(fromList.status == 0, "\(fromList.stderr)")
+        #expect(try Kiln.run(["diff", "oci:\(layout):arm", "oci:\(out.file("from-list")):1"]).stdout == "no differences\n")
+        let none = try Kiln.run(["pull", "\(registry.host)/ml/multi:1", "oci:\(out.file("s390x")):1", "--platform", "linux/s390x"])
+        #expect(none.status != 0)
+        #expect(none.stderr.contains("no entry for linux/s390x (available: linux/amd64, linux/arm64/v8)"), "\(none.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out.file("s390x")))
+    }
 }
