@@ -90,6 +90,21 @@ import FoundationNetworking
         expectNoSecrets([push, pull, again, wrong], setup)
     }
 
+    @Test func anonymousPullTokensForPublicRepositories() throws {
+        let setup = try setup()
+        let environment = ["KILN_REGISTRY_USERNAME": "alice", "KILN_REGISTRY_PASSWORD": Self.alicePassword]
+        #expect(try Kiln.run(["push", setup.layout, "\(setup.registry.host)/public/app:1"], environment: environment).status == 0)
+        #expect(try Kiln.run(["push", setup.layout, "\(setup.registry.host)/private/app:1"], environment: environment).status == 0)
+        let before = setup.tokens.requests().count
+        let pull = try Kiln.run(["pull", "\(setup.registry.host)/public/app:1", "oci:\(setup.out.file("public")):1"], environment: ["KILN_REGISTRY_USERNAME": ""])
+        #expect(pull.status == 0, "\(pull.stderr)")
+        #expect(setup.tokens.requests().dropFirst(before).allSatisfy { $0.method == "GET" && !$0.authorization }, "anonymous token requests")
+        let denied = try Kiln.run(["pull", "\(setup.registry.host)/private/app:1", "oci:\(setup.out.file("private")):1"], environment: ["KILN_REGISTRY_USERNAME": ""])
+        #expect(denied.status != 0)
+        #expect(denied.stderr.hasPrefix("kiln: error: \(setup.registry.host) denied access (insufficient_scope for repository:private/app:pull)"), "\(denied.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: setup.out.file("private")))
+    }
+
     @Test func insufficientScopeAfterAFreshTokenIsAnErrorWithoutALoop() throws {
         let setup = try setup()
         let before = setup.tokens.requests().count

@@ -1,5 +1,5 @@
 import Foundation
-import Registry
+@testable import Registry
 import Testing
 import TestSupport
 
@@ -131,5 +131,55 @@ import TestSupport
         #expect("\(broken!)" == "credentials: \(home.path)/.docker/config.json is not a valid credentials file (malformed JSON)")
         try home.write(".docker/config.json", "{\"auths\": {\"x.example\": {\"auth\": \"%%%\"}}}")
         #expect(throws: RegistryError.self) { try CredentialStore(environment: environment).credential(for: "x.example") }
+    }
+
+    @Test func tokenExpiryComesFromExpiresInOrTheJWT() throws {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let given = try JSONDecoder().decode(TokenResponse.self, from: Data(#"{"token":"t","expires_in":300}"#.utf8))
+        #expect(given.expiry(now: now) == now.addingTimeInterval(270))
+        // Servers "should never" send less than 60 s; Docker clamps to 60.
+        let short = try JSONDecoder().decode(TokenResponse.self, from: Data(#"{"token":"t","expires_in":5}"#.utf8))
+        #expect(short.expiry(now: now) == now.addingTimeInterval(54))
+        let issued = try JSONDecoder().decode(TokenResponse.self, from: Data(#"{"token":"t","expires_in":600,"issued_at":"2027-01-15T08:00:00Z"}"#.utf8))
+        #expect(issued.expiry(now: now) == ISO8601DateFormatter().date(from: "2027-01-15T08:09:30Z"))
+        // ACR sends no expires_in: the JWT's exp decides.
+        func jwt(_ claims: String) -> String {
+            let encode = { (text: String) in Data(text.utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_") }
+            return encode(#"{"alg":"ES256"}"#) + "." + encode(claims) + ".c2ln"
+        }
+        let acr = try JSONDecoder().decode(TokenResponse.self, from: Data(#"{"access_token":"\#(jwt(#"{"exp":1800004500}"#))"}"#.utf8))
+        #expect(acr.value?.hasPrefix("eyJ") == true)
+        #expect(acr.expiry(now: now) == Date(timeIntervalSince1970: 1_800_004_500 - 30))
+        let opaque = try JSONDecoder().decode(TokenResponse.self, from: Data(#"{"access_token":"opaque"}"#.utf8))
+        #expect(opaque.expiry(now: now) == now.addingTimeInterval(54))
+    }
+
+    @Test func tokenCacheKeysOnScopesAndIdentityAndSharesOneFetch() async throws {
+        let state = AuthState()
+        let key = AuthState.Key(realm: "https://auth/token", service: "reg", scopes: [.push("a/b")], identity: "alice")
+        let counter = Counter()
+        async let first = state.token(key) { await counter.bump(); try await Task.sleep(nanoseconds: 50_000_000); return .init(value: "T1", expires: Date().addingTimeInterval(60)) }
+        async let second = state.token(key) { await counter.bump(); return .init(value: "T2", expires: Date().addingTimeInterval(60)) }
+        let tokens = try await [first, second]
+        let fetches = await counter.value
+        #expect(tokens == ["T1", "T1"] && fetches == 1)
+        var other = key
+        other.identity = "bob"
+        #expect(await state.token(other) == nil)
+        await state.store(other, token: "old", expires: Date().addingTimeInterval(-1))
+        #expect(await state.token(other) == nil, "expired tokens are not used")
+    }
+
+    actor Counter {
+        var value = 0
+        func bump() { value += 1 }
+    }
+
+    @Test func linkHeaderNextTarget() {
+        #expect(RegistryClient.nextLink([#"</v2/a/tags/list?n=2&last=b>; rel="next""#]) == "/v2/a/tags/list?n=2&last=b")
+        #expect(RegistryClient.nextLink([#"<https://x/prev>; rel="prev", <https://x/next>; rel=next"#]) == "https://x/next")
+        #expect(RegistryClient.nextLink(["<https://x/p>; rel=\"prev\""]) == nil)
+        #expect(RegistryClient.nextLink([]) == nil)
     }
 }
