@@ -78,7 +78,9 @@ public enum RegistryTransfer {
         var report = PushReport()
         for child in index.manifests {
             let pushed: PushReport
-            if MediaType.indexes.contains(child.mediaType) {
+            if try await client.manifestDigest(reference.repository, reference: child.digest.description) != nil {
+                continue   // already there, with everything it names (registries check that on PUT)
+            } else if MediaType.indexes.contains(child.mediaType) {
                 pushed = try await pushIndex(child, in: layout, to: reference, tags: [child.digest.description], client: client)
             } else if MediaType.manifests.contains(child.mediaType) {
                 let image = try ImageReader.image(in: layout, manifest: child)

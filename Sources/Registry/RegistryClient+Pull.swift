@@ -43,6 +43,27 @@ extension RegistryClient {
         return FetchedManifest(data: data, mediaType: mediaType, digest: digest)
     }
 
+    /// The digest the registry has under `reference` (HEAD, Docker-Content-Digest), or nil when absent.
+    public func manifestDigest(_ repository: String, reference: String) async throws -> Digest? {
+        let path = url("/v2/\(repository)/manifests/\(reference)")
+        let response = try await send([.pull(repository)]) {
+            var request = HTTPClientRequest(url: path)
+            request.method = .HEAD
+            request.headers.add(name: "Accept", value: Self.manifestAccept)
+            return request
+        }
+        switch response.status {
+        case .ok:
+            if let digest = try? Digest(parsing: reference) { return digest }
+            guard let header = response.headers.first(name: "Docker-Content-Digest"), let digest = try? Digest(parsing: header) else {
+                throw RegistryError.protocolViolation("HEAD \(repository):\(reference) answered without Docker-Content-Digest")
+            }
+            return digest
+        case .notFound: return nil
+        default: throw await failure(response, method: "HEAD", url: path)
+        }
+    }
+
     /// Whether the repository has the blob (HEAD).
     public func blobExists(_ repository: String, digest: Digest, scope: Scope? = nil) async throws -> Bool {
         let path = url("/v2/\(repository)/blobs/\(digest)")

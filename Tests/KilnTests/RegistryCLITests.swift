@@ -72,7 +72,7 @@ import TestSupport
         let registry = try TestRegistry(.htpasswd(user: "ci-bot", password: password))
         let fixture = try Fixture()
         let out = try TemporaryDirectory("out")
-        _ = try buildImage(fixture, into: out.file("layout"))
+        let built = try buildImage(fixture, into: out.file("layout"))
         let anonymous = try Kiln.run(["push", "oci:\(out.file("layout")):v1", "\(registry.host)/private/app:1"], environment: ["KILN_REGISTRY_USERNAME": ""])
         #expect(anonymous.status != 0)
         #expect(anonymous.stderr.hasPrefix("kiln: error: authentication to \(registry.host) failed"), "\(anonymous.stderr)")
@@ -90,7 +90,11 @@ import TestSupport
         let pull = try Kiln.run(["pull", "\(registry.host)/private/app:1", "oci:\(out.file("pulled")):1"], environment: environment)
         #expect(pull.status == 0, "\(pull.stderr)")
         let skopeo = try run("skopeo", ["inspect", "--tls-verify=false", "--creds", "ci-bot:\(password)", "docker://\(registry.host)/private/app:1"])
-        #expect(skopeo.status == 0)
+        #expect(try JSONDecoder().decode(SkopeoInspect.self, from: Data(skopeo.stdout.utf8)).Digest == built.manifestDigest)
+        let copy = try run("skopeo", ["copy", "--src-tls-verify=false", "--src-creds", "ci-bot:\(password)",
+                                      "docker://\(registry.host)/private/app:1", "oci:\(out.file("skopeo")):x"])
+        #expect(copy.status == 0, "\(copy.stderr)")
+        #expect(try Kiln.run(["diff", "oci:\(out.file("layout")):v1", "oci:\(out.file("skopeo")):x"]).stdout == "no differences\n")
         for result in [anonymous, wrong, flags, pull] {
             #expect(!result.stdout.contains(password) && !result.stderr.contains(password))
         }

@@ -91,6 +91,36 @@ import TestSupport
         #expect(zero.stderr == "kiln: error: --chunk-size must be a positive number of bytes\n")
     }
 
+    @Test func chunksRespectTheRegistrysMinimumChunkLength() throws {
+        let out = try TemporaryDirectory("out")
+        let built = try bigImage(out, bytes: 700_000)
+        let layerSize = try #require(built.layers.first?.size)
+        // A registry that asks for chunks of at least 300,000 bytes (OCI-Chunk-Min-Length).
+        let server = try TestHTTPServer { request in
+            switch (request.method, request.uri) {
+            case ("HEAD", _): return .init(status: 404)
+            case ("POST", _): return .init(status: 202, headers: [("Location", "/v2/ml/min/blobs/uploads/u1"), ("OCI-Chunk-Min-Length", "300000")])
+            case ("PATCH", _): return .init(status: 202, headers: [("Location", "/v2/ml/min/blobs/uploads/u1")])
+            case ("PUT", let uri) where uri.contains("digest="):
+                let digest = uri.components(separatedBy: "digest=").last?.removingPercentEncoding ?? ""
+                return .init(status: 201, headers: [("Docker-Content-Digest", digest)])
+            case ("PUT", _): return .init(status: 201)
+            default: return .init(status: 200)
+            }
+        }
+        let push = try Kiln.run(["push", "oci:\(out.file("layout")):v1", "\(server.host)/ml/min:1", "--chunk-size", "65536"])
+        #expect(push.status == 0, "\(push.stderr)")
+        let ranges = server.requests.filter { $0.method == "PATCH" }.compactMap { $0.header("Content-Range") }
+        var expected: [String] = []
+        var offset: Int64 = 0
+        while offset < layerSize {
+            let end = min(offset + 300_000, layerSize) - 1
+            expected.append("\(offset)-\(end)")
+            offset = end + 1
+        }
+        #expect(ranges == expected, "chunks are 300,000 bytes, not 65,536: \(ranges)")
+    }
+
     @Test func blobDownloadResumesWithRangeAfterACutConnection() throws {
         let registry = try TestRegistry()
         let out = try TemporaryDirectory("out")
@@ -252,6 +282,14 @@ import TestSupport
         }
         let copyAll = try run("skopeo", ["copy", "--all", "--src-tls-verify=false", "docker://\(registry.host)/ml/multi:1", "oci:\(out.file("all")):1"])
         #expect(copyAll.status == 0, "\(copyAll.stderr)")
+        // Again: the children are found by a manifest HEAD, so only the index is PUT.
+        let before = registry.requests().count
+        let again = try Kiln.run(["push", "oci:\(layout):multi", "\(registry.host)/ml/multi:2"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let second = registry.requests().dropFirst(before)
+        #expect(second.filter { $0.method == "HEAD" && $0.path.contains("/manifests/sha256:") }.count == 2)
+        #expect(second.filter { $0.method == "PUT" }.map(\.path) == ["/v2/ml/multi/manifests/2"], "\(second)")
+        #expect(!second.contains { $0.path.contains("/blobs/") })
 
         // kiln pulls, by platform, an index that skopeo pushed.
         let skopeo = try run("skopeo", ["copy", "--all", "--dest-tls-verify=false", "oci:\(layout):multi", "docker://\(registry.host)/ml/from-skopeo:1"])
