@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries, linked from the system (apt-get install libarchive-dev zlib1g-dev libzstd-dev).
@@ -32,12 +33,19 @@ let package = Package(
                                                  .product(name: "NIOCore", package: "swift-nio"),
                                                  .product(name: "NIOHTTP1", package: "swift-nio"),
                                                  .product(name: "NIOSSL", package: "swift-nio-ssl")]),
+        // Conda environments: versions, MatchSpec, channels and repodata, the solver, package extraction,
+        // linking into a prefix, lock files.
+        .target(name: "Conda", dependencies: ["OCI", "Archive", "CZstd",
+                                              .product(name: "Crypto", package: "swift-crypto"),
+                                              .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                                              .product(name: "NIOCore", package: "swift-nio"),
+                                              .product(name: "Yams", package: "Yams")]),
         // Build planning: the BuildPlan value, the image builder, local outputs, registry sinks.
         .target(name: "Build", dependencies: ["OCI", "Archive", "Registry"]),
         // AzureML front ends: inference config (v1) into a BuildPlan.
         .target(name: "AzureML", dependencies: ["OCI", "Build"]),
         // The command line: argument parsing, output, exit codes.
-        .target(name: "KilnCLI", dependencies: ["OCI", "Archive", "Build", "AzureML", "Registry",
+        .target(name: "KilnCLI", dependencies: ["OCI", "Archive", "Build", "AzureML", "Registry", "Conda",
                                                 .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "kiln", dependencies: ["KilnCLI"]),
 
@@ -50,5 +58,6 @@ let package = Package(
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "OCI", "TestSupport"]),
         .testTarget(name: "KilnTests", dependencies: ["Build", "AzureML", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCI", "TestSupport"]),
+        .testTarget(name: "CondaTests", dependencies: ["Conda", "OCI", "TestSupport"]),
     ]
 )

@@ -24,13 +24,15 @@ public final class TarReader {
     private let archive: OpaquePointer
     private let what: String
 
-    public init(path: String) throws {
+    /// `zip` also accepts a ZIP archive (a `.conda` package's outer container).
+    public init(path: String, zip: Bool = false) throws {
         guard let archive = archive_read_new() else { throw ArchiveError.read(path, detail: "archive_read_new failed") }
         self.archive = archive
         self.what = path
         archive_read_support_filter_all(archive)
         archive_read_support_format_tar(archive)
         archive_read_support_format_gnutar(archive)
+        if zip { archive_read_support_format_zip(archive) }
         guard archive_read_open_filename(archive, path, 1 << 20) == ARCHIVE_OK else {
             let message = archive_error_string(archive).map { String(cString: $0) } ?? "cannot open"
             archive_read_free(archive)

@@ -1,0 +1,127 @@
+import AsyncHTTPClient
+import Archive
+import Foundation
+import NIOCore
+import OCI
+
+/// Reads channel files from `file://` and `https://` URLs. HTTP answers are cached on disk under
+/// `cacheDirectory` with their ETag and revalidated with If-None-Match; packages are cached by
+/// content (their sha256), so a second build downloads nothing.
+public struct Fetcher: Sendable {
+    public let cacheDirectory: URL
+    let http: HTTPClient
+
+    public init(cacheDirectory: URL, http: HTTPClient) {
+        self.cacheDirectory = cacheDirectory
+        self.http = http
+    }
+
+    /// `$KILN_CACHE_DIR`, else `$XDG_CACHE_HOME/kiln`, else `~/.cache/kiln`.
+    public static var defaultCacheDirectory: URL {
+        let environment = ProcessInfo.processInfo.environment
+        if let explicit = environment["KILN_CACHE_DIR"], !explicit.isEmpty { return URL(fileURLWithPath: explicit) }
+        let base = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.cache")
+        return URL(fileURLWithPath: base).appendingPathComponent("kiln")
+    }
+
+    /// The bytes at `url`, or nil when it does not exist (404, or no such file).
+    public func data(_ url: String) async throws -> Data? {
+        if url.hasPrefix("file://") {
+            return FileManager.default.contents(atPath: Self.path(fromFileURL: url))
+        }
+        guard url.hasPrefix("https://") || url.hasPrefix("http://127.") || url.hasPrefix("http://localhost") else {
+            throw CondaError.repodata("\(url): only https:// and file:// channels are allowed")
+        }
+        let directory = cacheDirectory.appendingPathComponent("http")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let key = Digest.sha256(of: Data(url.utf8)).encoded
+        let body = directory.appendingPathComponent(key)
+        let etagFile = directory.appendingPathComponent(key + ".etag")
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "User-Agent", value: "kiln/0.1")
+        if let etag = try? String(contentsOf: etagFile, encoding: .utf8), FileManager.default.fileExists(atPath: body.path) {
+            request.headers.add(name: "If-None-Match", value: etag)
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: .minutes(10))
+        } catch {
+            throw CondaError.repodata("cannot reach \(ChannelURL.redact(url)): \(error)")
+        }
+        switch response.status.code {
+        case 304:
+            _ = try? await response.body.collect(upTo: 1024)
+            return try Data(contentsOf: body)
+        case 200:
+            let bytes = try await response.body.collect(upTo: 2 << 30)
+            let data = Data(bytes.readableBytesView)
+            try data.write(to: body, options: .atomic)
+            if let etag = response.headers.first(name: "ETag") { try etag.write(to: etagFile, atomically: true, encoding: .utf8) }
+            return data
+        case 404:
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            return nil
+        default:
+            throw CondaError.repodata("\(ChannelURL.redact(url)) answered \(response.status.code)")
+        }
+    }
+
+    /// The package archive for `record` in the content-addressed cache, downloaded and verified if needed.
+    public func package(_ record: PackageRecord) async throws -> URL {
+        let directory = cacheDirectory.appendingPathComponent("pkgs")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let suffix = record.fileName.hasSuffix(".conda") ? ".conda" : ".tar.bz2"
+        let key = record.sha256 ?? record.md5 ?? Digest.sha256(of: Data(record.url.utf8)).encoded
+        let cached = directory.appendingPathComponent(key + suffix)
+        if FileManager.default.fileExists(atPath: cached.path), (try? verify(cached, record)) != nil { return cached }
+        let temporary = directory.appendingPathComponent(".\(UUID().uuidString).part")
+        defer { try? FileManager.default.removeItem(at: temporary) }
+        if record.url.hasPrefix("file://") {
+            let source = Self.path(fromFileURL: record.url)
+            guard FileManager.default.fileExists(atPath: source) else { throw CondaError.package("\(record.url) does not exist") }
+            try FileManager.default.copyItem(atPath: source, toPath: temporary.path)
+        } else {
+            guard let data = try await data(record.url) else { throw CondaError.package("\(record.url) was not found (404)") }
+            try data.write(to: temporary)
+        }
+        try verify(temporary, record)
+        _ = try? FileManager.default.removeItem(at: cached)
+        try FileManager.default.moveItem(at: temporary, to: cached)
+        return cached
+    }
+
+    /// Checks the archive's sha256 (or md5 when the record has no sha256) and size.
+    func verify(_ file: URL, _ record: PackageRecord) throws {
+        let (sha256, md5, size) = try Self.hashes(file.path)
+        if let expected = record.sha256 {
+            guard expected.lowercased() == sha256 else {
+                throw CondaError.package("\(record.fileName): sha256 \(sha256) does not match the expected \(expected)")
+            }
+        } else if let expected = record.md5 {
+            guard expected.lowercased() == md5 else {
+                throw CondaError.package("\(record.fileName): md5 \(md5) does not match the expected \(expected)")
+            }
+        } else {
+            throw CondaError.package("\(record.fileName): the channel gives no sha256 or md5 to verify it against")
+        }
+        if let expectedSize = record.size, expectedSize != size {
+            throw CondaError.package("\(record.fileName): \(size) bytes, the channel says \(expectedSize)")
+        }
+    }
+
+    static func hashes(_ path: String) throws -> (sha256: String, md5: String, size: Int64) {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw CondaError.package("cannot read \(path)") }
+        defer { try? handle.close() }
+        var counter = DigestCounter()
+        var md5 = MD5Counter()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            chunk.withUnsafeBytes { counter.update($0); md5.update($0) }
+        }
+        return (counter.finalize().encoded, md5.finalize(), counter.count)
+    }
+
+    static func path(fromFileURL url: String) -> String {
+        let rest = String(url.dropFirst("file://".count))
+        return rest.removingPercentEncoding ?? rest
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+
+/// Fetches, verifies, extracts and links a solved environment into a directory.
+public enum Installer {
+    /// Topological order over `depends` (dependencies first), ties by name. Edges from an arch package
+    /// to a noarch one are dropped first, which breaks python ↔ pip as rattler does.
+    public static func order(_ records: [PackageRecord]) -> [PackageRecord] {
+        let byName = Dictionary(records.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var edges: [String: Set<String>] = [:]
+        for record in records {
+            var needs = Set<String>()
+            for dependency in record.depends {
+                guard let name = dependency.split(whereSeparator: { " =<>!~[".contains($0) }).first.map({ String($0).lowercased() }),
+                      let other = byName[name], other.name != record.name else { continue }
+                if record.noarch == nil, other.noarch != nil { continue }
+                needs.insert(name)
+            }
+            edges[record.name] = needs
+        }
+        var ordered: [PackageRecord] = []
+        var done = Set<String>()
+        var remaining = Set(byName.keys)
+        while !remaining.isEmpty {
+            let ready = remaining.filter { (edges[$0] ?? []).isSubset(of: done) }.sorted()
+            // A cycle left: take the smallest name to break it.
+            let next = ready.first ?? remaining.sorted()[0]
+            if let record = byName[next] { ordered.append(record) }
+            done.insert(next)
+            remaining.remove(next)
+        }
+        return ordered
+    }
+
+    /// Installs `records` (a solution or a lock) into `root`, writing `prefix` into files.
+    /// Returns the clobbered paths. Nothing is left in `root` if it fails.
+    @discardableResult
+    public static func install(_ records: [PackageRecord], requested: [MatchSpec], prefix: String, root: URL,
+                               fetcher: Fetcher, epoch: Int64, variables: [String: String] = [:]) async throws -> [(String, String, String)] {
+        let extracted = fetcher.cacheDirectory.appendingPathComponent("extracted")
+        var packages: [(record: PackageRecord, directory: URL)] = []
+        do {
+            for record in records.sorted(by: { $0.fileName < $1.fileName }) {
+                let archive = try await fetcher.package(record)
+                let key = archive.deletingPathExtension().lastPathComponent.replacingOccurrences(of: ".tar", with: "")
+                let directory = extracted.appendingPathComponent(key)
+                if !FileManager.default.fileExists(atPath: directory.appendingPathComponent("info/index.json").path) {
+                    try PackageArchive.extract(archive, into: directory)
+                }
+                packages.append((try installedRecord(record, directory: directory, archive: archive), directory))
+            }
+            let rank = Dictionary(order(packages.map(\.record)).enumerated().map { ($1.fileName, $0) }, uniquingKeysWith: { a, _ in a })
+            packages.sort { (rank[$0.record.fileName] ?? 0) < (rank[$1.record.fileName] ?? 0) }
+            var linker = Linker(prefix: prefix, root: root)
+            linker.epoch = epoch
+            try linker.install(packages, requested: requested, variables: variables)
+            return linker.clobbers
+        } catch {
+            try? FileManager.default.removeItem(at: root)
+            throw error
+        }
+    }
+
+    /// The record conda-meta gets: the package's own `info/index.json` with the archive's hashes, size,
+    /// file name and URL. A solved install and a locked one thus write the same bytes.
+    static func installedRecord(_ record: PackageRecord, directory: URL, archive: URL) throws -> PackageRecord {
+        guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent("info/index.json").path),
+              var raw = try? JSONDecoder().decode([String: JSONValue].self, from: data) else {
+            throw CondaError.package("\(record.fileName) has no readable info/index.json")
+        }
+        guard raw["name"]?.string?.lowercased() == record.name, raw["version"]?.string.flatMap({ try? CondaVersion($0) }) == record.version,
+              raw["build"]?.string == record.build else {
+            throw CondaError.package("\(record.fileName): info/index.json names a different package")
+        }
+        let (sha256, md5, size) = try Fetcher.hashes(archive.path)
+        raw["sha256"] = .string(sha256)
+        raw["md5"] = .string(md5)
+        raw["size"] = .int(size)
+        raw.removeValue(forKey: "indexed_timestamp")
+        var installed = try PackageRecord(fileName: record.fileName, raw: raw, channel: record.channel, subdir: record.subdir)
+        installed.url = record.url
+        return installed
+    }
+}

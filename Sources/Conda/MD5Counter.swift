@@ -1,0 +1,10 @@
+import Crypto
+
+/// MD5 of a stream: conda records and `@EXPLICIT` lines still identify packages by it.
+struct MD5Counter {
+    private var hasher = Insecure.MD5()
+
+    mutating func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bufferPointer: bytes) }
+
+    func finalize() -> String { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
+}
