@@ -58,6 +58,7 @@ let package = Package(
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "OCI", "TestSupport"]),
         .testTarget(name: "KilnTests", dependencies: ["Build", "AzureML", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCI", "TestSupport"]),
-        .testTarget(name: "CondaTests", dependencies: ["Conda", "OCI", "TestSupport"]),
+        .testTarget(name: "CondaTests", dependencies: ["Conda", "OCI", "TestSupport",
+                                                     .product(name: "AsyncHTTPClient", package: "async-http-client")]),
     ]
 )

@@ -74,7 +74,7 @@ public struct CondaVersion: Sendable, Hashable, Comparable, CustomStringConverti
                 current.append(character)
             }
             flush()
-            if case .text = parts.first { parts.insert(.number(0), at: 0) }
+            if piece.first?.isLetter == true || piece.first == "_" { parts.insert(.number(0), at: 0) }
             return parts
         }
     }

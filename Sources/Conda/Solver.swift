@@ -367,6 +367,13 @@ struct Problem {
                     queue += fresh
                 }
             }
+            // A constrains entry narrows what the spec allows, without requiring the package.
+            for variable in allowed.values.flatMap({ $0 }) {
+                for text in records[variable].constrains {
+                    guard let constraint = try? MatchSpec(parsing: text), let current = allowed[constraint.name] else { continue }
+                    allowed[constraint.name] = current.filter { constraint.matches(records[$0]) }
+                }
+            }
             reach.append(allowed)
         }
         if core.count == 1, let spec = core.first {

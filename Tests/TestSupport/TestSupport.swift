@@ -85,6 +85,7 @@ public func run(_ executable: String, _ arguments: [String], environment: [Strin
 
 public struct ToolMissing: Error, CustomStringConvertible {
     public var name: String
+    public init(name: String) { self.name = name }
     public var description: String { "\(name) is not on PATH; .ci/run installs it" }
 }
 
@@ -97,4 +98,14 @@ public func which(_ name: String) throws -> String {
         if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
     }
     throw ToolMissing(name: name)
+}
+
+/// The Python with the PyPI peers (py-rattler, py-rattler-build, uv): `KILN_PEER_PYTHON`, else the
+/// repository's `.venv-peers` that `.ci/run` creates.
+public func peerPython(file: String = #filePath) throws -> String {
+    if let explicit = ProcessInfo.processInfo.environment["KILN_PEER_PYTHON"], !explicit.isEmpty { return explicit }
+    let venv = URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(".venv-peers/bin/python").path
+    guard FileManager.default.isExecutableFile(atPath: venv) else { throw ToolMissing(name: ".venv-peers/bin/python (py-rattler peers)") }
+    return venv
 }

@@ -1,0 +1,89 @@
+@testable import Conda
+import Testing
+
+/// Conda's version order, on the vectors from conda's `VersionOrder` docstring.
+struct VersionTests {
+    @Test func condaDocstringOrder() throws {
+        let chain = ["0.4", "0.4.0", "0.4.1.rc", "0.4.1.RC", "0.4.1", "0.5a1", "0.5b3", "0.5C1", "0.5", "0.9.6", "0.960923", "1.0",
+                     "1.1dev1", "1.1_", "1.1a1", "1.1.0dev1", "1.1.dev1", "1.1.a1", "1.1.0rc1", "1.1.0", "1.1", "1.1.0post1",
+                     "1.1.post1", "1.1post1", "1996.07.12", "1!0.4.1", "1!3.1.1.6", "2!0.4.1"]
+        let equal: Set<[String]> = [["0.4", "0.4.0"], ["0.4.1.rc", "0.4.1.RC"], ["1.1.0dev1", "1.1.dev1"], ["1.1.0", "1.1"], ["1.1.0post1", "1.1.post1"]]
+        for (a, b) in zip(chain, chain.dropFirst()) {
+            let x = try CondaVersion(a), y = try CondaVersion(b)
+            if equal.contains([a, b]) {
+                #expect(x == y, "\(a) == \(b)")
+                #expect(x.hashValue == y.hashValue)
+            } else {
+                #expect(x < y, "\(a) < \(b)")
+                #expect(!(y < x))
+            }
+        }
+    }
+
+    @Test func openSSLUnderscoreAndLocalVersions() throws {
+        #expect(try CondaVersion("1.0.1_") < CondaVersion("1.0.1a"))
+        #expect(try CondaVersion("1.0.1_") < CondaVersion("1.0.1"))
+        #expect(try CondaVersion("1.0+local.1") < CondaVersion("1.0+local.2"))
+        #expect(try CondaVersion("1.0-1") == CondaVersion("1.0_1"))
+        #expect(throws: CondaError.self) { try CondaVersion("") }
+        #expect(throws: CondaError.self) { try CondaVersion("1.0$") }
+        #expect(throws: CondaError.self) { try CondaVersion("a!1.0") }
+    }
+
+    @Test func specsMatch() throws {
+        func matches(_ spec: String, _ version: String) throws -> Bool { try VersionSpec(parsing: spec).matches(CondaVersion(version)) }
+        #expect(try matches("1.2.*", "1.2.3"))
+        #expect(try !matches("1.2.*", "1.20"))
+        #expect(try matches("1.2", "1.2.0"))
+        #expect(try !matches("1.2", "1.2.1"))
+        #expect(try matches(">=1.2,<2", "1.9"))
+        #expect(try !matches(">=1.2,<2", "2.0"))
+        #expect(try matches("<1|>=3,<4", "3.5"))
+        #expect(try matches("(<1|>=3),!=3.5", "3.6"))
+        #expect(try !matches("(<1|>=3),!=3.5", "3.5"))
+        #expect(try matches("~=1.2.3", "1.2.9"))
+        #expect(try !matches("~=1.2.3", "1.3"))
+        #expect(try matches("!=1.2.*", "1.3"))
+        #expect(try matches(">=3.8*", "3.9"))
+        #expect(try matches("*", "0.0.1"))
+        #expect(try matches("1.1a*", "1.1a1"))
+        #expect(try matches("<3.9.0a0", "3.8.18"))
+        #expect(try !matches("<3.9.0a0", "3.9.0rc1"))
+        #expect(throws: CondaError.self) { try VersionSpec(parsing: "^1.2$") }
+        #expect(throws: CondaError.self) { try VersionSpec(parsing: ">=") }
+        #expect(throws: CondaError.self) { try VersionSpec(parsing: "(1.2") }
+    }
+
+    @Test func matchSpecForms() throws {
+        let a = try MatchSpec(parsing: "python=3.9")
+        #expect(try a.name == "python" && a.version == .startsWith(CondaVersion("3.9")) && a.build == nil)
+        let b = try MatchSpec(parsing: "foo=1.0=py27_0")
+        #expect(try b.version == .exact(CondaVersion("1.0")) && b.build?.description == "py27_0")
+        let c = try MatchSpec(parsing: "python 3.8.* *_cpython")
+        #expect(try c.version == .startsWith(CondaVersion("3.8")) && c.build?.matches("h1_0_cpython") == true)
+        let d = try MatchSpec(parsing: "pytorch=*=cuda*")
+        #expect(d.version == .any && d.build?.matches("cuda112py39") == true && d.build?.matches("cpu") == false)
+        let e = try MatchSpec(parsing: "conda-forge::numpy[version='>=1.20,<2', build_number=3]")
+        #expect(try e.channel == "conda-forge" && e.buildNumber == 3 && e.version?.matches(CondaVersion("1.26")) == true)
+        let f = try MatchSpec(parsing: "conda-forge/linux-64::zlib >=1.2  # comment")
+        #expect(f.channel == "conda-forge" && f.subdir == "linux-64" && f.name == "zlib")
+        let g = try MatchSpec(parsing: "numpy>=1.20,<2")
+        #expect(try g.name == "numpy" && g.version?.matches(CondaVersion("1.99")) == true)
+        let h = try MatchSpec(parsing: "numpy==1.21")
+        #expect(try h.version == .exact(CondaVersion("1.21")))
+        #expect(throws: CondaError.self) { try MatchSpec(parsing: "") }
+        #expect(throws: CondaError.self) { try MatchSpec(parsing: ">=1.0") }
+        #expect(throws: CondaError.self) { try MatchSpec(parsing: "numpy[version]") }
+        #expect(throws: CondaError.self) { try MatchSpec(parsing: "numpy 1.0 build extra") }
+    }
+
+    @Test func tokensAreRedacted() {
+        #expect(ChannelURL.redact("https://conda.anaconda.org/t/tk-123-secret/private/linux-64/x.conda") ==
+                "https://conda.anaconda.org/t/<redacted>/private/linux-64/x.conda")
+        #expect(ChannelURL.redact("https://user:pw@host/chan") == "https://<redacted>@host/chan")
+        #expect(ChannelURL.resolve("conda-forge") == ["https://conda.anaconda.org/conda-forge"])
+        #expect(ChannelURL.resolve("conda-forge", alias: "https://mirror.example/conda/") == ["https://mirror.example/conda/conda-forge"])
+        #expect(ChannelURL.resolve("/srv/chan/") == ["file:///srv/chan"])
+        #expect("\(CondaError.repodata("https://x/t/abc/c answered 500"))" == "repodata: https://x/t/<redacted>/c answered 500")
+    }
+}
