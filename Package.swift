@@ -41,7 +41,7 @@ let package = Package(
                                               .product(name: "NIOCore", package: "swift-nio"),
                                               .product(name: "Yams", package: "Yams")]),
         // Build planning: the BuildPlan value, the image builder, local outputs, registry sinks.
-        .target(name: "Build", dependencies: ["OCI", "Archive", "Registry"]),
+        .target(name: "Build", dependencies: ["OCI", "Archive", "Registry", "Conda"]),
         // AzureML front ends: inference config (v1) into a BuildPlan.
         .target(name: "AzureML", dependencies: ["OCI", "Build"]),
         // The command line: argument parsing, output, exit codes.

@@ -16,7 +16,9 @@ public enum InferenceConfigPlanner {
             throw AzureMLError.invalid(path, "runtime '\(runtime)' is not supported (only python)")
         }
         if let conda = config.condaFile, !conda.isEmpty {
-            throw BuildError.notSupportedYet("condaFile '\(conda)' in \(path): conda environments come in a later Kiln release; remove condaFile or use a base image that already has the environment")
+            var environment = plan.conda ?? CondaPlan()
+            environment.environmentFile = URL(fileURLWithPath: conda, relativeTo: URL(fileURLWithPath: path).deletingLastPathComponent()).standardizedFileURL.path
+            plan.conda = environment
         }
         if let steps = config.extraDockerfileSteps, !steps.isEmpty {
             throw BuildError.notSupportedYet("extraDockerfileSteps '\(steps)' in \(path): Kiln runs no Dockerfile steps")

@@ -12,6 +12,8 @@ public struct BuildPlan: Sendable, Equatable {
     public var compression: LayerCompression = .gzip
     /// Seconds since the epoch for every mtime and the config's `created`; SOURCE_DATE_EPOCH sets it.
     public var sourceDateEpoch: Int64 = BuildPlan.defaultEpoch
+    /// A conda environment to realize into layers, if any.
+    public var conda: CondaPlan?
 
     /// 1970-01-01T00:00:00Z: a fixed time, so that builds do not depend on the clock.
     public static let defaultEpoch: Int64 = 0
@@ -37,13 +39,14 @@ public enum BaseImage: Sendable, Equatable {
 /// One layer to write: a named group of host inputs.
 public struct LayerSpec: Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
-        case model, files, code
+        case environment, model, files, code
 
         var rank: Int {
             switch self {
-            case .model: return 0
-            case .files: return 1
-            case .code: return 2
+            case .environment: return 0
+            case .model: return 1
+            case .files: return 2
+            case .code: return 3
             }
         }
     }
@@ -58,6 +61,25 @@ public struct LayerSpec: Sendable, Equatable {
         self.description = description
         self.inputs = inputs
     }
+}
+
+/// A conda environment for the image: from an environment.yml (solved) or a lock (installed as is).
+public struct CondaPlan: Sendable, Equatable {
+    /// environment.yml (from --conda-file or an inference config's condaFile).
+    public var environmentFile: String?
+    /// `--locked FILE`: an @EXPLICIT list or conda-lock v1 to install without solving.
+    public var lockedFile: String?
+    /// `--lock FILE`: where to write the resolved environment (conda-lock v1, plus FILE.explicit.txt).
+    public var writeLock: String?
+    /// `--env-prefix`; default `/azureml-envs/azureml_<definition hash>`.
+    public var prefix: String?
+    /// `--channel` values, before the file's own channels.
+    public var channels: [String] = []
+    public var channelAlias = "https://conda.anaconda.org"
+    /// `--virtual-package NAME=VERSION[=BUILD]`.
+    public var virtualPackages: [String] = []
+
+    public init() {}
 }
 
 /// Changes to the base image's config. Unset fields keep the base's value.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Archive
 import AzureML
 import Build
+import Conda
 import Foundation
 import OCI
 import Registry
@@ -48,6 +49,27 @@ struct BuildCommand: AsyncParsableCommand {
     @Option(help: "Target platform, os/arch[/variant]; default: the base image's.")
     var platform: String?
 
+    @Option(name: .customLong("conda-file"), help: "A conda environment.yml to install into the image (solved natively).")
+    var condaFile: String?
+
+    @Option(help: "Write the resolved conda environment to FILE (conda-lock v1) and FILE.explicit.txt (@EXPLICIT).")
+    var lock: String?
+
+    @Option(help: "Install exactly this conda lock (@EXPLICIT or conda-lock v1), without solving.")
+    var locked: String?
+
+    @Option(name: .customLong("env-prefix"), help: "Where the conda environment lives in the image (default /azureml-envs/azureml_<hash of the environment>).")
+    var envPrefix: String?
+
+    @Option(help: "A conda channel (name or URL), before the environment file's channels. Repeatable.")
+    var channel: [String] = []
+
+    @Option(name: .customLong("channel-alias"), help: "Where conda channel names point (default https://conda.anaconda.org).")
+    var channelAlias: String?
+
+    @Option(name: .customLong("virtual-package"), help: "Override a conda virtual package, __NAME=VERSION[=BUILD] (default: read from the base image). Repeatable.")
+    var virtualPackage: [String] = []
+
     @Option(help: "Layer compression: gzip, zstd or none.")
     var compression: String = "gzip"
 
@@ -75,6 +97,7 @@ struct BuildCommand: AsyncParsableCommand {
             image = try await withScratch { work in
                 // Base layers stay in their registry: the push mounts them (same registry) or streams them.
                 let base = try await resolveBase(plan, into: work, store: store)
+                try await addEnvironment(&plan, base: base, work: work)
                 let image = try ImageBuilder(workDirectory: work).build(plan, resolvedBase: base)
                 let client = try await registryOptions.client(for: reference, store: outputStore)
                 let tags = try await registryOptions.resolve(tags: tag, for: reference, client: client)
@@ -103,6 +126,39 @@ struct BuildCommand: AsyncParsableCommand {
                                                   into: work.appendingPathComponent("base"))
     }
 
+    /// Realizes the plan's conda environment into layer specs and config edits. The base's layers are
+    /// read (downloaded if still remote, but still mounted on push) only to find its glibc.
+    func addEnvironment(_ plan: inout BuildPlan, base: Image?, work: URL) async throws {
+        guard let conda = plan.conda else { return }
+        var layers: [Layer]
+        var baseConfig: ImageConfiguration?
+        switch plan.base {
+        case .scratch: layers = []
+        case let .layout(path, tag):
+            let image = try ImageReader.open("oci:\(path)" + (tag.map { ":\($0)" } ?? ""), platform: plan.platform, scratch: work)
+            layers = image.layers
+            baseConfig = image.config
+        case .registry:
+            layers = base?.layers ?? []
+            baseConfig = base?.config
+            if !conda.virtualPackages.contains(where: { $0.hasPrefix("__glibc=") }) {
+                for layer in layers where !FileManager.default.fileExists(atPath: layer.blobPath) {
+                    guard let remote = layer.remote else { continue }
+                    _ = try await remote.client.downloadBlob(remote.repository, digest: layer.descriptor.digest, to: layer.blobPath)
+                }
+            }
+        }
+        let platform = plan.platform ?? baseConfig?.platform ?? .host
+        let fetcher = Fetcher(cacheDirectory: Fetcher.defaultCacheDirectory, http: try registryOptions.httpClient())
+        let result = try await EnvironmentStage.run(conda, platform: platform, baseLayers: layers, baseEnv: baseConfig?.config?.env ?? [],
+                                                    work: work, epoch: plan.sourceDateEpoch, fetcher: fetcher) { line in
+            FileHandle.standardError.write(Data("kiln: \(line)\n".utf8))
+        }
+        plan.layers += result.layers
+        for variable in result.env { plan.config.setEnv(variable.key, variable.value) }
+        plan.config.labels["org.kiln.conda.prefix"] = result.prefix
+    }
+
     func makePlan(config: InferenceConfig?) throws -> BuildPlan {
         var plan = BuildPlan()
         plan.sourceDateEpoch = try sourceDateEpoch()
@@ -115,6 +171,19 @@ struct BuildCommand: AsyncParsableCommand {
             try InferenceConfigPlanner.apply(config, path: inferenceConfig, to: &plan, baseOverridden: base != nil)
         }
         if let base { plan.base = try parseBase(base) }
+        if condaFile != nil || locked != nil || plan.conda != nil {
+            var conda = plan.conda ?? CondaPlan()
+            if let condaFile { conda.environmentFile = condaFile }
+            conda.lockedFile = locked
+            conda.writeLock = lock
+            conda.prefix = envPrefix
+            conda.channels = channel
+            if let channelAlias { conda.channelAlias = channelAlias }
+            conda.virtualPackages = virtualPackage
+            plan.conda = conda
+        } else if lock != nil || envPrefix != nil || !channel.isEmpty || !virtualPackage.isEmpty {
+            throw BuildError.invalidArgument("--lock, --env-prefix, --channel and --virtual-package need a conda environment (--conda-file or --locked)")
+        }
         let models = try model.map(ModelSpec.init(parsing:))
         for model in models { model.apply(to: &plan) }
         if models.count > 1 {
@@ -159,6 +228,7 @@ struct BuildCommand: AsyncParsableCommand {
             let remote = try await resolveBase(plan, into: URL(fileURLWithPath: work), store: store)
             var base: Image?
             if let remote { base = try await RegistryTransfer.download(remote) }
+            try await addEnvironment(&plan, base: base, work: URL(fileURLWithPath: work))
             return try produce(plan, base: base, target: target, work: work)
         } catch {
             Atomic.removeEmpty(createdParents)

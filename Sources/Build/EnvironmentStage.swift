@@ -1,0 +1,143 @@
+import Archive
+import Conda
+import Foundation
+import OCI
+
+/// Realizes a `CondaPlan`: solves (or reads the lock), installs into a staging directory, and splits
+/// the prefix into layer specs, so that `ImageBuilder` writes them like any other layer.
+///
+/// Layer grouping: each package of 4 MiB or more installed gets its own layer (at most 40, the
+/// largest first); the other packages share one layer, which also holds `conda-meta/`. A package's
+/// layer depends only on the package and the prefix, so images with the same prefix share it.
+public enum EnvironmentStage {
+    public struct Result: Sendable {
+        public var layers: [LayerSpec]
+        public var prefix: String
+        public var records: [PackageRecord]
+        public var env: [EnvVar]
+    }
+
+    static let ownLayerThreshold: Int64 = 4 << 20
+    static let maxOwnLayers = 40
+
+    public static func run(_ plan: CondaPlan, platform: Platform, baseLayers: [Layer], baseEnv: [String], work: URL,
+                           epoch: Int64, fetcher: Fetcher, log: (String) -> Void) async throws -> Result {
+        let file = try plan.environmentFile.map(EnvironmentFile.load)
+        if let file, !file.pip.isEmpty {
+            throw BuildError.notSupportedYet("the pip: section of \(plan.environmentFile ?? "") (\(file.pip.count) lines): Kiln installs pip packages in a later release; remove them or use a base image that has them")
+        }
+        let subdir = try CondaRequest.subdir(os: platform.os, architecture: platform.architecture)
+        let overridesGlibc = plan.virtualPackages.contains { $0.hasPrefix("__glibc=") }
+        let glibc = overridesGlibc ? nil : try GlibcProbe.version(in: baseLayers)
+        if let glibc { log("base image glibc \(glibc)") }
+        let virtual = try CondaRequest.virtualPackages(subdir: subdir, glibc: glibc, overrides: plan.virtualPackages)
+        let specs = file?.dependencies ?? []
+        let names = plan.channels + (file?.channels ?? [])
+        var channels: [String] = []
+        for url in (names.isEmpty ? ["defaults"] : names).flatMap({ ChannelURL.resolve($0, alias: plan.channelAlias) }) where !channels.contains(url) {
+            channels.append(url)
+        }
+        let records: [PackageRecord]
+        if let locked = plan.lockedFile {
+            records = try LockFile.read(locked, platform: subdir)
+            guard !records.isEmpty else { throw CondaError.lockFile("\(locked) has no conda packages for \(subdir)") }
+        } else {
+            guard !specs.isEmpty else { throw BuildError.invalidArgument("a conda environment needs --conda-file or --locked") }
+            records = try await CondaRequest(channels: channels, specs: specs, platform: subdir, virtualPackages: virtual).solve(fetcher: fetcher)
+        }
+        let prefix = plan.prefix ?? file?.defaultPrefix ?? "/azureml-envs/azureml_\(lockHash(records))"
+        guard prefix.hasPrefix("/"), !prefix.split(separator: "/").contains("..") else {
+            throw BuildError.invalidArgument("--env-prefix '\(prefix)' must be an absolute path without '..'")
+        }
+        if let output = plan.writeLock {
+            try Atomic.write(Data(LockFile.condaLock(records, platform: subdir, channels: channels, specs: specs).utf8), to: output)
+            try Atomic.write(Data(LockFile.explicit(records, platform: subdir).utf8), to: output + ".explicit.txt")
+        }
+        let root = work.appendingPathComponent("conda-prefix")
+        let clobbers = try await Installer.install(records, requested: specs, prefix: prefix, root: root, fetcher: fetcher,
+                                                   epoch: epoch, variables: file?.variables ?? [:])
+        for (path, earlier, later) in clobbers { log("\(later) replaces \(path) from \(earlier)") }
+        let layers = try split(root, prefix: prefix, records: records, work: work)
+        let path = baseEnv.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        let libraries = baseEnv.first { $0.hasPrefix("LD_LIBRARY_PATH=") }.map { ":" + $0.dropFirst(16) } ?? ""
+        let env = [EnvVar(key: "PATH", value: "\(prefix)/bin:\(path)"), EnvVar(key: "AZUREML_CONDA_ENVIRONMENT_PATH", value: prefix),
+                   EnvVar(key: "LD_LIBRARY_PATH", value: "\(prefix)/lib\(libraries)")]
+        return Result(layers: layers, prefix: prefix, records: records, env: env)
+    }
+
+    /// The prefix hash when only a lock is given: SHA-256 of its package URLs, sorted.
+    static func lockHash(_ records: [PackageRecord]) -> String {
+        String(Digest.sha256(of: Data(records.map(\.url).sorted().joined(separator: "\n").utf8)).encoded.prefix(32))
+    }
+
+    /// Moves each big package's files into its own tree; the rest stay for the shared layer.
+    static func split(_ root: URL, prefix: String, records: [PackageRecord], work: URL) throws -> [LayerSpec] {
+        var sizes: [String: Int64] = [:]
+        var owner: [String: String] = [:]
+        for record in records {
+            let meta = root.appendingPathComponent("conda-meta/\(record.distName).json")
+            guard let data = FileManager.default.contents(atPath: meta.path),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let files = object["files"] as? [String] else { continue }
+            for file in files { owner[file] = record.distName }
+            sizes[record.distName] = files.reduce(0) { total, file in
+                total + ((try? FileManager.default.attributesOfItem(atPath: root.appendingPathComponent(file).path)[.size] as? Int64) ?? 0)
+            }
+        }
+        let big = sizes.filter { $0.value >= ownLayerThreshold }.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(maxOwnLayers).map(\.key).sorted()
+        var layers: [LayerSpec] = []
+        for name in big {
+            let tree = work.appendingPathComponent("conda-layer-\(name)")
+            for (file, owned) in owner where owned == name {
+                let source = root.appendingPathComponent(file)
+                guard let type = (try? FileManager.default.attributesOfItem(atPath: source.path))?[.type] as? FileAttributeType else { continue }
+                let target = tree.appendingPathComponent(file)
+                try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+                // A directory entry may hold other packages' files: recreate it, never move it.
+                if type == .typeDirectory {
+                    try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+                } else {
+                    try FileManager.default.moveItem(at: source, to: target)
+                }
+            }
+            layers.append(LayerSpec(kind: .environment, description: "conda \(name)", inputs: [LayerInput(source: tree.path, destination: prefix)]))
+        }
+        layers.append(LayerSpec(kind: .environment, description: "conda environment \(prefix) (\(records.count - big.count) packages, conda-meta)",
+                                inputs: [LayerInput(source: root.path, destination: prefix)]))
+        return layers
+    }
+}
+
+/// Reads the glibc version of an image from its layers: the newest layer holding `libc.so.6` wins,
+/// and the version is the `release version X.Y` string glibc carries (or the `libc-X.Y.so` name).
+enum GlibcProbe {
+    static func version(in layers: [Layer]) throws -> String? {
+        for layer in layers.reversed() {
+            guard FileManager.default.fileExists(atPath: layer.blobPath) else { continue }
+            let reader = try TarReader(path: layer.blobPath)
+            while let member = try reader.next() {
+                let path = member.path.hasPrefix("./") ? String(member.path.dropFirst(2)) : member.path
+                let name = (path as NSString).lastPathComponent
+                if name.hasPrefix("libc-"), name.hasSuffix(".so"), path.contains("lib") {
+                    return String(name.dropFirst(5).dropLast(3))
+                }
+                guard name == "libc.so.6", member.kind == .file else { continue }
+                var tail = Data()
+                var found: String?
+                try reader.readData { bytes in
+                    guard found == nil else { return }
+                    tail.append(contentsOf: bytes)
+                    if let range = tail.range(of: Data("release version ".utf8)) {
+                        let digits = tail[range.upperBound...].prefix { $0 == UInt8(ascii: ".") || ($0 >= 48 && $0 <= 57) }
+                        if digits.count >= 3, digits.count < 12, range.upperBound + digits.count < tail.endIndex {
+                            found = String(decoding: digits, as: UTF8.self).trimmingCharacters(in: CharacterSet(charactersIn: "."))
+                        }
+                    }
+                    if tail.count > 64 { tail = tail.suffix(64) }
+                }
+                if let found { return found }
+            }
+        }
+        return nil
+    }
+}
