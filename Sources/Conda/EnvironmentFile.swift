@@ -35,6 +35,12 @@ public struct EnvironmentFile: Sendable, Equatable {
         }
         var dependencies: [MatchSpec] = []
         var pip: [String] = []
+        if let listed = top["dependencies"], !(listed is [Any]) {
+            throw CondaError.environmentFile("\(what): dependencies must be a list")
+        }
+        if let listed = top["channels"], !(listed is [Any]) {
+            throw CondaError.environmentFile("\(what): channels must be a list")
+        }
         for item in top["dependencies"] as? [Any] ?? [] {
             if let text = item as? String {
                 do { dependencies.append(try MatchSpec(parsing: text)) } catch { throw CondaError.environmentFile("\(what): \(error)") }

@@ -71,7 +71,11 @@ public struct MatchSpec: Sendable, Hashable, CustomStringConvertible {
         }
         if let value = brackets["version"] { versionText = value }
         if let value = brackets["build"] { buildText = value }
-        if let versionText { version = try VersionSpec(parsing: versionText) }
+        if let versionText {
+            do { version = try VersionSpec(parsing: versionText) } catch let CondaError.invalidSpec(_, why) {
+                throw CondaError.invalidSpec(input, why)
+            }
+        }
         if let buildText, buildText != "*" { build = GlobPattern(buildText) }
         if let value = brackets["build_number"] {
             guard let number = Int(value) else { throw CondaError.invalidSpec(input, "build_number must be a number") }

@@ -15,9 +15,7 @@ final class CondaFixture: @unchecked Sendable {
     var hostile: String { "file://\(directory)/hostile" }
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-conda-\(getpid())").path
-        let made = try run(try peerPython(), [fixturePath("conda/make_channel.py"), directory])
-        guard made.status == 0 else { throw ToolMissing(name: "the conda fixture channel (\(made.stderr.suffix(400)))") }
+        directory = try condaFixtureChannels()
     }
 
     static func get() throws -> CondaFixture { try shared.get() }

@@ -34,7 +34,7 @@ import TestSupport
     }
 
     @Test(arguments: [
-        (#"{"entryScript": "score.py", "condaFile": "env.yml"}"#, "not supported yet: condaFile"),
+        (#"{"entryScript": "score.py", "condaFile": "env.yml"}"#, "env.yml does not exist or cannot be read"),
         (#"{"entryScript": "score.py", "extraDockerfileSteps": "steps.txt"}"#, "not supported yet: extraDockerfileSteps"),
         (#"{"entryScript": "score.py", "runtime": "spark-py"}"#, "runtime 'spark-py' is not supported"),
         (#"{"runtime": "python"}"#, "entryScript is required"),

@@ -109,3 +109,15 @@ public func peerPython(file: String = #filePath) throws -> String {
     guard FileManager.default.isExecutableFile(atPath: venv) else { throw ToolMissing(name: ".venv-peers/bin/python (py-rattler peers)") }
     return venv
 }
+
+/// fixtures/conda/make_channel.py's channels (`main`, `hostile`), built once per test process.
+public func condaFixtureChannels() throws -> String { try CondaChannels.shared.get() }
+
+enum CondaChannels {
+    static let shared = Result { () throws -> String in
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-conda-\(getpid())").path
+        let made = try run(try peerPython(), [fixturePath("conda/make_channel.py"), directory])
+        guard made.status == 0 else { throw ToolMissing(name: "the conda fixture channel (\(made.stderr.suffix(400)))") }
+        return directory
+    }
+}
