@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Benchmark: layer building, kiln against peers doing the same work in the same run.
-#   1. a 1 GiB incompressible file plus about 40 MB of text;
-#   2. a directory of 200,000 small files.
-# Peers: `umoci insert` (writes a gzip layer into an OCI layout) and `tar | gzip -6 | sha256sum`.
+# Benchmark: kiln against peers doing the same work in the same run.
+#   layers: 1. a 1 GiB incompressible file plus about 40 MB of text; 2. a directory of 200,000 small files.
+#           Peers: `umoci insert` (writes a gzip layer into an OCI layout) and `tar | gzip -6 | sha256sum`.
+#   conda:  solving a synthetic channel of 100,032 records (scripts/synthetic_repodata.py), kiln against
+#           py-rattler (from .venv-peers, which .ci/run creates), cold each time (no solver cache exists).
 # Prints wall times, ratios (peer / kiln: above 1 means kiln is faster) and kiln's peak RSS.
+# Usage: bash scripts/bench.sh [layers|conda]   (default: both)
 # Needs: swift, umoci, GNU time (apt-get install time umoci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +13,22 @@ work=${BENCH_DIR:-$(mktemp -d /var/tmp/kiln-bench.XXXXXX)}
 trap 'rm -rf "$work"' EXIT
 swift build -c release --product kiln >/dev/null
 kiln=$(swift build -c release --show-bin-path)/kiln
+
+only=${1:-all}
+if [ "$only" = all ] || [ "$only" = conda ]; then
+  python3 scripts/synthetic_repodata.py "$work/channel" >/dev/null
+  { echo "channels: [file://$work/channel]"; echo "dependencies:"; sed 's/^/  - "/; s/$/"/' "$work/channel/request.txt"; } > "$work/env.yml"
+  specs=(); while read -r line; do specs+=(--spec "$line"); done < "$work/channel/request.txt"
+  /usr/bin/time -f '%e %M' -o "$work/time" env KILN_CACHE_DIR="$work/cache" "$kiln" env solve "$work/env.yml" --glibc 2.35 > "$work/kiln-solve.txt"
+  read -r k_time k_rss < "$work/time"
+  /usr/bin/time -f '%e %M' -o "$work/time" .venv-peers/bin/python fixtures/conda/rattler_peer.py solve "$work/rattler-cache" \
+    --channel "file://$work/channel" "${specs[@]}" --virtual __unix=0=0 --virtual __linux=5.15=0 --virtual __glibc=2.35=0 \
+    --virtual __archspec=1=x86_64 > "$work/rattler-solve.json"
+  read -r r_time _ < "$work/time"
+  printf '%-14s kiln %6.2fs (peak RSS %4d MiB, %d records) | py-rattler %6.2fs (ratio %.2f)\n' "solve 100k" "$k_time" $((k_rss / 1024)) \
+    "$(wc -l < "$work/kiln-solve.txt")" "$r_time" "$(echo "$r_time / $k_time" | bc -l)"
+  [ "$only" = conda ] && exit 0
+fi
 
 echo "preparing inputs in $work"
 mkdir -p "$work/big" "$work/small"

@@ -62,6 +62,8 @@ struct Problem {
     var rootClauses: [Int] = []
     var missingRoot: MatchSpec?
     var specCache: [String: MatchSpec] = [:]
+    /// Candidates per dependency text: the same text recurs across thousands of records.
+    var candidateCache: [String: [Int]] = [:]
     var dependencies: [[(spec: MatchSpec, candidates: [Int])]] = []
 
     // CDCL state
@@ -100,6 +102,7 @@ struct Problem {
             byName[name] = Array(start..<records.count)
         }
         for (name, ids) in byName { byName[name] = sortByPreference(ids) }
+        candidateCache = [:]   // rebuilt below in preference order
         let count = records.count
         value = Array(repeating: 0, count: count)
         level = Array(repeating: 0, count: count)
@@ -116,7 +119,7 @@ struct Problem {
         for variable in 0..<count {
             for dependency in records[variable].depends {
                 let spec = try parse(dependency)
-                let candidates = (byName[spec.name] ?? []).filter { spec.matches(records[$0]) }
+                let candidates = candidates(for: dependency, spec)
                 dependencies[variable].append((spec, candidates))
                 requirementsOf[variable].append(addClause([variable * 2 + 1] + candidates.map { $0 * 2 }))
             }
@@ -129,6 +132,13 @@ struct Problem {
         }
     }
 
+    mutating func candidates(for text: String, _ spec: MatchSpec) -> [Int] {
+        if let cached = candidateCache[text] { return cached }
+        let found = (byName[spec.name] ?? []).filter { spec.matches(records[$0]) }
+        candidateCache[text] = found
+        return found
+    }
+
     mutating func parse(_ text: String) throws -> MatchSpec {
         if let cached = specCache[text] { return cached }
         let spec = try MatchSpec(parsing: text)
@@ -138,35 +148,42 @@ struct Problem {
 
     /// conda's order (rattler `conda_sorting.rs`): no track_features first, then higher version, higher
     /// build number, then the build whose dependencies allow newer versions, then newer timestamp.
-    func sortByPreference(_ ids: [Int]) -> [Int] {
-        ids.sorted { a, b in
-            let x = records[a], y = records[b]
-            if x.trackFeatures.isEmpty != y.trackFeatures.isEmpty { return x.trackFeatures.isEmpty }
-            if x.version != y.version { return x.version > y.version }
-            if x.buildNumber != y.buildNumber { return x.buildNumber > y.buildNumber }
-            let compared = compareDependencies(x, y)
-            if compared != 0 { return compared > 0 }
-            if x.timestamp != y.timestamp { return x.timestamp > y.timestamp }
-            return x.fileName < y.fileName
-        }
-    }
-
-    /// +1 when `x`'s dependencies allow a higher best version of a shared dependency (by name order).
-    func compareDependencies(_ x: PackageRecord, _ y: PackageRecord) -> Int {
-        func best(_ record: PackageRecord) -> [String: CondaVersion] {
+    mutating func sortByPreference(_ ids: [Int]) -> [Int] {
+        var bestCache: [Int: [String: CondaVersion]] = [:]
+        func best(_ id: Int, _ problem: inout Problem) -> [String: CondaVersion] {
+            if let cached = bestCache[id] { return cached }
             var result: [String: CondaVersion] = [:]
-            for dependency in record.depends {
-                guard let spec = specCache[dependency] else { continue }
-                let top = (byName[spec.name] ?? []).map { records[$0] }.filter { spec.matches($0) }.map(\.version).max()
+            for dependency in problem.records[id].depends {
+                guard let spec = problem.specCache[dependency] else { continue }
+                var top: CondaVersion?
+                for candidate in problem.candidates(for: dependency, spec) {
+                    let version = problem.records[candidate].version
+                    if let current = top, version <= current { continue }
+                    top = version
+                }
                 if let top { result[spec.name] = top }
             }
+            bestCache[id] = result
             return result
         }
-        let bx = best(x), by = best(y)
-        for name in Set(bx.keys).intersection(by.keys).sorted() {
-            if let vx = bx[name], let vy = by[name], vx != vy { return vx > vy ? 1 : -1 }
+        // Only builds that tie on version and build number need their dependencies compared.
+        var ties = Set<Int>()
+        let grouped = Dictionary(grouping: ids) { "\(records[$0].version)|\(records[$0].buildNumber)" }
+        for group in grouped.values where group.count > 1 { ties.formUnion(group) }
+        var bests: [Int: [String: CondaVersion]] = [:]
+        for id in ties { bests[id] = best(id, &self) }
+        return ids.sorted { a, b in
+            let x = records[a].trackFeatures.isEmpty, y = records[b].trackFeatures.isEmpty
+            if x != y { return x }
+            if records[a].version != records[b].version { return records[a].version > records[b].version }
+            if records[a].buildNumber != records[b].buildNumber { return records[a].buildNumber > records[b].buildNumber }
+            let bx = bests[a] ?? [:], by = bests[b] ?? [:]
+            for name in Set(bx.keys).intersection(by.keys).sorted() {
+                if let vx = bx[name], let vy = by[name], vx != vy { return vx > vy }
+            }
+            if records[a].timestamp != records[b].timestamp { return records[a].timestamp > records[b].timestamp }
+            return records[a].fileName < records[b].fileName
         }
-        return 0
     }
 
     mutating func addClause(_ literals: [Int]) -> Int {
@@ -220,28 +237,32 @@ struct Problem {
             let falseLiteral = literal ^ 1
             var kept: [Int] = []
             let watching = watches[falseLiteral]
+            kept.reserveCapacity(watching.count)
             var index = 0
             while index < watching.count {
                 let clauseIndex = watching[index]
                 index += 1
-                var clause = clauses[clauseIndex]
-                if clause[0] == falseLiteral { clause.swapAt(0, 1) }
-                if valueOf(clause[0]) == 1 {
+                if clauses[clauseIndex][0] == falseLiteral { clauses[clauseIndex].swapAt(0, 1) }
+                let first = clauses[clauseIndex][0]
+                if valueOf(first) == 1 {
                     kept.append(clauseIndex)
-                    clauses[clauseIndex] = clause
                     continue
                 }
                 var moved = false
-                for position in 2..<max(2, clause.count) where valueOf(clause[position]) != -1 {
-                    clause.swapAt(1, position)
-                    watches[clause[1]].append(clauseIndex)
-                    moved = true
-                    break
+                let count = clauses[clauseIndex].count
+                var position = 2
+                while position < count {
+                    if valueOf(clauses[clauseIndex][position]) != -1 {
+                        clauses[clauseIndex].swapAt(1, position)
+                        watches[clauses[clauseIndex][1]].append(clauseIndex)
+                        moved = true
+                        break
+                    }
+                    position += 1
                 }
-                clauses[clauseIndex] = clause
                 if moved { continue }
                 kept.append(clauseIndex)
-                if !enqueue(clause[0], reason: clauseIndex) {
+                if !enqueue(first, reason: clauseIndex) {
                     kept += watching[index...]
                     watches[falseLiteral] = kept
                     return clauseIndex
@@ -300,28 +321,23 @@ struct Problem {
         head = min(head, trail.count)
     }
 
-    /// The requirement (a requested spec, or a dependency of a chosen record) with the fewest open
-    /// candidates, and its best open candidate; nil when every requirement is met.
+    /// The first requirement not yet met (requested specs, then the dependencies of chosen records in
+    /// the order they were chosen) and its most preferred open candidate; nil when all are met.
     func nextDecision() -> Int? {
-        var best: (candidate: Int, open: Int)?
-        func consider(_ clauseIndex: Int) {
-            var open = 0
-            var first = -1
+        func open(_ clauseIndex: Int) -> Int? {
+            var first: Int?
             for literal in clauses[clauseIndex] {
                 let v = valueOf(literal)
-                if v == 1 { return }
-                if v == 0, literal & 1 == 0 {
-                    open += 1
-                    if first == -1 { first = literal }
-                }
+                if v == 1 { return nil }
+                if v == 0, literal & 1 == 0, first == nil { first = literal }
             }
-            if first >= 0, open < (best?.open ?? Int.max) { best = (first, open) }
+            return first
         }
-        for clause in rootClauses { consider(clause) }
-        for variable in 0..<records.count where value[variable] == 1 {
-            for clause in requirementsOf[variable] { consider(clause) }
+        for clause in rootClauses { if let literal = open(clause) { return literal } }
+        for literal in trail where literal & 1 == 0 {
+            for clause in requirementsOf[literal >> 1] { if let candidate = open(clause) { return candidate } }
         }
-        return best?.candidate
+        return nil
     }
 
     mutating func run() -> [PackageRecord]? {
