@@ -39,7 +39,7 @@ public enum EnvironmentStage {
         }
         let records: [PackageRecord]
         if let locked = plan.lockedFile {
-            records = try LockFile.read(locked, platform: subdir)
+            records = try LockFile.read(locked, platform: subdir, channels: channels)
             guard !records.isEmpty else { throw CondaError.lockFile("\(locked) has no conda packages for \(subdir)") }
         } else {
             guard !specs.isEmpty else { throw BuildError.invalidArgument("a conda environment needs --conda-file or --locked") }

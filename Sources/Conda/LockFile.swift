@@ -5,13 +5,23 @@ import Yams
 /// records to install with no solving; a record's depends and metadata come from the package itself.
 public enum LockFile {
     /// Reads an `@EXPLICIT` file or a conda-lock v1 file, keeping the conda entries for `platform`.
-    public static func read(_ path: String, platform: String) throws -> [PackageRecord] {
+    /// Lock files Kiln writes carry no channel tokens (`/t/<redacted>/`); they are restored from
+    /// `channels`, the channel URLs the build was given.
+    public static func read(_ path: String, platform: String, channels: [String] = []) throws -> [PackageRecord] {
         guard let data = FileManager.default.contents(atPath: path) else { throw CondaError.lockFile("\(path) does not exist or cannot be read") }
         let text = String(decoding: data, as: UTF8.self)
-        if text.split(separator: "\n").contains(where: { $0.trimmingCharacters(in: .whitespaces) == "@EXPLICIT" }) {
-            return try readExplicit(text, what: path)
+        let records = text.split(separator: "\n").contains(where: { $0.trimmingCharacters(in: .whitespaces) == "@EXPLICIT" })
+            ? try readExplicit(text, what: path) : try readCondaLock(text, platform: platform, what: path)
+        return try records.map { record in
+            guard record.url.contains("/t/<redacted>/") else { return record }
+            guard let channel = channels.first(where: { record.url.hasPrefix(ChannelURL.redact($0) + "/") }) else {
+                throw CondaError.lockFile("\(path) names a private channel (\(record.channel)); pass its URL with the token as --channel")
+            }
+            var restored = record
+            restored.url = channel + record.url.dropFirst(ChannelURL.redact(channel).count)
+            restored.channel = channel
+            return restored
         }
-        return try readCondaLock(text, platform: platform, what: path)
     }
 
     static func readExplicit(_ text: String, what: String) throws -> [PackageRecord] {
@@ -77,8 +87,9 @@ public enum LockFile {
         var lines = ["# This file may be used to create an environment using:", "# $ conda create --name <env> --file <this file>",
                      "# platform: \(platform)", "@EXPLICIT"]
         for record in Installer.order(records) {
-            if let sha256 = record.sha256 { lines.append("\(record.url)#sha256:\(sha256)") }
-            else if let md5 = record.md5 { lines.append("\(record.url)#\(md5)") }
+            let url = ChannelURL.redact(record.url)
+            if let sha256 = record.sha256 { lines.append("\(url)#sha256:\(sha256)") }
+            else if let md5 = record.md5 { lines.append("\(url)#\(md5)") }
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -101,7 +112,7 @@ public enum LockFile {
                 lines.append("  dependencies:")
                 for (name, spec) in dependencies { lines.append("    \(quote(name)): \(quote(spec))") }
             }
-            lines.append("  url: \(quote(record.url))")
+            lines.append("  url: \(quote(ChannelURL.redact(record.url)))")
             lines.append("  hash:")
             if let md5 = record.md5 { lines.append("    md5: \(quote(md5))") }
             if let sha256 = record.sha256 { lines.append("    sha256: \(quote(sha256))") }

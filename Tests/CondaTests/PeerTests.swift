@@ -214,3 +214,50 @@ struct Tree {
         }
     }
 }
+
+/// A channel over HTTP: ETag revalidation, private-channel tokens kept out of every message and lock.
+@Suite(.serialized) struct CondaHTTPTests {
+    @Test func httpChannelWithETagCacheAndAToken() async throws {
+        let fixture = try CondaFixture.get()
+        let token = "tk-\(UUID().uuidString)"
+        let root = fixture.directory
+        let server = try TestHTTPServer { request in
+            let path = request.uri.split(separator: "?").first.map(String.init) ?? ""
+            guard path.hasPrefix("/t/\(token)/") else { return .init(status: 401) }
+            let file = root + "/" + path.dropFirst("/t/\(token)/".count)
+            guard let data = FileManager.default.contents(atPath: file) else { return .init(status: 404) }
+            let etag = "\"\(data.count)-\(data.hashValue)\""
+            if request.header("If-None-Match") == etag { return .init(status: 304, headers: [("ETag", etag)]) }
+            return .init(status: 200, headers: [("ETag", etag)], body: data)
+        }
+        let channel = "http://\(server.host)/t/\(token)/main"
+        let cache = try TemporaryDirectory("cache")
+        let request = try fixture.request(["hello", "python 3.11.*"], channels: [channel])
+        let first = try await request.solve(fetcher: fixture.fetcher(cache))
+        let second = try await request.solve(fetcher: fixture.fetcher(cache))
+        #expect(first == second && first.count == 4)
+        let repodata = server.requests.filter { $0.uri.hasSuffix("/repodata.json") }
+        #expect(repodata.filter { $0.header("If-None-Match") != nil }.count == 2, "the second solve revalidated both subdirs")
+
+        let work = try TemporaryDirectory("install")
+        let prefix = URL(fileURLWithPath: work.file("env"))
+        try await Installer.install(first, requested: request.specs, prefix: prefix.path, root: prefix, fetcher: fixture.fetcher(cache), epoch: 0)
+        #expect(FileManager.default.fileExists(atPath: work.file("env/bin/hello")))
+
+        // Lock files carry no token; reading one back needs the channel URL, token included.
+        let lock = LockFile.condaLock(first, platform: "linux-64", channels: [channel], specs: request.specs)
+        let explicit = LockFile.explicit(first, platform: "linux-64")
+        #expect(!lock.contains(token) && !explicit.contains(token) && explicit.contains("/t/<redacted>/main/"))
+        let lockPath = try work.write("env.lock", lock)
+        let restored = try LockFile.read(lockPath, platform: "linux-64", channels: [channel])
+        #expect(restored.map(\.url).sorted() == first.map(\.url).sorted())
+        let refused = #expect(throws: CondaError.self) { try LockFile.read(lockPath, platform: "linux-64") }
+        #expect("\(refused.map { "\($0)" } ?? "")".contains("names a private channel"))
+
+        // Errors name the channel without its token.
+        let missing = try fixture.request(["hello"], channels: ["http://\(server.host)/t/\(token)/nope"])
+        let error = await #expect(throws: CondaError.self) { try await missing.solve(fetcher: fixture.fetcher(cache)) }
+        let text = error.map { "\($0)" } ?? ""
+        #expect(text.contains("http://\(server.host)/t/<redacted>/nope") && !text.contains(token), "\(text)")
+    }
+}
