@@ -261,3 +261,26 @@ struct Tree {
         #expect(text.contains("http://\(server.host)/t/<redacted>/nope") && !text.contains(token), "\(text)")
     }
 }
+
+/// scripts/synthetic_repodata.py's 100,032 records: kiln solves them, and py-rattler accepts the answer
+/// (solving again with every record pinned gives back the same set).
+@Suite struct CondaScaleTests {
+    @Test func syntheticHundredThousandRecordsSolve() async throws {
+        let channel = try TemporaryDirectory("synthetic")
+        let script = URL(fileURLWithPath: fixturePath("conda")).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/synthetic_repodata.py").path
+        let made = try run(pythonPath(), [script, channel.path])
+        #expect(made.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "100032", "\(made.stderr)")
+        let specs = try String(contentsOfFile: channel.file("request.txt"), encoding: .utf8).split(separator: "\n").map(String.init)
+        let fixture = try CondaFixture.get()
+        let cache = try TemporaryDirectory("cache")
+        let solution = try await fixture.request(specs, channels: ["file://\(channel.path)"]).solve(fetcher: fixture.fetcher(cache))
+        for spec in specs {
+            let parsed = try MatchSpec(parsing: spec)
+            #expect(solution.contains { parsed.matches($0) }, "\(spec)")
+        }
+        let pinned = solution.map { "\($0.name) ==\($0.version) \($0.build)" }
+        let checked = try fixture.peer("solve", specs: pinned, channels: ["file://\(channel.path)"], cache: cache.path)
+        #expect(checked == solution.map { [$0.name, $0.version.description, $0.build] }, "py-rattler accepts kiln's solution")
+    }
+}
