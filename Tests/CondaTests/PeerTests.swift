@@ -65,6 +65,25 @@ final class CondaFixture: @unchecked Sendable {
         #expect(!ours.isEmpty)
     }
 
+    @Test func zstdRepodataAndCondaFormatPreferred() async throws {
+        let fixture = try CondaFixture.get()
+        let copy = try TemporaryDirectory("zst")
+        for subdir in ["linux-64", "noarch"] {
+            try copy.mkdir(subdir)
+            let made = try run("zstd", ["-q", "-o", copy.file("\(subdir)/repodata.json.zst"), "\(fixture.directory)/main/\(subdir)/repodata.json"])
+            #expect(made.status == 0, "\(made.stderr)")
+        }
+        let cache = try TemporaryDirectory("cache")
+        let specs = ["python 3.11.*", "hello", "clobber-b"]
+        let plain = try await fixture.request(specs).solve(fetcher: fixture.fetcher(cache))
+        let zstd = try await fixture.request(specs, channels: ["file://\(copy.path)"]).solve(fetcher: fixture.fetcher(cache))
+        #expect(plain.map(\.distName) == zstd.map(\.distName))
+        #expect(plain.first { $0.name == "clobber-a" }?.fileName == "clobber-a-1.0-0.conda", "the .conda twin wins over .tar.bz2")
+        try copy.write("linux-64/repodata.json.zst", "not zstd")
+        let broken = await #expect(throws: CondaError.self) { try await fixture.request(specs, channels: ["file://\(copy.path)"]).solve(fetcher: fixture.fetcher(cache)) }
+        #expect("\(broken.map { "\($0)" } ?? "")".contains("repodata.json.zst is not valid zstd"))
+    }
+
     @Test func realCondaForgeRepodataSolvesLikeRattler() async throws {
         // mamba's numpy closure from conda-forge (34 real records), served as a file:// channel.
         let source = URL(fileURLWithPath: fixturePath("conda")).deletingLastPathComponent().deletingLastPathComponent()

@@ -1,4 +1,5 @@
 @testable import Conda
+import Foundation
 import Testing
 
 /// Conda's version order, on the vectors from conda's `VersionOrder` docstring.
@@ -85,5 +86,35 @@ struct VersionTests {
         #expect(ChannelURL.resolve("conda-forge", alias: "https://mirror.example/conda/") == ["https://mirror.example/conda/conda-forge"])
         #expect(ChannelURL.resolve("/srv/chan/") == ["file:///srv/chan"])
         #expect("\(CondaError.repodata("https://x/t/abc/c answered 500"))" == "repodata: https://x/t/<redacted>/c answered 500")
+    }
+}
+
+/// Lock files from public repositories (../shared/data/conda-real), and the shebang rule.
+struct LockFileTests {
+    static let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("../shared/data/conda-real").standardized.path
+
+    @Test func readsRealLockFiles() throws {
+        let explicit = try LockFile.read("\(Self.data)/conda+rattler/test-data/explicit-envs/xtensor_linux-64.txt", platform: "linux-64")
+        #expect(explicit.first?.name == "_libgcc_mutex" && explicit.first?.md5 == "d7c89558ba9fa0495403155b64376d81")
+        #expect(explicit.allSatisfy { $0.url.hasPrefix("https://conda.anaconda.org/conda-forge/") && $0.channel == "https://conda.anaconda.org/conda-forge" })
+        let lock = try LockFile.read("\(Self.data)/conda+conda-lock/tests/test-environment-blas-mkl/conda-lock.yml", platform: "linux-64")
+        #expect(lock.count == 40)
+        #expect(lock.contains { $0.name == "mkl" } && lock.allSatisfy { $0.sha256 != nil || $0.md5 != nil })
+        // Without hashes nothing could be verified: refused.
+        let unhashed = #expect(throws: CondaError.self) {
+            try LockFile.read("\(Self.data)/conda+rattler/test-data/explicit-envs/ros-noetic_linux-64.txt", platform: "linux-64")
+        }
+        #expect("\(unhashed.map { "\($0)" } ?? "")".contains("has no md5 or sha256"))
+    }
+
+    @Test func longShebangsBecomeEnv() {
+        let prefix = "/" + String(repeating: "p", count: 130)
+        let fixed = Linker.replaceText(Data("#!/PH/bin/python3.11 -E\nprint(1)\n".utf8), "/PH", prefix)
+        #expect(String(decoding: fixed, as: UTF8.self) == "#!/usr/bin/env python3.11 -E\nprint(1)\n")
+        let short = Linker.replaceText(Data("#!/PH/bin/python3.11\n/PH/lib\n".utf8), "/PH", "/opt/env")
+        #expect(String(decoding: short, as: UTF8.self) == "#!/opt/env/bin/python3.11\n/opt/env/lib\n")
+        let padded = try? Linker.replaceBinary(Data("a\0/PHPHPH/lib:/PHPHPH/x\0b".utf8), "/PHPHPH", "/o", what: "t")
+        #expect(padded == Data("a\0/o/lib:/o/x\0\0\0\0\0\0\0\0\0\0\0b".utf8))
     }
 }
