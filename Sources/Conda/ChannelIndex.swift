@@ -5,30 +5,43 @@ import Foundation
 /// any record of that name. Records are built only for names the solver asks about.
 public final class ChannelIndex: RecordSource, @unchecked Sendable {
     struct Entry {
+        var source: Int
+        var scanned: RepodataScanner.Entry
+    }
+
+    /// One repodata.json: its bytes, where it came from, and its scan.
+    struct Source {
         var channel: Int
         var subdir: String
-        var fileName: String
-        var record: RepodataRecord
+        var data: Data
         var baseURL: String?
     }
 
     public let channels: [String]
     public let subdirs: [String]
+    private var sources: [Source] = []
     private var byName: [String: [Entry]] = [:]
     private var built: [String: [PackageRecord]] = [:]
     private let lock = NSLock()
 
     /// Reads `<channel>/<subdir>/repodata.json` (`.json.zst` when the channel has it) for each channel
-    /// and subdir. A channel must have at least one of them.
+    /// and subdir, and indexes it by name. A channel must have at least one of them.
     public init(channels: [String], platform: String, fetcher: Fetcher) async throws {
         self.channels = channels
         subdirs = [platform, "noarch"]
         for (position, channel) in channels.enumerated() {
             var found = false
             for subdir in subdirs {
-                guard let repodata = try await Self.load("\(channel)/\(subdir)", fetcher: fetcher) else { continue }
+                let base = "\(channel)/\(subdir)"
+                var data: Data?
+                if let compressed = try await fetcher.data(base + "/repodata.json.zst") {
+                    data = try Zstd.decompress(compressed, what: base + "/repodata.json.zst")
+                } else {
+                    data = try await fetcher.data(base + "/repodata.json")
+                }
+                guard let data else { continue }
                 found = true
-                add(repodata, channel: position, subdir: subdir)
+                try add(data, channel: position, subdir: subdir, what: base + "/repodata.json")
             }
             if !found {
                 throw CondaError.repodata("\(channel) has no repodata.json for \(subdirs.joined(separator: " or "))")
@@ -36,39 +49,16 @@ public final class ChannelIndex: RecordSource, @unchecked Sendable {
         }
     }
 
-    struct Repodata: Decodable {
-        struct Info: Decodable { var subdir: String?; var base_url: String? }
-        var info: Info?
-        var packages: [String: RepodataRecord]?
-        var packagesConda: [String: RepodataRecord]?
-        var removed: [String]?
-        enum CodingKeys: String, CodingKey { case info, packages, removed, packagesConda = "packages.conda" }
-    }
-
-    static func load(_ base: String, fetcher: Fetcher) async throws -> Repodata? {
-        var data: Data?
-        if let compressed = try await fetcher.data(base + "/repodata.json.zst") {
-            data = try Zstd.decompress(compressed, what: base + "/repodata.json.zst")
-        } else {
-            data = try await fetcher.data(base + "/repodata.json")
-        }
-        guard let data else { return nil }
-        do {
-            return try JSONDecoder().decode(Repodata.self, from: data)
-        } catch {
-            throw CondaError.repodata("\(base)/repodata.json is not valid repodata (\(error.localizedDescription))")
-        }
-    }
-
-    func add(_ repodata: Repodata, channel: Int, subdir: String) {
-        let removed = Set(repodata.removed ?? [])
-        let conda = repodata.packagesConda ?? [:]
-        // The same package in both formats: keep the .conda one.
-        let condaStems = Set(conda.keys.map { String($0.dropLast(".conda".count)) })
-        let bz2 = (repodata.packages ?? [:]).filter { !condaStems.contains(String($0.key.dropLast(".tar.bz2".count))) }
-        for (fileName, record) in bz2.merging(conda, uniquingKeysWith: { $1 }) where !removed.contains(fileName) {
-            byName[record.name.lowercased(), default: []].append(Entry(channel: channel, subdir: subdir, fileName: fileName, record: record,
-                                                                       baseURL: repodata.info?.base_url))
+    func add(_ data: Data, channel: Int, subdir: String, what: String) throws {
+        let scan = try RepodataScanner(data, what: what)
+        let source = sources.count
+        sources.append(Source(channel: channel, subdir: subdir, data: data, baseURL: scan.baseURL))
+        for (name, entries) in scan.byName {
+            for entry in entries where !scan.removed.contains(entry.fileName) {
+                // The same package in both formats: keep the .conda one.
+                if entry.fileName.hasSuffix(".tar.bz2"), scan.condaStems.contains(String(entry.fileName.dropLast(".tar.bz2".count))) { continue }
+                byName[name, default: []].append(Entry(source: source, scanned: entry))
+            }
         }
     }
 
@@ -77,10 +67,22 @@ public final class ChannelIndex: RecordSource, @unchecked Sendable {
         defer { lock.unlock() }
         if let done = built[name] { return done }
         let entries = byName[name] ?? []
-        let first = entries.map(\.channel).min()
-        let records = try entries.filter { $0.channel == first }.sorted { $0.fileName < $1.fileName }.map {
-            try PackageRecord(fileName: $0.fileName, raw: $0.record.fields, channel: channels[$0.channel], subdir: $0.subdir, baseURL: $0.baseURL)
+        let first = entries.map { sources[$0.source].channel }.min()
+        var records: [PackageRecord] = []
+        for (sourceIndex, group) in Dictionary(grouping: entries.filter { sources[$0.source].channel == first }, by: \.source) {
+            let source = sources[sourceIndex]
+            let decoded: [RepodataRecord]
+            do {
+                decoded = try RepodataScanner.decode(group.map(\.scanned), from: source.data)
+            } catch {
+                throw CondaError.repodata("\(channels[source.channel])/\(source.subdir)/repodata.json has a malformed '\(name)' record")
+            }
+            for (entry, record) in zip(group, decoded) {
+                records.append(try PackageRecord(fileName: entry.scanned.fileName, raw: record.fields, channel: channels[source.channel],
+                                                 subdir: source.subdir, baseURL: source.baseURL))
+            }
         }
+        records.sort { $0.fileName < $1.fileName }
         built[name] = records
         return records
     }

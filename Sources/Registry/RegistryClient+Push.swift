@@ -8,12 +8,7 @@ extension RegistryClient {
     /// Asks the registry to mount `digest` from `source` into `repository`; true when it did (201).
     public func mountBlob(_ repository: String, digest: Digest, from source: String) async throws -> Bool {
         let path = url("/v2/\(repository)/blobs/uploads/?mount=\(digest)&from=\(source)")
-        let response = try await send([.push(repository), .pull(source)]) {
-            var request = HTTPClientRequest(url: path)
-            request.method = .POST
-            request.headers.add(name: "Content-Length", value: "0")
-            return request
-        }
+        let response = try await send([.push(repository), .pull(source)]) { Self.emptyRequest(.POST, path) }
         _ = try? await response.body.collect(upTo: 64 * 1024)
         switch response.status {
         case .created: return true
@@ -43,12 +38,7 @@ extension RegistryClient {
 
     func uploadOnce(_ repository: String, digest: Digest, size: Int64, from bytes: BlobBytes) async throws {
         let start = url("/v2/\(repository)/blobs/uploads/")
-        let opened = try await send([.push(repository)]) {
-            var request = HTTPClientRequest(url: start)
-            request.method = .POST
-            request.headers.add(name: "Content-Length", value: "0")
-            return request
-        }
+        let opened = try await send([.push(repository)]) { Self.emptyRequest(.POST, start) }
         _ = try? await opened.body.collect(upTo: 64 * 1024)
         guard opened.status == .accepted, let first = opened.headers.first(name: "Location") else {
             throw await failure(opened, method: "POST", url: start)
@@ -67,12 +57,7 @@ extension RegistryClient {
             location = try await patch(location, body: bytes, offset: 0, length: size, ranged: false)
         }
         let putURL = location + (location.contains("?") ? "&" : "?") + "digest=\(digest)"
-        let done = try await send([.push(repository)]) {
-            var request = HTTPClientRequest(url: putURL)
-            request.method = .PUT
-            request.headers.add(name: "Content-Length", value: "0")
-            return request
-        }
+        let done = try await send([.push(repository)]) { Self.emptyRequest(.PUT, putURL) }
         _ = try? await done.body.collect(upTo: 64 * 1024)
         guard done.status == .created else { throw await failure(done, method: "PUT", url: putURL) }
         if let echoed = done.headers.first(name: "Docker-Content-Digest"), echoed != digest.description {
@@ -130,6 +115,14 @@ extension RegistryClient {
         if let echoed = response.headers.first(name: "Docker-Content-Digest"), echoed != digest.description {
             throw RegistryError.digestMismatch(what: "manifest \(repository):\(reference)", expected: digest.description, actual: echoed)
         }
+    }
+
+    /// A body-less POST or PUT; Content-Length 0 is explicit, as some registries require it.
+    static func emptyRequest(_ method: HTTPMethod, _ url: String) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Content-Length", value: "0")
+        return request
     }
 
     /// Resolves a `Location` header, which may be relative, against the registry.
