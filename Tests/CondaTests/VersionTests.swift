@@ -118,3 +118,29 @@ struct LockFileTests {
         #expect(padded == Data("a\0/o/lib:/o/x\0\0\0\0\0\0\0\0\0\0\0b".utf8))
     }
 }
+
+/// The repodata scanner: records found by name without decoding them, escapes, and broken input.
+struct RepodataScannerTests {
+    @Test func indexesByNameAndDecodesOnDemand() throws {
+        let json = #"""
+        {"info": {"subdir": "linux-64", "base_url": "https://mirror.example/x"},
+         "packages": {"a-1.0-0.tar.bz2": {"build": "0", "name": "a", "version": "1.0", "depends": ["b >=1"], "note": {"x": [1, "}"]}},
+                      "b-1.0-0.tar.bz2": {"name": "b", "version": "1.0", "build": "0", "constrains": null}},
+         "packages.conda": {"b-1.0-0.conda": {"name": "b", "version": "1.0", "build": "0", "track_features": "x y"},
+                            "q\u00e9-1-0.conda": {"name": "q\"e", "version": "1", "build": "0"}},
+         "removed": ["a-0.9-0.tar.bz2"], "repodata_version": 1}
+        """#
+        let data = Data(json.utf8)
+        let scan = try RepodataScanner(data, what: "test")
+        #expect(scan.subdir == "linux-64" && scan.baseURL == "https://mirror.example/x" && scan.removed == ["a-0.9-0.tar.bz2"])
+        #expect(scan.byName["a"]?.count == 1 && scan.byName["b"]?.count == 2 && scan.byName["q\"e"]?.first?.fileName == "qé-1-0.conda")
+        #expect(scan.condaStems.contains("b-1.0-0"))
+        let records = try RepodataScanner.decode(scan.byName["b"] ?? [], from: data)
+        #expect(records.map(\.build) == ["0", "0"] && records.last?.trackFeatures == ["x", "y"] && records.first?.constrains == nil)
+        let a = try RepodataScanner.decode(scan.byName["a"] ?? [], from: data)
+        #expect(a.first?.depends == ["b >=1"])
+        for broken in [#"{"packages": {"a": {"name": "a""#, #"["#, #"{"packages": {"a" {}}}"#, ""] {
+            #expect(throws: CondaError.self) { try RepodataScanner(Data(broken.utf8), what: "broken") }
+        }
+    }
+}
