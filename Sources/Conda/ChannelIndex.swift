@@ -13,7 +13,7 @@ public final class ChannelIndex: RecordSource, @unchecked Sendable {
     struct Source {
         var channel: Int
         var subdir: String
-        var data: Data
+        var bytes: [UInt8]
         var baseURL: String?
     }
 
@@ -22,6 +22,7 @@ public final class ChannelIndex: RecordSource, @unchecked Sendable {
     private var sources: [Source] = []
     private var byName: [String: [Entry]] = [:]
     private var built: [String: [PackageRecord]] = [:]
+    private var versions: [String: CondaVersion] = [:]
     private let lock = NSLock()
 
     /// Reads `<channel>/<subdir>/repodata.json` (`.json.zst` when the channel has it) for each channel
@@ -52,7 +53,7 @@ public final class ChannelIndex: RecordSource, @unchecked Sendable {
     func add(_ data: Data, channel: Int, subdir: String, what: String) throws {
         let scan = try RepodataScanner(data, what: what)
         let source = sources.count
-        sources.append(Source(channel: channel, subdir: subdir, data: data, baseURL: scan.baseURL))
+        sources.append(Source(channel: channel, subdir: subdir, bytes: scan.bytes, baseURL: scan.baseURL))
         for (name, entries) in scan.byName {
             for entry in entries where !scan.removed.contains(entry.fileName) {
                 // The same package in both formats: keep the .conda one.
@@ -73,13 +74,15 @@ public final class ChannelIndex: RecordSource, @unchecked Sendable {
             let source = sources[sourceIndex]
             let decoded: [RepodataRecord]
             do {
-                decoded = try RepodataScanner.decode(group.map(\.scanned), from: source.data)
+                decoded = try RepodataScanner.decode(group.map(\.scanned), from: source.bytes)
             } catch {
                 throw CondaError.repodata("\(channels[source.channel])/\(source.subdir)/repodata.json has a malformed '\(name)' record")
             }
             for (entry, record) in zip(group, decoded) {
+                let version = try versions[record.version] ?? CondaVersion(record.version)
+                versions[record.version] = version
                 records.append(try PackageRecord(fileName: entry.scanned.fileName, raw: record.fields, channel: channels[source.channel],
-                                                 subdir: source.subdir, baseURL: source.baseURL))
+                                                 subdir: source.subdir, baseURL: source.baseURL, parsedVersion: version))
             }
         }
         records.sort { $0.fileName < $1.fileName }
@@ -116,6 +119,31 @@ struct RepodataRecord: Decodable {
     enum CodingKeys: String, CodingKey {
         case name, version, build, depends, constrains, subdir, noarch, timestamp, md5, sha256, size
         case buildNumber = "build_number", trackFeatures = "track_features", pythonSitePackagesPath = "python_site_packages_path"
+    }
+
+    /// What the scanner collected, before the required fields are checked.
+    struct Fields {
+        var name: String?, version: String?, build: String?
+        var buildNumber: Int64?, depends: [String]?, constrains: [String]?, trackFeatures: [String]?
+        var subdir: String?, noarch: String?, timestamp: Int64?, md5: String?, sha256: String?, size: Int64?
+        var pythonSitePackagesPath: String?
+    }
+
+    init(name: String, version: String, build: String, fields: Fields) {
+        self.name = name
+        self.version = version
+        self.build = build
+        buildNumber = fields.buildNumber
+        depends = fields.depends
+        constrains = fields.constrains
+        trackFeatures = fields.trackFeatures
+        subdir = fields.subdir
+        noarch = fields.noarch
+        timestamp = fields.timestamp
+        md5 = fields.md5
+        sha256 = fields.sha256
+        size = fields.size
+        pythonSitePackagesPath = fields.pythonSitePackagesPath
     }
 
     init(from decoder: Decoder) throws {

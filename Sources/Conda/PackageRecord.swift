@@ -24,12 +24,14 @@ public struct PackageRecord: Sendable, Hashable, CustomStringConvertible {
     /// Every field as read from repodata.
     public var raw: [String: JSONValue]
 
-    public init(fileName: String, raw: [String: JSONValue], channel: String, subdir: String, baseURL: String? = nil) throws {
+    /// `parsedVersion` lets a caller reuse the parse of a version string many records share.
+    public init(fileName: String, raw: [String: JSONValue], channel: String, subdir: String, baseURL: String? = nil,
+                parsedVersion: CondaVersion? = nil) throws {
         guard let name = raw["name"]?.string, let versionText = raw["version"]?.string, let build = raw["build"]?.string else {
             throw CondaError.repodata("record \(fileName) lacks name, version or build")
         }
         self.name = name.lowercased()
-        version = try CondaVersion(versionText)
+        version = try parsedVersion ?? CondaVersion(versionText)
         self.build = build
         buildNumber = Int(raw["build_number"]?.int ?? 0)
         depends = raw["depends"]?.array?.compactMap(\.string) ?? []

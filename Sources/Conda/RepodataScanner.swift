@@ -15,7 +15,7 @@ struct RepodataScanner {
     var baseURL: String?
     var removed = Set<String>()
 
-    private let bytes: [UInt8]
+    let bytes: [UInt8]
     private var index = 0
     private let what: String
 
@@ -25,15 +25,87 @@ struct RepodataScanner {
         try scan()
     }
 
-    /// The records of `entries`, decoded together as one JSON array.
-    static func decode(_ entries: [Entry], from data: Data) throws -> [RepodataRecord] {
-        var array = Data("[".utf8)
-        for (position, entry) in entries.enumerated() {
-            if position > 0 { array.append(UInt8(ascii: ",")) }
-            array.append(data[data.startIndex + entry.range.lowerBound..<data.startIndex + entry.range.upperBound])
+    /// The records of `entries`, read straight from the bytes (no generic JSON decoding).
+    static func decode(_ entries: [Entry], from bytes: [UInt8]) throws -> [RepodataRecord] {
+        var scanner = RepodataScanner(bytes: bytes, what: "record")
+        return try entries.map { entry in
+            scanner.index = entry.range.lowerBound
+            return try scanner.record()
         }
-        array.append(UInt8(ascii: "]"))
-        return try JSONDecoder().decode([RepodataRecord].self, from: array)
+    }
+
+    private init(bytes: [UInt8], what: String) {
+        self.bytes = bytes
+        self.what = what
+    }
+
+    /// One record object, the fields Kiln uses; others are skipped, nulls count as absent.
+    mutating func record() throws -> RepodataRecord {
+        try expect(UInt8(ascii: "{"))
+        var fields = RepodataRecord.Fields()
+        try members { scanner, key in
+            if scanner.peek() == UInt8(ascii: "n"), key != "noarch" { try scanner.skipValue(); return }
+            switch key {
+            case "name": fields.name = try scanner.stringOrSkip()
+            case "version": fields.version = try scanner.stringOrSkip()
+            case "build": fields.build = try scanner.stringOrSkip()
+            case "build_number": fields.buildNumber = try scanner.integer()
+            case "depends": fields.depends = try scanner.strings()
+            case "constrains": fields.constrains = try scanner.strings()
+            case "track_features":
+                if scanner.peek() == UInt8(ascii: "[") { fields.trackFeatures = try scanner.strings() }
+                else { fields.trackFeatures = (try scanner.stringOrSkip() ?? "").split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init) }
+            case "subdir": fields.subdir = try scanner.stringOrSkip()
+            case "noarch":
+                if scanner.peek() == UInt8(ascii: "t") { try scanner.skipValue(); fields.noarch = "generic" }
+                else { fields.noarch = try scanner.stringOrSkip() }
+            case "timestamp": fields.timestamp = try scanner.integer()
+            case "md5": fields.md5 = try scanner.stringOrSkip()
+            case "sha256": fields.sha256 = try scanner.stringOrSkip()
+            case "size": fields.size = try scanner.integer()
+            case "python_site_packages_path": fields.pythonSitePackagesPath = try scanner.stringOrSkip()
+            default: try scanner.skipValue()
+            }
+        }
+        guard let name = fields.name, let version = fields.version, let build = fields.build else {
+            throw failure("a record lacks name, version or build")
+        }
+        return RepodataRecord(name: name, version: version, build: build, fields: fields)
+    }
+
+    mutating func strings() throws -> [String] {
+        try expect(UInt8(ascii: "["))
+        var result: [String] = []
+        skipSpace()
+        if peek() == UInt8(ascii: "]") { index += 1; return result }
+        while true {
+            skipSpace()
+            result.append(try string())
+            skipSpace()
+            if peek() == UInt8(ascii: ",") { index += 1; continue }
+            try expect(UInt8(ascii: "]"))
+            return result
+        }
+    }
+
+    /// An integer (a float such as 1.5e12 is rounded); nil for other values.
+    mutating func integer() throws -> Int64? {
+        skipSpace()
+        var value: Int64 = 0
+        var digits = 0
+        while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39, digits < 18 {
+            value = value * 10 + Int64(bytes[index] - 0x30)
+            index += 1
+            digits += 1
+        }
+        if digits > 0, let next = peek(), next == UInt8(ascii: ",") || next == UInt8(ascii: "}") || next == 0x20 || next == 0x0A {
+            return value
+        }
+        index -= digits
+        let start = index
+        try skipValue()
+        let text = String(decoding: bytes[start..<index], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+        return Int64(text) ?? Double(text).flatMap { Int64(exactly: $0.rounded()) }
     }
 
     func failure(_ detail: String) -> CondaError { .repodata("\(what) is not valid repodata (\(detail) at byte \(index))") }

@@ -64,6 +64,10 @@ struct Problem {
     var specCache: [String: MatchSpec] = [:]
     /// Candidates per dependency text: the same text recurs across thousands of records.
     var candidateCache: [String: [Int]] = [:]
+    var topVersionCache: [String: Int?] = [:]
+    /// Each record's version as a rank among its name's versions (equal versions, equal rank), so
+    /// that sorting compares integers, not version strings.
+    var rank: [Int] = []
     var dependencies: [[(spec: MatchSpec, candidates: [Int])]] = []
 
     // CDCL state
@@ -100,6 +104,15 @@ struct Problem {
             let start = records.count
             records += found
             byName[name] = Array(start..<records.count)
+        }
+        rank = Array(repeating: 0, count: records.count)
+        for ids in byName.values {
+            let ordered = ids.sorted { records[$0].version < records[$1].version }
+            var current = 0
+            for (position, id) in ordered.enumerated() {
+                if position > 0, records[ordered[position - 1]].version < records[id].version { current += 1 }
+                rank[id] = current
+            }
         }
         for (name, ids) in byName { byName[name] = sortByPreference(ids) }
         candidateCache = [:]   // rebuilt below in preference order
@@ -139,6 +152,14 @@ struct Problem {
         return found
     }
 
+    /// The highest version a dependency text allows, cached like its candidates.
+    mutating func topVersion(for text: String, _ spec: MatchSpec) -> Int? {
+        if let cached = topVersionCache[text] { return cached }
+        let top = candidates(for: text, spec).map { rank[$0] }.max()
+        topVersionCache[text] = top
+        return top
+    }
+
     mutating func parse(_ text: String) throws -> MatchSpec {
         if let cached = specCache[text] { return cached }
         let spec = try MatchSpec(parsing: text)
@@ -149,33 +170,27 @@ struct Problem {
     /// conda's order (rattler `conda_sorting.rs`): no track_features first, then higher version, higher
     /// build number, then the build whose dependencies allow newer versions, then newer timestamp.
     mutating func sortByPreference(_ ids: [Int]) -> [Int] {
-        var bestCache: [Int: [String: CondaVersion]] = [:]
-        func best(_ id: Int, _ problem: inout Problem) -> [String: CondaVersion] {
+        var bestCache: [Int: [String: Int]] = [:]
+        func best(_ id: Int, _ problem: inout Problem) -> [String: Int] {
             if let cached = bestCache[id] { return cached }
-            var result: [String: CondaVersion] = [:]
+            var result: [String: Int] = [:]
             for dependency in problem.records[id].depends {
                 guard let spec = problem.specCache[dependency] else { continue }
-                var top: CondaVersion?
-                for candidate in problem.candidates(for: dependency, spec) {
-                    let version = problem.records[candidate].version
-                    if let current = top, version <= current { continue }
-                    top = version
-                }
-                if let top { result[spec.name] = top }
+                if let top = problem.topVersion(for: dependency, spec) { result[spec.name] = top }
             }
             bestCache[id] = result
             return result
         }
         // Only builds that tie on version and build number need their dependencies compared.
         var ties = Set<Int>()
-        let grouped = Dictionary(grouping: ids) { "\(records[$0].version)|\(records[$0].buildNumber)" }
+        let grouped = Dictionary(grouping: ids) { rank[$0] * 100_000 + records[$0].buildNumber }
         for group in grouped.values where group.count > 1 { ties.formUnion(group) }
-        var bests: [Int: [String: CondaVersion]] = [:]
+        var bests: [Int: [String: Int]] = [:]
         for id in ties { bests[id] = best(id, &self) }
         return ids.sorted { a, b in
             let x = records[a].trackFeatures.isEmpty, y = records[b].trackFeatures.isEmpty
             if x != y { return x }
-            if records[a].version != records[b].version { return records[a].version > records[b].version }
+            if rank[a] != rank[b] { return rank[a] > rank[b] }
             if records[a].buildNumber != records[b].buildNumber { return records[a].buildNumber > records[b].buildNumber }
             let bx = bests[a] ?? [:], by = bests[b] ?? [:]
             for name in Set(bx.keys).intersection(by.keys).sorted() {

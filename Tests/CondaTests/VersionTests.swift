@@ -135,9 +135,9 @@ struct RepodataScannerTests {
         #expect(scan.subdir == "linux-64" && scan.baseURL == "https://mirror.example/x" && scan.removed == ["a-0.9-0.tar.bz2"])
         #expect(scan.byName["a"]?.count == 1 && scan.byName["b"]?.count == 2 && scan.byName["q\"e"]?.first?.fileName == "qé-1-0.conda")
         #expect(scan.condaStems.contains("b-1.0-0"))
-        let records = try RepodataScanner.decode(scan.byName["b"] ?? [], from: data)
+        let records = try RepodataScanner.decode(scan.byName["b"] ?? [], from: scan.bytes)
         #expect(records.map(\.build) == ["0", "0"] && records.last?.trackFeatures == ["x", "y"] && records.first?.constrains == nil)
-        let a = try RepodataScanner.decode(scan.byName["a"] ?? [], from: data)
+        let a = try RepodataScanner.decode(scan.byName["a"] ?? [], from: scan.bytes)
         #expect(a.first?.depends == ["b >=1"])
         for broken in [#"{"packages": {"a": {"name": "a""#, #"["#, #"{"packages": {"a" {}}}"#, ""] {
             #expect(throws: CondaError.self) { try RepodataScanner(Data(broken.utf8), what: "broken") }
