@@ -89,18 +89,12 @@ public final class ChannelIndex: RecordSource, @unchecked Sendable {
         built[name] = records
         return records
     }
-
-    /// How many records the channels hold, for reports.
-    public var recordCount: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return byName.values.reduce(0) { $0 + $1.count }
-    }
 }
 
-/// A repodata record with the fields Kiln uses, decoded without building a generic JSON tree.
-/// `track_features` may be a string or a list; `noarch` a string or the legacy `true`; nulls are absent.
-struct RepodataRecord: Decodable {
+/// A repodata record with the fields Kiln uses, as `RepodataScanner` reads them: `track_features` as a
+/// list (repodata has a string or a list), `noarch` as a string (the legacy `true` is "generic"),
+/// nulls as absent.
+struct RepodataRecord {
     var name: String
     var version: String
     var build: String
@@ -115,59 +109,6 @@ struct RepodataRecord: Decodable {
     var sha256: String?
     var size: Int64?
     var pythonSitePackagesPath: String?
-
-    enum CodingKeys: String, CodingKey {
-        case name, version, build, depends, constrains, subdir, noarch, timestamp, md5, sha256, size
-        case buildNumber = "build_number", trackFeatures = "track_features", pythonSitePackagesPath = "python_site_packages_path"
-    }
-
-    /// What the scanner collected, before the required fields are checked.
-    struct Fields {
-        var name: String?, version: String?, build: String?
-        var buildNumber: Int64?, depends: [String]?, constrains: [String]?, trackFeatures: [String]?
-        var subdir: String?, noarch: String?, timestamp: Int64?, md5: String?, sha256: String?, size: Int64?
-        var pythonSitePackagesPath: String?
-    }
-
-    init(name: String, version: String, build: String, fields: Fields) {
-        self.name = name
-        self.version = version
-        self.build = build
-        buildNumber = fields.buildNumber
-        depends = fields.depends
-        constrains = fields.constrains
-        trackFeatures = fields.trackFeatures
-        subdir = fields.subdir
-        noarch = fields.noarch
-        timestamp = fields.timestamp
-        md5 = fields.md5
-        sha256 = fields.sha256
-        size = fields.size
-        pythonSitePackagesPath = fields.pythonSitePackagesPath
-    }
-
-    init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        name = try container.decode(String.self, forKey: .name)
-        version = try container.decode(String.self, forKey: .version)
-        build = try container.decode(String.self, forKey: .build)
-        buildNumber = try container.decodeIfPresent(Int64.self, forKey: .buildNumber)
-        depends = try container.decodeIfPresent([String].self, forKey: .depends)
-        constrains = try container.decodeIfPresent([String].self, forKey: .constrains)
-        if let text = try? container.decodeIfPresent(String.self, forKey: .trackFeatures) {
-            trackFeatures = text.split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
-        } else {
-            trackFeatures = try? container.decodeIfPresent([String].self, forKey: .trackFeatures)
-        }
-        subdir = try container.decodeIfPresent(String.self, forKey: .subdir)
-        if let kind = try? container.decodeIfPresent(String.self, forKey: .noarch) { noarch = kind }
-        else if (try? container.decodeIfPresent(Bool.self, forKey: .noarch)) == true { noarch = "generic" }
-        timestamp = try? container.decodeIfPresent(Int64.self, forKey: .timestamp)
-        md5 = try container.decodeIfPresent(String.self, forKey: .md5)
-        sha256 = try container.decodeIfPresent(String.self, forKey: .sha256)
-        size = try? container.decodeIfPresent(Int64.self, forKey: .size)
-        pythonSitePackagesPath = try container.decodeIfPresent(String.self, forKey: .pythonSitePackagesPath)
-    }
 
     /// The same fields as JSON values, for `PackageRecord`.
     var fields: [String: JSONValue] {

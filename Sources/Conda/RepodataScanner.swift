@@ -42,35 +42,34 @@ struct RepodataScanner {
     /// One record object, the fields Kiln uses; others are skipped, nulls count as absent.
     mutating func record() throws -> RepodataRecord {
         try expect(UInt8(ascii: "{"))
-        var fields = RepodataRecord.Fields()
+        var record = RepodataRecord(name: "", version: "", build: "")
+        var seen = (name: false, version: false, build: false)
         try members { scanner, key in
             if scanner.peek() == UInt8(ascii: "n"), key != "noarch" { try scanner.skipValue(); return }
             switch key {
-            case "name": fields.name = try scanner.stringOrSkip()
-            case "version": fields.version = try scanner.stringOrSkip()
-            case "build": fields.build = try scanner.stringOrSkip()
-            case "build_number": fields.buildNumber = try scanner.integer()
-            case "depends": fields.depends = try scanner.strings()
-            case "constrains": fields.constrains = try scanner.strings()
+            case "name": if let text = try scanner.stringOrSkip() { record.name = text; seen.name = true }
+            case "version": if let text = try scanner.stringOrSkip() { record.version = text; seen.version = true }
+            case "build": if let text = try scanner.stringOrSkip() { record.build = text; seen.build = true }
+            case "build_number": record.buildNumber = try scanner.integer()
+            case "depends": record.depends = try scanner.strings()
+            case "constrains": record.constrains = try scanner.strings()
             case "track_features":
-                if scanner.peek() == UInt8(ascii: "[") { fields.trackFeatures = try scanner.strings() }
-                else { fields.trackFeatures = (try scanner.stringOrSkip() ?? "").split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init) }
-            case "subdir": fields.subdir = try scanner.stringOrSkip()
+                if scanner.peek() == UInt8(ascii: "[") { record.trackFeatures = try scanner.strings() }
+                else { record.trackFeatures = (try scanner.stringOrSkip() ?? "").split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init) }
+            case "subdir": record.subdir = try scanner.stringOrSkip()
             case "noarch":
-                if scanner.peek() == UInt8(ascii: "t") { try scanner.skipValue(); fields.noarch = "generic" }
-                else { fields.noarch = try scanner.stringOrSkip() }
-            case "timestamp": fields.timestamp = try scanner.integer()
-            case "md5": fields.md5 = try scanner.stringOrSkip()
-            case "sha256": fields.sha256 = try scanner.stringOrSkip()
-            case "size": fields.size = try scanner.integer()
-            case "python_site_packages_path": fields.pythonSitePackagesPath = try scanner.stringOrSkip()
+                if scanner.peek() == UInt8(ascii: "t") { try scanner.skipValue(); record.noarch = "generic" }
+                else { record.noarch = try scanner.stringOrSkip() }
+            case "timestamp": record.timestamp = try scanner.integer()
+            case "md5": record.md5 = try scanner.stringOrSkip()
+            case "sha256": record.sha256 = try scanner.stringOrSkip()
+            case "size": record.size = try scanner.integer()
+            case "python_site_packages_path": record.pythonSitePackagesPath = try scanner.stringOrSkip()
             default: try scanner.skipValue()
             }
         }
-        guard let name = fields.name, let version = fields.version, let build = fields.build else {
-            throw failure("a record lacks name, version or build")
-        }
-        return RepodataRecord(name: name, version: version, build: build, fields: fields)
+        guard seen.name, seen.version, seen.build else { throw failure("a record lacks name, version or build") }
+        return record
     }
 
     mutating func strings() throws -> [String] {
