@@ -99,6 +99,22 @@ import TestSupport
         #expect(overridden.status == 0, "\(overridden.stderr)")
     }
 
+    @Test func registryBaseGlibcIsReadButTheBaseIsStillMounted() throws {
+        let registry = try TestRegistry()
+        let work = try TemporaryDirectory("glibc-registry")
+        _ = try writeEnvironment(work, ["needs-glibc", "libzlib"])
+        try work.write("root/lib/x86_64-linux-gnu/libc.so.6", Data("GNU C Library (Debian GLIBC 2.36-9) stable release version 2.36.\n\0".utf8))
+        let base = try Kiln.build(["--base", "scratch", "--add", "\(work.file("root")):/", "--output", "\(registry.host)/base/debian:12"])
+        let build = try Kiln.run(["build", "--base", "\(registry.host)/base/debian:12", "--conda-file", work.file("environment.yml"),
+                                  "--output", "\(registry.host)/ml/env-app:1"], environment: environment)
+        #expect(build.status == 0, "\(build.stderr)")
+        #expect(build.stderr.contains("kiln: base image glibc 2.36"))
+        #expect(build.stdout.contains("(uploaded 2, mounted 1, present 0)"), "config and environment uploaded, base mounted: \(build.stdout)")
+        let pushes = registry.requests().filter { $0.method == "PATCH" && $0.path.contains("/ml/env-app/") }
+        #expect(pushes.count == 2)
+        _ = base
+    }
+
     @Test func inferenceConfigCondaFileAndBadEnvironments() throws {
         let fixture = try Fixture()
         _ = try writeEnvironment(fixture.root, ["python 3.10.*", "hello"])
