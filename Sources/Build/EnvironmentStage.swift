@@ -54,9 +54,9 @@ public enum EnvironmentStage {
             try Atomic.write(Data(LockFile.explicit(records, platform: subdir).utf8), to: output + ".explicit.txt")
         }
         let root = work.appendingPathComponent("conda-prefix")
-        let clobbers = try await Installer.install(records, requested: specs, prefix: prefix, root: root, fetcher: fetcher,
-                                                   epoch: epoch, variables: file?.variables ?? [:])
-        for (path, earlier, later) in clobbers { log("\(later) replaces \(path) from \(earlier)") }
+        let report = try await Installer.install(records, requested: specs, prefix: prefix, root: root, fetcher: fetcher,
+                                                 epoch: epoch, variables: file?.variables ?? [:])
+        for line in report.warnings { log("warning: " + line) }
         let layers = try split(root, prefix: prefix, records: records, work: work)
         let path = baseEnv.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         let libraries = baseEnv.first { $0.hasPrefix("LD_LIBRARY_PATH=") }.map { ":" + $0.dropFirst(16) } ?? ""

@@ -31,11 +31,24 @@ public enum Installer {
         return ordered
     }
 
+    /// What an install should tell the user.
+    public struct Report: Sendable {
+        /// (path, earlier package, later package): the later package's file won.
+        public var clobbers: [(String, String, String)]
+        /// Packages whose post-link scripts were not run.
+        public var linkScripts: [String]
+
+        public var warnings: [String] {
+            clobbers.map { "\($0.2) replaces \($0.0) from \($0.1)" }
+                + linkScripts.map { "\($0) has a post-link script, which Kiln does not run" }
+        }
+    }
+
     /// Installs `records` (a solution or a lock) into `root`, writing `prefix` into files.
-    /// Returns the clobbered paths. Nothing is left in `root` if it fails.
+    /// Nothing is left in `root` if it fails.
     @discardableResult
     public static func install(_ records: [PackageRecord], requested: [MatchSpec], prefix: String, root: URL,
-                               fetcher: Fetcher, epoch: Int64, variables: [String: String] = [:]) async throws -> [(String, String, String)] {
+                               fetcher: Fetcher, epoch: Int64, variables: [String: String] = [:]) async throws -> Report {
         let extracted = fetcher.cacheDirectory.appendingPathComponent("extracted")
         var packages: [(record: PackageRecord, directory: URL)] = []
         do {
@@ -53,7 +66,7 @@ public enum Installer {
             var linker = Linker(prefix: prefix, root: root)
             linker.epoch = epoch
             try linker.install(packages, requested: requested, variables: variables)
-            return linker.clobbers
+            return Report(clobbers: linker.clobbers, linkScripts: linker.linkScripts)
         } catch {
             try? FileManager.default.removeItem(at: root)
             throw error

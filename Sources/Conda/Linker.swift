@@ -17,6 +17,8 @@ public struct Linker {
     public var epoch: Int64 = 0
     /// Clobbered paths, for the caller to report: (path, earlier package, later package).
     public private(set) var clobbers: [(String, String, String)] = []
+    /// Packages that ship a post-link script, which Kiln does not run (rattler does not by default either).
+    public private(set) var linkScripts: [String] = []
     var owners: [String: String] = [:]
 
     public init(prefix: String, root: URL) {
@@ -49,6 +51,7 @@ public struct Linker {
         let what = record.fileName
         let info = try PackageInfo.read(directory, what: what)
         let noarchPython = (record.noarch ?? info.noarch) == "python"
+        if info.paths.contains(where: { $0.path == "bin/.\(record.name)-post-link.sh" }) { linkScripts.append(record.distName) }
         if noarchPython, python == nil { throw CondaError.install("\(what) is noarch: python, but the environment has no python") }
         let layout = python.map(Self.pythonLayout)
         var pathsData: [JSONValue] = []

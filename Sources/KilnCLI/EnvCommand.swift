@@ -89,9 +89,9 @@ struct EnvInstallCommand: AsyncParsableCommand {
         let request = try options.request(environment)
         let fetcher = options.fetcher
         let records = try await request.solve(fetcher: fetcher)
-        let clobbers = try await Installer.install(records, requested: request.specs, prefix: targetPrefix ?? root.path, root: root,
+        let report = try await Installer.install(records, requested: request.specs, prefix: targetPrefix ?? root.path, root: root,
                                                    fetcher: fetcher, epoch: 0, variables: environment.variables)
-        for (path, earlier, later) in clobbers { FileHandle.standardError.write(Data("kiln: warning: \(later) replaces \(path) from \(earlier)\n".utf8)) }
+        for line in report.warnings { FileHandle.standardError.write(Data("kiln: warning: \(line)\n".utf8)) }
         print("installed \(records.count) packages into \(root.path)")
     }
 }
