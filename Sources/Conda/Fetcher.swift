@@ -66,14 +66,25 @@ public struct Fetcher: Sendable {
         }
     }
 
-    /// The package archive for `record` in the content-addressed cache, downloaded and verified if needed.
-    public func package(_ record: PackageRecord) async throws -> URL {
+    /// A verified archive in the cache, with the hashes it was verified by.
+    public struct FetchedPackage: Sendable {
+        public var url: URL
+        public var sha256: String
+        public var md5: String
+        public var size: Int64
+    }
+
+    /// The package archive for `record` in the content-addressed cache, downloaded if needed, and
+    /// verified either way (a cached file may have been changed since).
+    public func package(_ record: PackageRecord) async throws -> FetchedPackage {
         let directory = cacheDirectory.appendingPathComponent("pkgs")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let suffix = record.fileName.hasSuffix(".conda") ? ".conda" : ".tar.bz2"
         let key = record.sha256 ?? record.md5 ?? Digest.sha256(of: Data(record.url.utf8)).encoded
         let cached = directory.appendingPathComponent(key + suffix)
-        if FileManager.default.fileExists(atPath: cached.path), (try? verify(cached, record)) != nil { return cached }
+        if FileManager.default.fileExists(atPath: cached.path), let hashes = try? verify(cached, record) {
+            return FetchedPackage(url: cached, sha256: hashes.sha256, md5: hashes.md5, size: hashes.size)
+        }
         let temporary = directory.appendingPathComponent(".\(UUID().uuidString).part")
         defer { try? FileManager.default.removeItem(at: temporary) }
         if record.url.hasPrefix("file://") {
@@ -84,14 +95,15 @@ public struct Fetcher: Sendable {
             guard let data = try await data(record.url) else { throw CondaError.package("\(record.url) was not found (404)") }
             try data.write(to: temporary)
         }
-        try verify(temporary, record)
+        let hashes = try verify(temporary, record)
         _ = try? FileManager.default.removeItem(at: cached)
         try FileManager.default.moveItem(at: temporary, to: cached)
-        return cached
+        return FetchedPackage(url: cached, sha256: hashes.sha256, md5: hashes.md5, size: hashes.size)
     }
 
-    /// Checks the archive's sha256 (or md5 when the record has no sha256) and size.
-    func verify(_ file: URL, _ record: PackageRecord) throws {
+    /// Checks the archive's sha256 (or md5 when the record has no sha256) and size; returns its hashes.
+    @discardableResult
+    func verify(_ file: URL, _ record: PackageRecord) throws -> (sha256: String, md5: String, size: Int64) {
         let (sha256, md5, size) = try Self.hashes(file.path)
         if let expected = record.sha256 {
             guard expected.lowercased() == sha256 else {
@@ -107,6 +119,7 @@ public struct Fetcher: Sendable {
         if let expectedSize = record.size, expectedSize != size {
             throw CondaError.package("\(record.fileName): \(size) bytes, the channel says \(expectedSize)")
         }
+        return (sha256, md5, size)
     }
 
     static func hashes(_ path: String) throws -> (sha256: String, md5: String, size: Int64) {

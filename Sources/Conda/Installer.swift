@@ -54,10 +54,10 @@ public enum Installer {
         do {
             for record in records.sorted(by: { $0.fileName < $1.fileName }) {
                 let archive = try await fetcher.package(record)
-                let key = archive.deletingPathExtension().lastPathComponent.replacingOccurrences(of: ".tar", with: "")
+                let key = archive.url.deletingPathExtension().lastPathComponent.replacingOccurrences(of: ".tar", with: "")
                 let directory = extracted.appendingPathComponent(key)
                 if !FileManager.default.fileExists(atPath: directory.appendingPathComponent("info/index.json").path) {
-                    try PackageArchive.extract(archive, into: directory)
+                    try PackageArchive.extract(archive.url, into: directory)
                 }
                 packages.append((try installedRecord(record, directory: directory, archive: archive), directory))
             }
@@ -75,7 +75,7 @@ public enum Installer {
 
     /// The record conda-meta gets: the package's own `info/index.json` with the archive's hashes, size,
     /// file name and URL. A solved install and a locked one thus write the same bytes.
-    static func installedRecord(_ record: PackageRecord, directory: URL, archive: URL) throws -> PackageRecord {
+    static func installedRecord(_ record: PackageRecord, directory: URL, archive: Fetcher.FetchedPackage) throws -> PackageRecord {
         guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent("info/index.json").path),
               var raw = try? JSONDecoder().decode([String: JSONValue].self, from: data) else {
             throw CondaError.package("\(record.fileName) has no readable info/index.json")
@@ -84,10 +84,9 @@ public enum Installer {
               raw["build"]?.string == record.build else {
             throw CondaError.package("\(record.fileName): info/index.json names a different package")
         }
-        let (sha256, md5, size) = try Fetcher.hashes(archive.path)
-        raw["sha256"] = .string(sha256)
-        raw["md5"] = .string(md5)
-        raw["size"] = .int(size)
+        raw["sha256"] = .string(archive.sha256)
+        raw["md5"] = .string(archive.md5)
+        raw["size"] = .int(archive.size)
         raw.removeValue(forKey: "indexed_timestamp")
         var installed = try PackageRecord(fileName: record.fileName, raw: raw, channel: record.channel, subdir: record.subdir)
         installed.url = record.url
