@@ -62,10 +62,11 @@ public final class TarReader {
         default: kind = .other
         }
         var target: String?
-        if let link = archive_entry_hardlink(entry) {
+        // The _utf8 forms answer when a name is stored as pax UTF-8 and the plain forms return NULL.
+        if let link = archive_entry_hardlink_utf8(entry) ?? archive_entry_hardlink(entry) {
             kind = .hardlink
             target = String(cString: link)
-        } else if kind == .symlink, let link = archive_entry_symlink(entry) {
+        } else if kind == .symlink, let link = archive_entry_symlink_utf8(entry) ?? archive_entry_symlink(entry) {
             target = String(cString: link)
         }
         return TarMember(path: path, kind: kind, mode: UInt32(archive_entry_perm(entry)), size: archive_entry_size(entry),

@@ -63,6 +63,7 @@ public enum PackageArchive {
                 chmod(target, mode_t(member.mode & 0o7777))
             case .symlink:
                 let link = member.linkTarget ?? ""
+                guard !link.isEmpty else { throw CondaError.package("\(what): symlink \(member.path) has an empty target") }
                 guard Self.stays(link, from: relative) else {
                     throw CondaError.package("\(what): symlink \(member.path) -> \(link) points outside the package")
                 }

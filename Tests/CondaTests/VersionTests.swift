@@ -1,6 +1,7 @@
 @testable import Conda
 import Foundation
 import Testing
+import TestSupport
 
 /// Conda's version order, on the vectors from conda's `VersionOrder` docstring.
 struct VersionTests {
@@ -141,6 +142,44 @@ struct RepodataScannerTests {
         #expect(a.first?.depends == ["b >=1"])
         for broken in [#"{"packages": {"a": {"name": "a""#, #"["#, #"{"packages": {"a" {}}}"#, ""] {
             #expect(throws: CondaError.self) { try RepodataScanner(Data(broken.utf8), what: "broken") }
+        }
+    }
+}
+
+/// Real packages from public repositories (../shared/data/conda-real): a legacy `has_prefix` package
+/// and a `.conda` with a text placeholder and softlinks, extracted and linked.
+struct RealPackageTests {
+    @Test func legacyHasPrefixPackageLinksAndABrokenOneIsRefused() throws {
+        let data = LockFileTests.data
+        let work = try TemporaryDirectory("real-packages")
+        // conda's test copy of zlib holds symlinks with empty targets: refused, nothing left behind.
+        let zlib = "\(data)/conda+conda/tests/data/conda_format_repo/linux-64/zlib-1.2.11-h7b6447c_3.conda"
+        let broken = #expect(throws: CondaError.self) { try PackageArchive.extract(URL(fileURLWithPath: zlib), into: work.url.appendingPathComponent("zlib")) }
+        #expect("\(broken.map { "\($0)" } ?? "")".contains("symlink lib/libz.so.1 has an empty target"))
+        #expect(!FileManager.default.fileExists(atPath: work.file("zlib")))
+        let packages = [("\(data)/artipie+artipie/artipie-main/src/test/resources/conda/snappy-1.1.3-0.tar.bz2", "snappy", "1.1.3", "0")]
+        var linked: [(record: PackageRecord, directory: URL)] = []
+        for (path, name, version, build) in packages {
+            let directory = work.url.appendingPathComponent("x-\(name)")
+            try PackageArchive.extract(URL(fileURLWithPath: path), into: directory)
+            let record = try PackageRecord(fileName: URL(fileURLWithPath: path).lastPathComponent,
+                                           raw: ["name": .string(name), "version": .string(version), "build": .string(build)],
+                                           channel: "file:///real", subdir: "linux-64")
+            linked.append((record, directory))
+        }
+        let info = try PackageInfo.read(linked[0].directory, what: "snappy")
+        #expect(info.paths.contains { $0.path == "lib/libsnappy.la" && $0.placeholder == "/opt/anaconda1anaconda2anaconda3" && !$0.binary })
+        let prefix = "/azureml-envs/azureml_real"
+        var linker = Linker(prefix: prefix, root: work.url.appendingPathComponent("prefix"))
+        try linker.install(linked, requested: [])
+        let la = try String(contentsOfFile: work.file("prefix/lib/libsnappy.la"), encoding: .utf8)
+        #expect(la.contains("libdir='\(prefix)/lib'") && !la.contains("anaconda1anaconda2anaconda3"))
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: work.file("prefix/lib/libsnappy.so")).hasPrefix("libsnappy.so."))
+        let meta = try String(contentsOfFile: work.file("prefix/conda-meta/snappy-1.1.3-0.json"), encoding: .utf8)
+        #expect(meta.contains("\"prefix_placeholder\":\"/opt/anaconda1anaconda2anaconda3\"") && meta.contains("\"softlink\""))
+        for file in ["lib/libsnappy.la"] {
+            let text = try String(contentsOfFile: work.file("prefix/\(file)"), encoding: .utf8)
+            #expect(text.contains(prefix) && !text.contains("placehold") && !text.contains("anaconda1anaconda2anaconda3"), "\(file)")
         }
     }
 }
