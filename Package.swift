@@ -40,6 +40,8 @@ let package = Package(
                                               .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                               .product(name: "NIOCore", package: "swift-nio"),
                                               .product(name: "Yams", package: "Yams")]),
+        // Python packaging: PEP 440 versions and specifiers (the pip: section builds on it).
+        .target(name: "Pip"),
         // Build planning: the BuildPlan value, the image builder, local outputs, registry sinks.
         .target(name: "Build", dependencies: ["OCI", "Archive", "Registry", "Conda"]),
         // AzureML front ends: inference config (v1) into a BuildPlan.
@@ -58,6 +60,7 @@ let package = Package(
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "OCI", "TestSupport"]),
         .testTarget(name: "KilnTests", dependencies: ["Build", "AzureML", "OCI", "Archive", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCI", "TestSupport"]),
+        .testTarget(name: "PipTests", dependencies: ["Pip", "TestSupport"]),
         .testTarget(name: "CondaTests", dependencies: ["Conda", "OCI", "TestSupport",
                                                      .product(name: "AsyncHTTPClient", package: "async-http-client")]),
     ]
