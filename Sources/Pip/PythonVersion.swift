@@ -112,12 +112,7 @@ public struct PythonVersion: Sendable, Hashable, Comparable, CustomStringConvert
             text = ""
         }
         guard text.isEmpty else { throw PipError.invalidVersion(input) }
-        self.epoch = epoch
-        self.release = release
-        self.pre = pre
-        self.post = post
-        self.dev = dev
-        self.local = local
+        self.init(epoch: epoch, release: release, pre: pre, post: post, dev: dev, local: local)
     }
 
     public var isPrerelease: Bool { pre != nil || dev != nil }
@@ -140,6 +135,16 @@ public struct PythonVersion: Sendable, Hashable, Comparable, CustomStringConvert
         return text
     }
 
+    /// Epoch and release only (`1!2.0rc1.post3+x` → `1!2.0`).
+    public var finalRelease: PythonVersion { PythonVersion(epoch: epoch, release: release, pre: nil, post: nil, dev: nil, local: []) }
+
+    /// The release without trailing zeros, as compared and hashed (`1.0.0` → `[1]`).
+    var significantRelease: [Int] {
+        var trimmed = release
+        while trimmed.count > 1, trimmed.last == 0 { trimmed.removeLast() }
+        return trimmed
+    }
+
     /// The version without its local part (`1.0+cpu` → `1.0`).
     public var withoutLocal: PythonVersion {
         PythonVersion(epoch: epoch, release: release, pre: pre, post: post, dev: dev, local: [])
@@ -159,9 +164,7 @@ public struct PythonVersion: Sendable, Hashable, Comparable, CustomStringConvert
     /// no local before any local; local numbers after local text.
     static func compare(_ a: PythonVersion, _ b: PythonVersion) -> Int {
         if a.epoch != b.epoch { return a.epoch < b.epoch ? -1 : 1 }
-        var x = a.release, y = b.release
-        while x.count > 1, x.last == 0 { x.removeLast() }
-        while y.count > 1, y.last == 0 { y.removeLast() }
+        let x = a.significantRelease, y = b.significantRelease
         for index in 0..<max(x.count, y.count) {
             let p = index < x.count ? x[index] : 0, q = index < y.count ? y[index] : 0
             if p != q { return p < q ? -1 : 1 }
@@ -196,10 +199,8 @@ public struct PythonVersion: Sendable, Hashable, Comparable, CustomStringConvert
     public static func < (lhs: PythonVersion, rhs: PythonVersion) -> Bool { compare(lhs, rhs) < 0 }
     public static func == (lhs: PythonVersion, rhs: PythonVersion) -> Bool { compare(lhs, rhs) == 0 }
     public func hash(into hasher: inout Hasher) {
-        var trimmed = release
-        while trimmed.count > 1, trimmed.last == 0 { trimmed.removeLast() }
         hasher.combine(epoch)
-        hasher.combine(trimmed)
+        hasher.combine(significantRelease)
         hasher.combine(pre?.0)
         hasher.combine(pre?.1)
         hasher.combine(post)

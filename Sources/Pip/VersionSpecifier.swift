@@ -82,10 +82,7 @@ public struct VersionSpecifiers: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    static func sameRelease(_ a: PythonVersion, _ b: PythonVersion) -> Bool {
-        PythonVersion(epoch: a.epoch, release: a.release, pre: nil, post: nil, dev: nil, local: [])
-            == PythonVersion(epoch: b.epoch, release: b.release, pre: nil, post: nil, dev: nil, local: [])
-    }
+    static func sameRelease(_ a: PythonVersion, _ b: PythonVersion) -> Bool { a.finalRelease == b.finalRelease }
 
     /// `==1.2.*`: the candidate's release, zero-padded, starts with the prefix's (pre/post parts of the
     /// prefix compared too when given).
