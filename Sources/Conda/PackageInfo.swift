@@ -23,11 +23,7 @@ public struct PackageInfo: Sendable {
         var noarch: String?
         if let data = FileManager.default.contents(atPath: info.appendingPathComponent("index.json").path),
            let index = try? JSONDecoder().decode([String: JSONValue].self, from: data) {
-            switch index["noarch"] {
-            case let .string(kind)?: noarch = kind
-            case .bool(true)?: noarch = "generic"
-            default: break
-            }
+            noarch = PackageRecord.noarch(index["noarch"])
         }
         var entryPoints: [String] = []
         if let data = FileManager.default.contents(atPath: info.appendingPathComponent("link.json").path) {

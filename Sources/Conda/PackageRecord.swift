@@ -40,11 +40,7 @@ public struct PackageRecord: Sendable, Hashable, CustomStringConvertible {
             ?? raw["track_features"]?.array?.compactMap(\.string) ?? []
         trackFeatures = features.filter { !$0.isEmpty }
         self.subdir = raw["subdir"]?.string ?? subdir
-        switch raw["noarch"] {
-        case let .string(kind)?: noarch = kind
-        case .bool(true)?: noarch = "generic"
-        default: noarch = nil
-        }
+        noarch = Self.noarch(raw["noarch"])
         // Timestamps are milliseconds; small values are seconds (rattler's TimestampMs).
         let stamp = raw["timestamp"]?.int ?? 0
         timestamp = stamp > 0 && stamp <= 253_402_300_799 ? stamp * 1000 : stamp
@@ -72,6 +68,15 @@ public struct PackageRecord: Sendable, Hashable, CustomStringConvertible {
         channel = "@virtual"
         url = ""
         raw = ["name": .string(name), "version": .string(version), "build": .string(build)]
+    }
+
+    /// `noarch` as index.json and repodata give it: a kind, or the legacy `true` meaning "generic".
+    static func noarch(_ value: JSONValue?) -> String? {
+        switch value {
+        case let .string(kind)?: return kind
+        case .bool(true)?: return "generic"
+        default: return nil
+        }
     }
 
     public var isVirtual: Bool { name.hasPrefix("__") }
