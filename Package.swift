@@ -40,8 +40,13 @@ let package = Package(
                                               .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                               .product(name: "NIOCore", package: "swift-nio"),
                                               .product(name: "Yams", package: "Yams")]),
-        // Python packaging: PEP 440 versions and specifiers (the pip: section builds on it).
-        .target(name: "Pip"),
+        // Python packaging without pip: PEP 440/508, requirement files, the simple API, wheel tags, the
+        // PubGrub resolver, the PEP 427 installer.
+        .target(name: "Pip", dependencies: ["CZlib",
+                                            .product(name: "Crypto", package: "swift-crypto"),
+                                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                                            .product(name: "NIOCore", package: "swift-nio"),
+                                            .product(name: "NIOHTTP1", package: "swift-nio")]),
         // Build planning: the BuildPlan value, the image builder, local outputs, registry sinks.
         .target(name: "Build", dependencies: ["OCI", "Archive", "Registry", "Conda"]),
         // AzureML front ends: inference config (v1) into a BuildPlan.

@@ -1,0 +1,120 @@
+import Foundation
+
+/// One file a package index lists for a project (PEP 503 anchor or PEP 691 `files` entry).
+public struct DistributionFile: Sendable, Hashable {
+    public var fileName: String
+    /// Absolute, without credentials (those are added per host when fetching).
+    public var url: String
+    public var sha256: String?
+    public var requiresPython: VersionSpecifiers?
+    /// PEP 658/714: the index serves `<url>.metadata`.
+    public var hasMetadataFile: Bool
+    public var metadataSHA256: String?
+    public var yanked: Bool
+    /// Position of the index or find-links source that listed it (earlier wins ties, as in pip).
+    public var sourceOrder: Int
+
+    public var wheel: WheelName? { WheelName(fileName) }
+}
+
+/// Parses simple-API pages.
+enum SimplePage {
+    /// PEP 691 JSON.
+    static func json(_ data: Data, pageURL: String, order: Int) throws -> [DistributionFile] {
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let files = object["files"] as? [[String: Any]] else {
+            throw PipError.index("\(Redact.url(pageURL)) is not a PEP 691 JSON page")
+        }
+        return files.compactMap { file in
+            guard let name = file["filename"] as? String, let href = file["url"] as? String else { return nil }
+            let hashes = file["hashes"] as? [String: Any]
+            let metadata = file["core-metadata"] ?? file["dist-info-metadata"]
+            var hasMetadata = false, metadataHash: String?
+            if let flag = metadata as? Bool { hasMetadata = flag }
+            if let dictionary = metadata as? [String: Any] { hasMetadata = true; metadataHash = dictionary["sha256"] as? String }
+            let yanked = (file["yanked"] as? Bool) ?? (file["yanked"] is String)
+            return DistributionFile(fileName: name, url: resolve(href, against: pageURL).url, sha256: (hashes?["sha256"] as? String)?.lowercased(),
+                                    requiresPython: (file["requires-python"] as? String).flatMap(specifiers),
+                                    hasMetadataFile: hasMetadata, metadataSHA256: metadataHash, yanked: yanked, sourceOrder: order)
+        }
+    }
+
+    /// PEP 503 HTML (also find-links pages): every anchor, with its data- attributes.
+    static func html(_ data: Data, pageURL: String, order: Int) -> [DistributionFile] {
+        let text = String(decoding: data, as: UTF8.self)
+        var base = pageURL
+        if let match = text.range(of: #"<base\s+href\s*=\s*["']([^"']+)["']"#, options: [.regularExpression, .caseInsensitive]) {
+            let tag = String(text[match])
+            if let href = attributes(tag)["href"] { base = resolve(href, against: pageURL).url }
+        }
+        var files: [DistributionFile] = []
+        var searchStart = text.startIndex
+        while let open = text.range(of: "<a", options: .caseInsensitive, range: searchStart..<text.endIndex) {
+            guard let close = text.range(of: ">", range: open.upperBound..<text.endIndex),
+                  let end = text.range(of: "</a>", options: .caseInsensitive, range: close.upperBound..<text.endIndex) else { break }
+            searchStart = end.upperBound
+            let tag = String(text[open.lowerBound..<close.upperBound])
+            guard tag.count > 2, tag[tag.index(tag.startIndex, offsetBy: 2)].isWhitespace else { continue }
+            let attrs = attributes(tag)
+            guard let href = attrs["href"] else { continue }
+            let (url, fragment) = resolve(href, against: base)
+            let name = unescape(String(text[close.upperBound..<end.lowerBound])).trimmingCharacters(in: .whitespacesAndNewlines)
+            let fileName = name.isEmpty || name.contains("<") ? (url.split(separator: "/").last.map(String.init) ?? "") : name
+            var sha256: String?
+            if let fragment, fragment.hasPrefix("sha256=") { sha256 = String(fragment.dropFirst(7)).lowercased() }
+            let metadata = attrs["data-core-metadata"] ?? attrs["data-dist-info-metadata"]
+            let metadataHash = metadata.flatMap { $0.hasPrefix("sha256=") ? String($0.dropFirst(7)) : nil }
+            files.append(DistributionFile(fileName: fileName.removingPercentEncoding ?? fileName, url: url, sha256: sha256,
+                                          requiresPython: attrs["data-requires-python"].flatMap(specifiers),
+                                          hasMetadataFile: metadata != nil && metadata != "false", metadataSHA256: metadataHash,
+                                          yanked: attrs["data-yanked"] != nil, sourceOrder: order))
+        }
+        return files
+    }
+
+    static func specifiers(_ text: String) -> VersionSpecifiers? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        return trimmed.isEmpty ? nil : try? VersionSpecifiers(parsing: trimmed)
+    }
+
+    /// `key="value"` pairs of a tag, HTML-unescaped; bare attributes map to "".
+    static func attributes(_ tag: String) -> [String: String] {
+        var result: [String: String] = [:]
+        let pattern = #"([A-Za-z_:][-A-Za-z0-9_:.]*)(\s*=\s*("([^"]*)"|'([^']*)'|([^\s"'>]+)))?"#
+        guard let regex = try? NSRegularExpression(pattern: pattern) else { return result }
+        let inner = String(tag.dropFirst(2).dropLast())
+        let range = NSRange(inner.startIndex..., in: inner)
+        for match in regex.matches(in: inner, range: range) {
+            guard let keyRange = Range(match.range(at: 1), in: inner) else { continue }
+            var value = ""
+            for group in 4...6 {
+                if let valueRange = Range(match.range(at: group), in: inner) { value = String(inner[valueRange]) }
+            }
+            result[inner[keyRange].lowercased()] = unescape(value)
+        }
+        return result
+    }
+
+    static func unescape(_ text: String) -> String {
+        guard text.contains("&") else { return text }
+        var result = text
+        for (entity, character) in [("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#39;", "'"), ("&#x27;", "'"), ("&amp;", "&")] {
+            result = result.replacingOccurrences(of: entity, with: character)
+        }
+        return result
+    }
+
+    /// An href made absolute against the page; the fragment split off.
+    static func resolve(_ href: String, against page: String) -> (url: String, fragment: String?) {
+        var link = href
+        var fragment: String?
+        if let hash = link.firstIndex(of: "#") {
+            fragment = String(link[link.index(after: hash)...])
+            link = String(link[..<hash])
+        }
+        if link.contains("://") { return (link, fragment) }
+        guard let base = URL(string: page.hasSuffix("/") || link.hasPrefix("/") ? page : page + "/"),
+              let absolute = URL(string: link, relativeTo: base) else { return (link, fragment) }
+        return (absolute.absoluteString, fragment)
+    }
+}

@@ -1,0 +1,267 @@
+import CZlib
+import Foundation
+
+/// Bytes that can be read at any offset: a local file, or a remote file through HTTP range requests.
+public protocol ByteSource: Sendable {
+    var size: Int64 { get }
+    func read(at offset: Int64, count: Int) async throws -> Data
+}
+
+/// A local file read with pread.
+public struct FileByteSource: ByteSource {
+    public let path: String
+    public let size: Int64
+
+    public init(path: String) throws {
+        self.path = path
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              let size = (attributes[.size] as? NSNumber)?.int64Value else {
+            throw PipError.wheel("cannot read \(path)")
+        }
+        self.size = size
+    }
+
+    public func read(at offset: Int64, count: Int) async throws -> Data { try readSync(at: offset, count: count) }
+
+    func readSync(at offset: Int64, count: Int) throws -> Data {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw PipError.wheel("cannot open \(path)") }
+        defer { close(fd) }
+        var data = Data(count: count)
+        let got = data.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
+        guard got == count else { throw PipError.wheel("\(path): short read at \(offset) (the zip is truncated)") }
+        return data
+    }
+}
+
+/// One member of a zip archive, from its central directory.
+public struct ZipEntry: Sendable {
+    public var name: String
+    public var method: UInt16
+    public var crc32: UInt32
+    public var compressedSize: Int64
+    public var size: Int64
+    public var localHeaderOffset: Int64
+    /// Unix mode from the external attributes' high 16 bits, when the archive was made on Unix.
+    public var unixMode: UInt32?
+    public var isDirectory: Bool { name.hasSuffix("/") }
+}
+
+/// The central directory of a zip (a wheel), read from its end: no need to fetch the whole archive.
+public struct ZipDirectory: Sendable {
+    public var entries: [ZipEntry]
+    let source: any ByteSource
+    let label: String
+
+    public init(_ source: any ByteSource, label: String) async throws {
+        self.source = source
+        self.label = label
+        func fail(_ why: String) -> PipError { .wheel("\(label): \(why)") }
+        let tailLength = Int(min(source.size, 65_557))
+        guard tailLength >= 22 else { throw fail("too short to be a zip archive") }
+        let tail = try await source.read(at: source.size - Int64(tailLength), count: tailLength)
+        guard let eocd = Self.findBackwards(tail, signature: 0x0605_4b50) else { throw fail("not a zip archive (no end of central directory)") }
+        var count = Int64(tail.u16(eocd + 10))
+        var directorySize = Int64(tail.u32(eocd + 12))
+        var directoryOffset = Int64(tail.u32(eocd + 16))
+        if count == 0xFFFF || directorySize == 0xFFFF_FFFF || directoryOffset == 0xFFFF_FFFF {
+            // Zip64: a locator sits just before the classic record and points at the zip64 record.
+            guard eocd >= 20, tail.u32(eocd - 20) == 0x0706_4b50 else { throw fail("zip64 locator missing") }
+            let recordOffset = Int64(tail.u64(eocd - 20 + 8))
+            let record = try await source.read(at: recordOffset, count: 56)
+            guard record.u32(0) == 0x0606_4b50 else { throw fail("zip64 end record missing") }
+            count = Int64(record.u64(32))
+            directorySize = Int64(record.u64(40))
+            directoryOffset = Int64(record.u64(48))
+        }
+        guard directoryOffset >= 0, directorySize >= 0, directoryOffset + directorySize <= source.size, count < 10_000_000 else {
+            throw fail("central directory lies outside the archive")
+        }
+        let tailStart = source.size - Int64(tailLength)
+        let directory: Data
+        if directoryOffset >= tailStart {
+            let start = Int(directoryOffset - tailStart)
+            directory = tail.subdata(in: start..<start + Int(directorySize))
+        } else {
+            directory = try await source.read(at: directoryOffset, count: Int(directorySize))
+        }
+        entries = []
+        var cursor = 0
+        for _ in 0..<count {
+            guard cursor + 46 <= directory.count, directory.u32(cursor) == 0x0201_4b50 else { throw fail("central directory is corrupt") }
+            let madeBy = directory.u16(cursor + 4) >> 8
+            let method = directory.u16(cursor + 10)
+            let crc = directory.u32(cursor + 16)
+            var compressed = Int64(directory.u32(cursor + 20))
+            var size = Int64(directory.u32(cursor + 24))
+            let nameLength = Int(directory.u16(cursor + 28)), extraLength = Int(directory.u16(cursor + 30))
+            let commentLength = Int(directory.u16(cursor + 32))
+            let external = directory.u32(cursor + 38)
+            var offset = Int64(directory.u32(cursor + 42))
+            let end = cursor + 46 + nameLength + extraLength + commentLength
+            guard end <= directory.count else { throw fail("central directory is corrupt") }
+            let nameBytes = directory.subdata(in: cursor + 46..<cursor + 46 + nameLength)
+            guard let name = String(data: nameBytes, encoding: .utf8) else { throw fail("a member name is not UTF-8") }
+            // Zip64 extra field: the 64-bit values, in order, for each 32-bit field that overflowed.
+            var extra = cursor + 46 + nameLength
+            let extraEnd = extra + extraLength
+            while extra + 4 <= extraEnd {
+                let id = directory.u16(extra), length = Int(directory.u16(extra + 2))
+                if id == 0x0001 {
+                    var field = extra + 4
+                    if size == 0xFFFF_FFFF, field + 8 <= extra + 4 + length { size = Int64(directory.u64(field)); field += 8 }
+                    if compressed == 0xFFFF_FFFF, field + 8 <= extra + 4 + length { compressed = Int64(directory.u64(field)); field += 8 }
+                    if offset == 0xFFFF_FFFF, field + 8 <= extra + 4 + length { offset = Int64(directory.u64(field)) }
+                }
+                extra += 4 + length
+            }
+            let mode = external >> 16
+            entries.append(ZipEntry(name: name, method: method, crc32: crc, compressedSize: compressed, size: size,
+                                    localHeaderOffset: offset, unixMode: madeBy == 3 && mode != 0 ? mode : nil))
+            cursor = end
+        }
+    }
+
+    static func findBackwards(_ data: Data, signature: UInt32) -> Int? {
+        var index = data.count - 22
+        while index >= 0 {
+            if data.u32(index) == signature { return index }
+            index -= 1
+        }
+        return nil
+    }
+
+    /// Where a member's data starts: after its local header, whose extra field may differ from the central one.
+    func dataOffset(_ entry: ZipEntry) async throws -> Int64 {
+        let header = try await source.read(at: entry.localHeaderOffset, count: 30)
+        guard header.u32(0) == 0x0403_4b50 else { throw PipError.wheel("\(label): local header of \(entry.name) is corrupt") }
+        return entry.localHeaderOffset + 30 + Int64(header.u16(26)) + Int64(header.u16(28))
+    }
+
+    /// A small member's bytes (METADATA, WHEEL, RECORD, entry_points.txt), checked against its CRC.
+    public func contents(_ entry: ZipEntry, limit: Int64 = 64 << 20) async throws -> Data {
+        guard entry.size <= limit, entry.compressedSize <= limit else {
+            throw PipError.wheel("\(label): \(entry.name) is larger than \(limit) bytes")
+        }
+        let start = try await dataOffset(entry)
+        let raw = try await source.read(at: start, count: Int(entry.compressedSize))
+        var output = Data()
+        try Self.decode(raw, entry, label: label) { output.append($0) }
+        return output
+    }
+
+    /// Streams a member through `sink` in pieces, inflating as it reads, and checks size and CRC.
+    func stream(_ entry: ZipEntry, _ sink: (Data) throws -> Void) async throws {
+        let start = try await dataOffset(entry)
+        let inflater = try Inflater(entry, label: label)
+        var offset: Int64 = 0
+        while offset < entry.compressedSize {
+            let count = Int(min(1 << 20, entry.compressedSize - offset))
+            let piece = try await source.read(at: start + offset, count: count)
+            try inflater.feed(piece, sink)
+            offset += Int64(count)
+        }
+        try inflater.finish()
+    }
+
+    static func decode(_ raw: Data, _ entry: ZipEntry, label: String, _ sink: (Data) throws -> Void) throws {
+        let inflater = try Inflater(entry, label: label)
+        try inflater.feed(raw, sink)
+        try inflater.finish()
+    }
+}
+
+/// Raw deflate (method 8) or stored (method 0), with the size and CRC-32 checked at the end.
+final class Inflater {
+    let entry: ZipEntry
+    let label: String
+    var stream: UnsafeMutablePointer<z_stream>?
+    var produced: Int64 = 0
+    var crc: UInt = 0
+    var ended = false
+
+    init(_ entry: ZipEntry, label: String) throws {
+        self.entry = entry
+        self.label = label
+        switch entry.method {
+        case 0: stream = nil
+        case 8:
+            let pointer = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+            pointer.initialize(to: z_stream())
+            guard inflateInit2_(pointer, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+                pointer.deallocate()
+                throw PipError.wheel("\(label): zlib could not start")
+            }
+            stream = pointer
+        default: throw PipError.wheel("\(label): \(entry.name) uses zip compression method \(entry.method); wheels use deflate or stored")
+        }
+    }
+
+    func emit(_ data: Data, _ sink: (Data) throws -> Void) throws {
+        produced += Int64(data.count)
+        guard produced <= entry.size else { throw PipError.wheel("\(label): \(entry.name) inflates past its declared size") }
+        crc = data.withUnsafeBytes { CZlib.crc32(crc, $0.bindMemory(to: Bytef.self).baseAddress, uInt($0.count)) }
+        try sink(data)
+    }
+
+    func feed(_ input: Data, _ sink: (Data) throws -> Void) throws {
+        guard let stream else { return try emit(input, sink) }
+        guard !input.isEmpty, !ended else { return }
+        var buffer = [UInt8](repeating: 0, count: 256 << 10)
+        var failure: Error?
+        input.withUnsafeBytes { raw in
+            stream.pointee.next_in = UnsafeMutablePointer(mutating: raw.bindMemory(to: Bytef.self).baseAddress)
+            stream.pointee.avail_in = uInt(raw.count)
+            repeat {
+                let (status, count) = buffer.withUnsafeMutableBytes { out -> (Int32, Int) in
+                    stream.pointee.next_out = out.bindMemory(to: Bytef.self).baseAddress
+                    stream.pointee.avail_out = uInt(out.count)
+                    let status = inflate(stream, Z_NO_FLUSH)
+                    return (status, out.count - Int(stream.pointee.avail_out))
+                }
+                if count > 0 {
+                    do { try emit(Data(buffer[0..<count]), sink) } catch { failure = error; return }
+                }
+                if status == Z_STREAM_END { ended = true; return }
+                if status != Z_OK && status != Z_BUF_ERROR {
+                    failure = PipError.wheel("\(label): \(entry.name) is not valid deflate data")
+                    return
+                }
+                if status == Z_BUF_ERROR && count == 0 { return }
+            } while stream.pointee.avail_in > 0 || stream.pointee.avail_out == 0
+        }
+        if let failure { throw failure }
+    }
+
+    deinit {
+        if let stream {
+            inflateEnd(stream)
+            stream.deallocate()
+        }
+    }
+
+    func finish() throws {
+        if let stream {
+            inflateEnd(stream)
+            stream.deallocate()
+            self.stream = nil
+            guard ended || entry.size == 0 else { throw PipError.wheel("\(label): \(entry.name) is truncated") }
+        }
+        guard produced == entry.size else { throw PipError.wheel("\(label): \(entry.name) has \(produced) bytes, not the \(entry.size) its header says") }
+        guard UInt32(truncatingIfNeeded: crc) == entry.crc32 else { throw PipError.wheel("\(label): \(entry.name) fails its CRC-32 check") }
+    }
+}
+
+extension Data {
+    func u16(_ offset: Int) -> UInt16 {
+        let base = startIndex + offset
+        return UInt16(self[base]) | UInt16(self[base + 1]) << 8
+    }
+
+    func u32(_ offset: Int) -> UInt32 {
+        let base = startIndex + offset
+        return (0..<4).reduce(UInt32(0)) { $0 | UInt32(self[base + $1]) << (8 * UInt32($1)) }
+    }
+
+    func u64(_ offset: Int) -> UInt64 { UInt64(u32(offset)) | UInt64(u32(offset + 4)) << 32 }
+}
