@@ -52,7 +52,7 @@ let package = Package(
         // AzureML front ends: inference config (v1) into a BuildPlan.
         .target(name: "AzureML", dependencies: ["OCI", "Build"]),
         // The command line: argument parsing, output, exit codes.
-        .target(name: "KilnCLI", dependencies: ["OCI", "Archive", "Build", "AzureML", "Registry", "Conda",
+        .target(name: "KilnCLI", dependencies: ["OCI", "Archive", "Build", "AzureML", "Registry", "Conda", "Pip",
                                                 .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "kiln", dependencies: ["KilnCLI"]),
 

@@ -11,7 +11,7 @@ public struct Kiln: AsyncParsableCommand {
         commandName: "kiln",
         abstract: "Build reproducible OCI images for ML models, with no daemon.",
         version: "0.1.0",
-        subcommands: [BuildCommand.self, PullCommand.self, PushCommand.self, TagsCommand.self, EnvCommand.self, InspectCommand.self, DiffCommand.self]
+        subcommands: [BuildCommand.self, PullCommand.self, PushCommand.self, TagsCommand.self, EnvCommand.self, PipCommand.self, InspectCommand.self, DiffCommand.self]
     )
 
     public init() {}

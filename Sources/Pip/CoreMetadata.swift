@@ -38,7 +38,7 @@ public struct CoreMetadata: Sendable {
     /// Header lines up to the first blank line: lowercased key, value, continuation lines folded in.
     static func headers(_ text: String) -> [(String, String)] {
         var result: [(String, String)] = []
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false) {
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             if line.isEmpty { break }
             if line.first == " " || line.first == "\t" {

@@ -153,7 +153,7 @@ public struct RequirementsFile: Sendable {
         var result: [(Int, String)] = []
         var pending = ""
         var start = 0
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, line) in text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             var line = String(line)
             if line.hasSuffix("\r") { line.removeLast() }
             if pending.isEmpty { start = index + 1 }

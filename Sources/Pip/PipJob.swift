@@ -1,0 +1,204 @@
+import AsyncHTTPClient
+import Foundation
+
+/// A locked pip distribution: exactly this wheel, verified by this sha256.
+public struct LockedWheel: Sendable, Hashable {
+    public var name: String
+    public var version: String
+    /// Without credentials.
+    public var url: String
+    public var sha256: String
+
+    public init(name: String, version: String, url: String, sha256: String) {
+        self.name = name
+        self.version = version
+        self.url = url
+        self.sha256 = sha256
+    }
+
+    var fileName: String { String(url.split(separator: "/").last ?? "").removingPercentEncoding ?? "" }
+}
+
+/// The `pip:` section end to end: requirements → resolution against the index and what conda installed →
+/// wheels fetched and verified in parallel → installed into one scheme.
+public struct PipJob: Sendable {
+    public let file: RequirementsFile
+    public let target: PythonTarget
+    public let client: IndexClient
+    /// What the environment already has (conda's python packages), by normalized name.
+    public let installed: [String: InstalledDistribution]
+
+    public init(file: RequirementsFile, target: PythonTarget, installed: [String: InstalledDistribution], cacheDirectory: URL,
+                http: HTTPClient, netrcPath: String? = IndexCredentials.defaultNetrcPath, log: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.file = file
+        self.target = target
+        self.installed = installed
+        let sources = IndexSources(indexURL: file.indexURL, extraIndexURLs: file.extraIndexURLs, findLinks: file.findLinks, noIndex: file.noIndex)
+        client = IndexClient(sources: sources, cacheDirectory: cacheDirectory, http: http, netrcPath: netrcPath, log: log)
+    }
+
+    /// The resolution; distributions conda installed stay as they are.
+    public func resolve() async throws -> Resolution {
+        var direct: [String: DistributionFile] = [:]
+        var hashes: [String: Set<String>] = [:]
+        var pinned = Set<String>()
+        let hashing = file.entries.contains { !$0.hashes.isEmpty }
+        for entry in file.entries {
+            let requirement = entry.requirement
+            if hashing, entry.hashes.isEmpty, requirement.marker?.evaluate(target.markers) ?? true {
+                throw PipError.requirementsFile("\(entry.origin): \(requirement.name) has no --hash, but other lines do; with hashes, pip needs one on every requirement")
+            }
+            if !entry.hashes.isEmpty { hashes[requirement.key, default: []].formUnion(entry.hashes) }
+            if requirement.specifiers.clauses.contains(where: { ($0.op == "==" && !$0.wildcard) || $0.op == "===" }) { pinned.insert(requirement.key) }
+            if let url = requirement.url {
+                var bare = url, sha256: String?
+                if let hash = url.firstIndex(of: "#") {
+                    bare = String(url[..<hash])
+                    let fragment = url[url.index(after: hash)...]
+                    if fragment.hasPrefix("sha256=") { sha256 = String(fragment.dropFirst(7)).lowercased() }
+                }
+                let fileName = String(bare.split(separator: "/").last ?? "")
+                direct[requirement.key] = DistributionFile(fileName: fileName.removingPercentEncoding ?? fileName, url: bare, sha256: sha256,
+                                                           requiresPython: nil, hasMetadataFile: false, metadataSHA256: nil, yanked: false, sourceOrder: 0)
+            }
+        }
+        let source = IndexSource(client: client, target: target, installed: installed, direct: direct, hashes: hashes, pinnedExactly: pinned)
+        let resolver = Resolver(source: source, environment: target.markers, allowPrereleases: file.pre)
+        return try await resolver.resolve(file.entries.map(\.requirement))
+    }
+
+    /// The wheels a resolution installs (not conda's), for the lock file.
+    public func locked(_ resolution: Resolution) async throws -> [LockedWheel] {
+        var result: [LockedWheel] = []
+        for pick in resolution.picks {
+            guard case let .wheel(file) = pick.candidate.origin else { continue }
+            let sha256: String
+            if let known = file.sha256 { sha256 = known } else { sha256 = try await client.wheel(file).sha256 }
+            result.append(LockedWheel(name: pick.name, version: pick.candidate.version.description, url: Redact.url(file.url), sha256: sha256))
+        }
+        return result
+    }
+
+    /// Fetches (up to `parallel` at once) and installs the resolution's wheels; nothing is installed
+    /// until every wheel is downloaded and verified.
+    public func install(_ resolution: Resolution, installer: WheelInstaller, parallel: Int = 6) async throws -> [InstalledWheel] {
+        var hashes: [String: Set<String>] = [:]
+        for entry in file.entries where !entry.hashes.isEmpty { hashes[entry.requirement.key, default: []].formUnion(entry.hashes) }
+        let wanted = resolution.picks.compactMap { pick -> (DistributionFile, Bool, Set<String>)? in
+            guard case let .wheel(file) = pick.candidate.origin else { return nil }
+            return (file, pick.requested, hashes[pick.key] ?? [])
+        }
+        return try await fetchAndInstall(wanted, installer: installer, parallel: parallel)
+    }
+
+    /// Installs exactly the locked wheels, by URL (credentials from the index URLs or netrc), each checked
+    /// against its locked sha256.
+    public func install(locked: [LockedWheel], requested: Set<String>, installer: WheelInstaller, parallel: Int = 6) async throws -> [InstalledWheel] {
+        let wanted = try locked.map { wheel -> (DistributionFile, Bool, Set<String>) in
+            guard WheelName(wheel.fileName) != nil else { throw PipError.requirementsFile("the lock names \(wheel.url), which is not a wheel") }
+            let file = DistributionFile(fileName: wheel.fileName, url: credentialed(wheel.url), sha256: wheel.sha256, requiresPython: nil,
+                                        hasMetadataFile: false, metadataSHA256: nil, yanked: false, sourceOrder: 0)
+            return (file, requested.contains(normalizeName(wheel.name)), [wheel.sha256])
+        }
+        return try await fetchAndInstall(wanted, installer: installer, parallel: parallel)
+    }
+
+    /// A locked URL with the userinfo of the index URL on the same host, if the requirements gave one.
+    func credentialed(_ url: String) -> String {
+        guard let host = URLComponents(string: url)?.host else { return url }
+        for index in client.sources.indexes + client.sources.findLinks {
+            guard let parts = URLComponents(string: index), parts.host == host, let user = parts.percentEncodedUser,
+                  var target = URLComponents(string: url) else { continue }
+            target.percentEncodedUser = user
+            target.percentEncodedPassword = parts.percentEncodedPassword
+            return target.string ?? url
+        }
+        return url
+    }
+
+    func fetchAndInstall(_ wanted: [(DistributionFile, Bool, Set<String>)], installer: WheelInstaller, parallel: Int) async throws -> [InstalledWheel] {
+        var paths = Array(repeating: "", count: wanted.count)
+        try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            var next = 0
+            func start() {
+                guard next < wanted.count else { return }
+                let index = next, (file, _, allowed) = wanted[index]
+                next += 1
+                group.addTask { (index, try await client.wheel(file, allowed: allowed).path) }
+            }
+            for _ in 0..<max(parallel, 1) { start() }
+            while let (index, path) = try await group.next() {
+                paths[index] = path
+                start()
+            }
+        }
+        var result: [InstalledWheel] = []
+        for (index, (file, requested, _)) in wanted.enumerated() {
+            result.append(try await installer.install(wheel: paths[index], fileName: file.fileName, requested: requested))
+        }
+        return result
+    }
+}
+
+/// The pip part of a lock file: conda-lock `manager: pip` entries, and `# pip` lines in `@EXPLICIT` files
+/// (which conda skips as comments).
+public enum PipLock {
+    /// conda-lock v1 package entries, to append under `package:`.
+    public static func condaLockEntries(_ wheels: [LockedWheel], platform: String) -> String {
+        func quote(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
+        var lines: [String] = []
+        for wheel in wheels.sorted(by: { normalizeName($0.name) < normalizeName($1.name) }) {
+            lines += ["- name: \(quote(normalizeName(wheel.name)))", "  version: \(quote(wheel.version))", "  manager: pip",
+                      "  platform: \(platform)", "  dependencies: {}", "  url: \(quote(Redact.url(wheel.url)))", "  hash:",
+                      "    sha256: \(quote(wheel.sha256))", "  category: main", "  optional: false"]
+        }
+        return lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `# pip name==version @ url#sha256=…` lines.
+    public static func explicitLines(_ wheels: [LockedWheel]) -> String {
+        wheels.sorted { normalizeName($0.name) < normalizeName($1.name) }
+            .map { "# pip \(normalizeName($0.name))==\($0.version) @ \(Redact.url($0.url))#sha256=\($0.sha256)\n" }.joined()
+    }
+
+    /// The pip wheels of a lock file Kiln wrote (either form), for `platform` in conda-lock files.
+    public static func read(_ text: String, platform: String, what: String) throws -> [LockedWheel] {
+        var result: [LockedWheel] = []
+        if text.contains("@EXPLICIT") {
+            for raw in text.split(separator: "\n") where raw.hasPrefix("# pip ") {
+                let body = raw.dropFirst(6)
+                guard let at = body.range(of: " @ "), let hash = body.range(of: "#sha256=", options: .backwards) else {
+                    throw PipError.requirementsFile("\(what): cannot read the line '\(Redact.url(String(raw)))'")
+                }
+                let pin = body[..<at.lowerBound].split(separator: "=", omittingEmptySubsequences: true).map(String.init)
+                guard pin.count == 2 else { throw PipError.requirementsFile("\(what): '\(body[..<at.lowerBound])' is not name==version") }
+                result.append(LockedWheel(name: pin[0], version: pin[1], url: String(body[at.upperBound..<hash.lowerBound]),
+                                          sha256: String(body[hash.upperBound...]).lowercased()))
+            }
+            return result
+        }
+        // conda-lock: a flat reading of the entries Kiln writes (one key per line, two-space indent).
+        var entry: [String: String] = [:]
+        func flush() throws {
+            defer { entry = [:] }
+            guard entry["manager"] == "pip", entry["platform"] == platform else { return }
+            guard let name = entry["name"], let version = entry["version"], let url = entry["url"], let sha256 = entry["sha256"] else {
+                throw PipError.requirementsFile("\(what): a pip entry lacks name, version, url or sha256")
+            }
+            result.append(LockedWheel(name: name, version: version, url: url, sha256: sha256.lowercased()))
+        }
+        for raw in text.split(separator: "\n") {
+            let line = String(raw)
+            if line.hasPrefix("- ") { try flush() }
+            let trimmed = line.hasPrefix("- ") ? String(line.dropFirst(2)) : line.trimmingCharacters(in: .whitespaces)
+            guard let colon = trimmed.firstIndex(of: ":") else { continue }
+            var value = trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            if value.hasPrefix("'"), value.hasSuffix("'"), value.count >= 2 {
+                value = String(value.dropFirst().dropLast()).replacingOccurrences(of: "''", with: "'")
+            }
+            entry[String(trimmed[..<colon])] = value
+        }
+        try flush()
+        return result
+    }
+}

@@ -1,0 +1,268 @@
+import Crypto
+import Foundation
+
+/// Where a wheel's parts go (absolute paths on the build machine), and the interpreter its scripts name.
+public struct InstallScheme: Sendable {
+    /// site-packages: purelib and platlib are the same directory in a conda environment.
+    public var sitePackages: String
+    public var scripts: String
+    /// Headers go to `<headers>/<distribution name>`.
+    public var headers: String
+    public var data: String
+    /// The interpreter as the image will see it, for shebangs (`/opt/env/bin/python`).
+    public var python: String
+
+    public init(sitePackages: String, scripts: String, headers: String, data: String, python: String) {
+        self.sitePackages = sitePackages
+        self.scripts = scripts
+        self.headers = headers
+        self.data = data
+        self.python = python
+    }
+
+    /// A conda environment at `root` (on disk) that the image has at `prefix`.
+    public static func environment(root: String, prefix: String, target: PythonTarget) -> InstallScheme {
+        InstallScheme(sitePackages: root + "/" + target.sitePackages, scripts: root + "/bin",
+                      headers: root + "/include/python\(target.major).\(target.minor)", data: root, python: prefix + "/bin/python")
+    }
+}
+
+/// What installing one wheel wrote.
+public struct InstalledWheel: Sendable {
+    public var name: String
+    public var version: PythonVersion
+    /// `<name>-<version>.dist-info`, relative to site-packages.
+    public var distInfo: String
+    /// Every file and symlink written, absolute.
+    public var files: [String]
+}
+
+/// Installs wheels as PEP 427 and the binary distribution format spec say, following pypa/installer and
+/// uv: files stream out of the zip, hashed as they are written; `.data` directories go to their schemes;
+/// entry points become scripts; `INSTALLER`, `REQUESTED` and a sorted `RECORD` are written. Output
+/// depends only on the wheel and the scheme (modes from the zip, mtimes set to `epoch`).
+public struct WheelInstaller: Sendable {
+    public var scheme: InstallScheme
+    public var installer: String
+    public var epoch: Date?
+
+    public init(scheme: InstallScheme, installer: String = "kiln", epoch: Date? = nil) {
+        self.scheme = scheme
+        self.installer = installer
+        self.epoch = epoch
+    }
+
+    struct Written {
+        var path: String
+        var sha256: String
+        var size: Int
+    }
+
+    public func install(wheel path: String, fileName: String, requested: Bool) async throws -> InstalledWheel {
+        guard let wheelName = WheelName(fileName) else { throw PipError.install("\(fileName) is not a wheel file name") }
+        let zip = try await ZipDirectory(try FileByteSource(path: path), label: fileName)
+        func fail(_ why: String) -> PipError { .install("\(fileName): \(why)") }
+        let key = normalizeName(wheelName.name)
+        let distInfos = Set(zip.entries.compactMap { entry -> String? in
+            let parts = entry.name.split(separator: "/")
+            guard parts.count == 2, parts[0].hasSuffix(".dist-info"), parts[1] == "WHEEL" else { return nil }
+            return String(parts[0])
+        })
+        guard let distInfo = distInfos.first(where: { normalizeName(String($0.dropLast(10).split(separator: "-")[0])) == key }) ?? (distInfos.count == 1 ? distInfos.first : nil) else {
+            throw fail("no \(wheelName.name)-\(wheelName.version).dist-info/WHEEL in the archive")
+        }
+        guard let wheelEntry = zip.entries.first(where: { $0.name == distInfo + "/WHEEL" }) else { throw fail("no WHEEL file") }
+        let info = CoreMetadata.wheelInfo(try await zip.contents(wheelEntry))
+        guard let wheelVersion = info["wheel-version"], wheelVersion.split(separator: ".").first == "1" else {
+            throw fail("Wheel-Version \(info["wheel-version"] ?? "(missing)") is not 1.x")
+        }
+        let dataDirectory = String(distInfo.dropLast(10)) + ".data"
+        var written: [Written] = []
+        var scriptNames = Set<String>()
+        for entry in zip.entries {
+            let name = entry.name
+            let components = name.split(separator: "/", omittingEmptySubsequences: false)
+            if components.contains("__pycache__") { continue }
+            if entry.isDirectory {
+                // Kept, as uv keeps them (an empty `<pkg>.libs/` in some wheels); never recorded.
+                guard components.first.map(String.init) != dataDirectory else { continue }
+                let directory = try Self.contained(String(name.dropLast()), in: scheme.sitePackages, member: name, wheel: fileName)
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                continue
+            }
+            if name == distInfo + "/RECORD" { continue }
+            var destinationRoot = scheme.sitePackages
+            var relative = name
+            var isScript = false
+            if components.first.map(String.init) == dataDirectory {
+                guard components.count >= 3 else { throw fail("\(name) is not inside a scheme directory") }
+                relative = components.dropFirst(2).joined(separator: "/")
+                switch components[1] {
+                case "purelib", "platlib": destinationRoot = scheme.sitePackages
+                case "scripts": destinationRoot = scheme.scripts; isScript = true
+                case "headers": destinationRoot = scheme.headers + "/" + wheelName.name
+                case "data": destinationRoot = scheme.data
+                default: throw fail("\(name) is in an unknown scheme '\(components[1])'")
+                }
+            }
+            let destination = try Self.contained(relative, in: destinationRoot, member: name, wheel: fileName)
+            try FileManager.default.createDirectory(atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            let executable = (entry.unixMode ?? 0) & 0o111 != 0
+            if isScript {
+                scriptNames.insert(relative)
+                var content = try await zip.contents(entry)
+                if content.starts(with: Data("#!python".utf8)) {
+                    let rest = content.firstIndex(of: 0x0A).map { content[content.index(after: $0)...] } ?? Data()
+                    content = Data((Self.shebang(scheme.python) + "\n").utf8) + rest
+                }
+                written.append(try write(content, to: destination, mode: 0o755))
+            } else {
+                written.append(try await extract(entry, from: zip, to: destination, mode: executable ? 0o755 : 0o644))
+            }
+        }
+        // Entry points (a script the wheel ships under the same name wins, as in uv).
+        if let entry = zip.entries.first(where: { $0.name == distInfo + "/entry_points.txt" }) {
+            let points = try Self.entryPoints(try await zip.contents(entry), wheel: fileName)
+            for point in points where !scriptNames.contains(point.name) {
+                let destination = try Self.contained(point.name, in: scheme.scripts, member: "entry point \(point.name)", wheel: fileName)
+                try FileManager.default.createDirectory(atPath: scheme.scripts, withIntermediateDirectories: true)
+                written.append(try write(Data(Self.script(point, python: scheme.python).utf8), to: destination, mode: 0o755))
+            }
+        }
+        let distInfoPath = scheme.sitePackages + "/" + distInfo
+        try FileManager.default.createDirectory(atPath: distInfoPath, withIntermediateDirectories: true)
+        written.append(try write(Data((installer + "\n").utf8), to: distInfoPath + "/INSTALLER", mode: 0o644))
+        if requested { written.append(try write(Data(), to: distInfoPath + "/REQUESTED", mode: 0o644)) }
+        var lines = written.map { file in
+            "\(Self.csv(Self.relative(file.path, to: scheme.sitePackages))),sha256=\(file.sha256),\(file.size)"
+        }
+        lines.append("\(Self.csv(distInfo + "/RECORD")),,")
+        lines.sort()
+        _ = try write(Data((lines.joined(separator: "\n") + "\n").utf8), to: distInfoPath + "/RECORD", mode: 0o644)
+        return InstalledWheel(name: wheelName.name, version: wheelName.version, distInfo: distInfo,
+                              files: written.map(\.path) + [distInfoPath + "/RECORD"])
+    }
+
+    /// `root/relative`, refusing absolute paths, `..` and anything else that would leave `root`.
+    static func contained(_ relative: String, in root: String, member: String, wheel: String) throws -> String {
+        let parts = relative.split(separator: "/", omittingEmptySubsequences: true)
+        guard !relative.hasPrefix("/"), !relative.contains("\\"), !relative.contains("\0"), !parts.isEmpty,
+              !parts.contains(where: { $0 == ".." || $0 == "." }) else {
+            throw PipError.install("\(wheel): member '\(member)' would be written outside its directory; refusing the wheel")
+        }
+        return root + "/" + parts.joined(separator: "/")
+    }
+
+    func extract(_ entry: ZipEntry, from zip: ZipDirectory, to path: String, mode: Int) async throws -> Written {
+        try? FileManager.default.removeItem(atPath: path)
+        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: mode]),
+              let handle = FileHandle(forWritingAtPath: path) else { throw PipError.install("cannot write \(path)") }
+        var hasher = SHA256()
+        var size = 0
+        do {
+            try await zip.stream(entry) { piece in
+                hasher.update(data: piece)
+                size += piece.count
+                try handle.write(contentsOf: piece)
+            }
+            try handle.close()
+        } catch {
+            try? handle.close()
+            throw error
+        }
+        try finish(path, mode: mode)
+        return Written(path: path, sha256: Self.recordHash(hasher.finalize()), size: size)
+    }
+
+    func write(_ data: Data, to path: String, mode: Int) throws -> Written {
+        try? FileManager.default.removeItem(atPath: path)
+        guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: mode]) else {
+            throw PipError.install("cannot write \(path)")
+        }
+        try finish(path, mode: mode)
+        return Written(path: path, sha256: Self.recordHash(SHA256.hash(data: data)), size: data.count)
+    }
+
+    func finish(_ path: String, mode: Int) throws {
+        var attributes: [FileAttributeKey: Any] = [.posixPermissions: mode]
+        if let epoch { attributes[.modificationDate] = epoch }
+        try FileManager.default.setAttributes(attributes, ofItemAtPath: path)
+    }
+
+    /// RECORD's hash form: urlsafe base64 without padding.
+    static func recordHash(_ digest: SHA256.Digest) -> String {
+        Data(digest).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// A path relative to `base` (`../../../bin/x` for files outside it).
+    static func relative(_ path: String, to base: String) -> String {
+        let from = base.split(separator: "/"), to = path.split(separator: "/")
+        var common = 0
+        while common < from.count, common < to.count, from[common] == to[common] { common += 1 }
+        return (Array(repeating: "..", count: from.count - common) + to[common...].map(String.init)).joined(separator: "/")
+    }
+
+    static func csv(_ field: String) -> String {
+        guard field.contains(",") || field.contains("\"") || field.contains("\n") else { return field }
+        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// `#!<python>`, or the `/bin/sh` trampoline when the path is too long for the kernel or has a space.
+    static func shebang(_ python: String) -> String {
+        if python.utf8.count + 2 > 127 || python.contains(" ") {
+            return "#!/bin/sh\n'''exec' '\(python)' \"$0\" \"$@\"\n' '''"
+        }
+        return "#!" + python
+    }
+
+    struct EntryPoint {
+        var name: String
+        var module: String
+        var attributes: String
+        var gui: Bool
+    }
+
+    /// `[console_scripts]` and `[gui_scripts]` of an `entry_points.txt`.
+    static func entryPoints(_ data: Data, wheel: String) throws -> [EntryPoint] {
+        var section = ""
+        var result: [EntryPoint] = []
+        for raw in String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n") {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            if line.hasPrefix("[") { section = line.trimmingCharacters(in: CharacterSet(charactersIn: "[] ")); continue }
+            guard section == "console_scripts" || section == "gui_scripts", let equals = line.firstIndex(of: "=") else { continue }
+            let name = line[..<equals].trimmingCharacters(in: .whitespaces)
+            var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if let bracket = value.firstIndex(of: "[") { value = value[..<bracket].trimmingCharacters(in: .whitespaces) }
+            let parts = value.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let identifier: (String) -> Bool = { !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." } }
+            guard parts.count == 2, identifier(parts[0]), identifier(parts[1]), !name.contains("/"), !name.isEmpty else {
+                throw PipError.install("\(wheel): entry point '\(line)' is not `name = module:attribute`")
+            }
+            if ["python", "pythonw", "python3"].contains(name) || name.hasPrefix("python3.") {
+                throw PipError.install("\(wheel): the entry point '\(name)' would replace the environment's python")
+            }
+            result.append(EntryPoint(name: name, module: parts[0], attributes: parts[1], gui: section == "gui_scripts"))
+        }
+        return result
+    }
+
+    /// The launcher uv writes (pip's and installer's do the same job).
+    static func script(_ point: EntryPoint, python: String) -> String {
+        let head = point.attributes.split(separator: ".")[0]
+        return """
+        \(shebang(python))
+        # -*- coding: utf-8 -*-
+        import sys
+        from \(point.module) import \(head)
+        if __name__ == "__main__":
+            if sys.argv[0].endswith("-script.pyw"):
+                sys.argv[0] = sys.argv[0][:-11]
+            elif sys.argv[0].endswith(".exe"):
+                sys.argv[0] = sys.argv[0][:-4]
+            sys.exit(\(point.attributes)())
+
+        """
+    }
+}
