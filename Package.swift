@@ -48,7 +48,7 @@ let package = Package(
                                             .product(name: "NIOCore", package: "swift-nio"),
                                             .product(name: "NIOHTTP1", package: "swift-nio")]),
         // Build planning: the BuildPlan value, the image builder, local outputs, registry sinks.
-        .target(name: "Build", dependencies: ["OCI", "Archive", "Registry", "Conda"]),
+        .target(name: "Build", dependencies: ["OCI", "Archive", "Registry", "Conda", "Pip"]),
         // AzureML front ends: inference config (v1) into a BuildPlan.
         .target(name: "AzureML", dependencies: ["OCI", "Build"]),
         // The command line: argument parsing, output, exit codes.

@@ -2,6 +2,7 @@ import Archive
 import Conda
 import Foundation
 import OCI
+import Pip
 
 /// Realizes a `CondaPlan`: solves (or reads the lock), installs into a staging directory, and splits
 /// the prefix into layer specs, so that `ImageBuilder` writes them like any other layer.
@@ -23,9 +24,6 @@ public enum EnvironmentStage {
     public static func run(_ plan: CondaPlan, platform: Platform, baseLayers: [Layer], baseEnv: [String], work: URL,
                            epoch: Int64, fetcher: Fetcher, log: (String) -> Void) async throws -> Result {
         let file = try plan.environmentFile.map(EnvironmentFile.load)
-        if let file, !file.pip.isEmpty {
-            throw BuildError.notSupportedYet("the pip: section of \(plan.environmentFile ?? "") (\(file.pip.count) lines): Kiln installs pip packages in a later release; remove them or use a base image that has them")
-        }
         let subdir = try CondaRequest.subdir(os: platform.os, architecture: platform.architecture)
         let overridesGlibc = plan.virtualPackages.contains { $0.hasPrefix("__glibc=") }
         let glibc = overridesGlibc ? nil : try GlibcProbe.version(in: baseLayers)
@@ -49,15 +47,22 @@ public enum EnvironmentStage {
         guard prefix.hasPrefix("/"), !prefix.split(separator: "/").contains("..") else {
             throw BuildError.invalidArgument("--env-prefix '\(prefix)' must be an absolute path without '..'")
         }
-        if let output = plan.writeLock {
-            try Atomic.write(Data(LockFile.condaLock(records, platform: subdir, channels: channels, specs: specs).utf8), to: output)
-            try Atomic.write(Data(LockFile.explicit(records, platform: subdir).utf8), to: output + ".explicit.txt")
-        }
         let root = work.appendingPathComponent("conda-prefix")
         let report = try await Installer.install(records, requested: specs, prefix: prefix, root: root, fetcher: fetcher,
                                                  epoch: epoch, variables: file?.variables ?? [:])
         for line in report.warnings { log("warning: " + line) }
-        let layers = try split(root, prefix: prefix, records: records, work: work)
+        let pip = try await PipStage.run(plan, file: file, records: records, virtual: virtual, platform: platform, root: root,
+                                         prefix: prefix, epoch: epoch, fetcher: fetcher, log: log)
+        if let output = plan.writeLock {
+            let condaLock = LockFile.condaLock(records, platform: subdir, channels: channels, specs: specs)
+            try Atomic.write(Data((condaLock + PipLock.condaLockEntries(pip.locked, platform: subdir)).utf8), to: output)
+            try Atomic.write(Data((LockFile.explicit(records, platform: subdir) + PipLock.explicitLines(pip.locked)).utf8), to: output + ".explicit.txt")
+        }
+        var owners = condaOwners(root, records: records)
+        for wheel in pip.installed {
+            owners.append(Owner(name: "pip \(wheel.name) \(wheel.version)", files: wheel.files.map { String($0.dropFirst(root.path.count + 1)) }))
+        }
+        let layers = try split(root, prefix: prefix, owners: owners, packageCount: records.count + pip.installed.count, work: work)
         let path = baseEnv.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         let libraries = baseEnv.first { $0.hasPrefix("LD_LIBRARY_PATH=") }.map { ":" + $0.dropFirst(16) } ?? ""
         let env = [EnvVar(key: "PATH", value: "\(prefix)/bin:\(path)"), EnvVar(key: "AZUREML_CONDA_ENVIRONMENT_PATH", value: prefix),
@@ -70,24 +75,37 @@ public enum EnvironmentStage {
         String(Digest.sha256(of: Data(records.map(\.url).sorted().joined(separator: "\n").utf8)).encoded.prefix(32))
     }
 
-    /// Moves each big package's files into its own tree; the rest stay for the shared layer.
-    static func split(_ root: URL, prefix: String, records: [PackageRecord], work: URL) throws -> [LayerSpec] {
-        var sizes: [String: Int64] = [:]
-        var owner: [String: String] = [:]
-        for record in records {
+    /// A package (conda or pip) and the files it put in the prefix, relative to it.
+    struct Owner {
+        var name: String
+        var files: [String]
+    }
+
+    /// Conda packages' files, from their `conda-meta/*.json`.
+    static func condaOwners(_ root: URL, records: [PackageRecord]) -> [Owner] {
+        records.compactMap { record in
             let meta = root.appendingPathComponent("conda-meta/\(record.distName).json")
             guard let data = FileManager.default.contents(atPath: meta.path),
                   let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let files = object["files"] as? [String] else { continue }
-            for file in files { owner[file] = record.distName }
-            sizes[record.distName] = files.reduce(0) { total, file in
+                  let files = object["files"] as? [String] else { return nil }
+            return Owner(name: "conda \(record.distName)", files: files)
+        }
+    }
+
+    /// Moves each big package's files into its own tree; the rest stay for the shared layer.
+    static func split(_ root: URL, prefix: String, owners: [Owner], packageCount: Int, work: URL) throws -> [LayerSpec] {
+        var sizes: [String: Int64] = [:]
+        var owner: [String: String] = [:]
+        for package in owners {
+            for file in package.files { owner[file] = package.name }
+            sizes[package.name] = package.files.reduce(0) { total, file in
                 total + ((try? FileManager.default.attributesOfItem(atPath: root.appendingPathComponent(file).path)[.size] as? Int64) ?? 0)
             }
         }
         let big = sizes.filter { $0.value >= ownLayerThreshold }.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(maxOwnLayers).map(\.key).sorted()
         var layers: [LayerSpec] = []
         for name in big {
-            let tree = work.appendingPathComponent("conda-layer-\(name)")
+            let tree = work.appendingPathComponent("layer-\(name.replacingOccurrences(of: " ", with: "-"))")
             for (file, owned) in owner where owned == name {
                 let source = root.appendingPathComponent(file)
                 guard let type = (try? FileManager.default.attributesOfItem(atPath: source.path))?[.type] as? FileAttributeType else { continue }
@@ -100,9 +118,9 @@ public enum EnvironmentStage {
                     try FileManager.default.moveItem(at: source, to: target)
                 }
             }
-            layers.append(LayerSpec(kind: .environment, description: "conda \(name)", inputs: [LayerInput(source: tree.path, destination: prefix)]))
+            layers.append(LayerSpec(kind: .environment, description: name, inputs: [LayerInput(source: tree.path, destination: prefix)]))
         }
-        layers.append(LayerSpec(kind: .environment, description: "conda environment \(prefix) (\(records.count - big.count) packages, conda-meta)",
+        layers.append(LayerSpec(kind: .environment, description: "conda environment \(prefix) (\(packageCount - big.count) packages, conda-meta)",
                                 inputs: [LayerInput(source: root.path, destination: prefix)]))
         return layers
     }

@@ -9,7 +9,7 @@ import OCI
 /// content (their sha256), so a second build downloads nothing.
 public struct Fetcher: Sendable {
     public let cacheDirectory: URL
-    let http: HTTPClient
+    public let http: HTTPClient
 
     public init(cacheDirectory: URL, http: HTTPClient) {
         self.cacheDirectory = cacheDirectory

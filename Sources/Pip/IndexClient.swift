@@ -123,10 +123,10 @@ public actor IndexClient {
     func count(_ kind: String) { counters[kind, default: 0] += 1 }
 
     func request(_ url: String, headers: [(String, String)] = []) throws -> HTTPClientRequest {
-        guard url.hasPrefix("https://") || Self.isLoopbackHTTP(url) else {
+        let (bare, authorization) = credentials.prepare(url)
+        guard bare.hasPrefix("https://") || Self.isLoopbackHTTP(bare) else {
             throw PipError.index("\(Redact.url(url)): only https:// indexes are allowed (and http:// on loopback)")
         }
-        let (bare, authorization) = credentials.prepare(url)
         var request = HTTPClientRequest(url: bare)
         request.headers.add(name: "User-Agent", value: "kiln/0.1")
         if let authorization { request.headers.add(name: "Authorization", value: authorization) }

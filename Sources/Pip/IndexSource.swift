@@ -67,7 +67,7 @@ public struct IndexSource: ResolverSource {
         let wheels = usable.filter { $0.wheel != nil }
         if wheels.isEmpty {
             let sdist = usable.first?.fileName ?? "?"
-            return .unavailable(reason: "has only a source distribution (\(sdist)); kiln installs wheels and does not build sdists")
+            return .unavailable(reason: "has only a source distribution (\(sdist)), which kiln does not build; it installs wheels")
         }
         let fitting = wheels.compactMap { file in file.wheel?.rank(ranks).map { (file, $0) } }
         if fitting.isEmpty {

@@ -61,7 +61,9 @@ public struct RequirementsFile: Sendable {
                 switch option {
                 case "-r", "--requirement":
                     let target = try value()
-                    try add(path: target.hasPrefix("/") ? target : directory + "/" + target, environment: environment, depth: depth + 1)
+                    let path = target.hasPrefix("/") ? target : directory + "/" + target
+                    guard FileManager.default.isReadableFile(atPath: path) else { throw fail("cannot read requirements file \(path)") }
+                    try add(path: path, environment: environment, depth: depth + 1)
                 case "-i", "--index-url": indexURL = Self.trimSlash(try value())
                 case "--extra-index-url": extraIndexURLs.append(Self.trimSlash(try value()))
                 case "-f", "--find-links":

@@ -452,10 +452,11 @@ public final class Resolver {
 
     // MARK: explanation
 
-    /// One line: a "Because …, …." sentence per derivation step, ending at the root.
+    /// One line: the external facts in the order the derivation used them, each conclusion after a "So".
     func explain(_ id: Int) -> String {
         var sentences: [String] = []
         var said = Set<Int>()
+        func sentence(_ text: String) -> String { (text.hasPrefix("the ") ? "The" + text.dropFirst(3) : text) + "." }
         func conclusion(_ id: Int) -> String {
             let incompatibility = incompatibilities[id]
             if case let .external(text) = incompatibility.cause { return text }
@@ -463,14 +464,17 @@ public final class Resolver {
             return phrase(incompatibility.terms)
         }
         func walk(_ id: Int) {
-            guard case let .derived(a, b) = incompatibilities[id].cause, said.insert(id).inserted else { return }
+            guard said.insert(id).inserted else { return }
+            guard case let .derived(a, b) = incompatibilities[id].cause else {
+                if case .external = incompatibilities[id].cause { sentences.append(sentence(conclusion(id))) }
+                return
+            }
             walk(a)
             walk(b)
-            let first = conclusion(a), second = conclusion(b)
-            sentences.append("Because \(first) and \(second), \(conclusion(id)).")
+            sentences.append("So " + conclusion(id) + ".")
         }
         walk(id)
-        if sentences.isEmpty { sentences.append(conclusion(id).prefix(1).uppercased() + conclusion(id).dropFirst() + ".") }
+        if sentences.isEmpty { sentences.append(sentence(conclusion(id))) }
         return "the pip requirements cannot be resolved: " + sentences.joined(separator: " ")
     }
 
@@ -486,6 +490,6 @@ public final class Resolver {
         let others = positives.filter { $0.package != 0 }
         let head = others.map(describe).joined(separator: " and ")
         if !negatives.isEmpty { return "\(head) together need \(negatives.map(describe).joined(separator: " or "))" }
-        return positives.contains { $0.package == 0 } ? "the requirements rule out \(head)" : "\(head) are incompatible"
+        return positives.contains { $0.package == 0 } ? "\(head) cannot be used with the requirements" : "\(head) are incompatible"
     }
 }
