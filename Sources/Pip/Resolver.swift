@@ -134,7 +134,7 @@ public final class Resolver {
         let set = term.set
         let universe = universes[term.package]
         if term.package == 0 { return "the requirements" }
-        if set.isFull { return label(term.package) }
+        if set.isFull, universe.count != 1 { return label(term.package) }
         let versions = set.indices
         if versions.count == 1 { return "\(label(term.package)) \(universe[versions[0]].version)" }
         // Runs of neighbouring versions read as ranges.

@@ -127,7 +127,8 @@ import TestSupport
         #expect(files.stdout.contains("/lib/python3.10/site-packages/hello/cli.py"))
 
         let cases: [(String, String)] = [
-            ("dependencies:\n  - python\n  - pip:\n    - flask==3.0\n", "not supported yet: the pip: section"),
+            ("channels: [file://\(channels)/main]\ndependencies:\n  - bigdata\n  - pip:\n    - flask==3.0\n", "the pip: section needs python among the conda dependencies"),
+            ("channels: [file://\(channels)/main]\ndependencies:\n  - python 3.11.*\n  - pip:\n    - -e .\n", "pip::1: editable installs (-e) need a source build"),
             ("channels: [file://\(channels)/main]\ndependencies: [pinned-a, pinned-b]\n", "'pinned-a' needs libzlib 1.2.13; 'pinned-b' needs libzlib 1.3.1"),
             ("channels: [file://\(channels)/hostile]\ndependencies: [evil-traversal]\n", "climbs out of the package with '..'"),
             ("channels: [file://\(channels)/hostile]\ndependencies: [evil-hash]\n", "does not match the expected"),
