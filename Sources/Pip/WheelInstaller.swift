@@ -38,7 +38,7 @@ public struct InstalledWheel: Sendable {
 }
 
 /// Installs wheels as PEP 427 and the binary distribution format spec say, following pypa/installer and
-/// uv: files stream out of the zip, hashed as they are written; `.data` directories go to their schemes;
+/// uv (members under `__pycache__/` that a wheel ships are kept, as uv keeps them): files stream out of the zip, hashed as they are written; `.data` directories go to their schemes;
 /// entry points become scripts; `INSTALLER`, `REQUESTED` and a sorted `RECORD` are written. Output
 /// depends only on the wheel and the scheme (modes from the zip, mtimes set to `epoch`).
 public struct WheelInstaller: Sendable {
@@ -82,7 +82,6 @@ public struct WheelInstaller: Sendable {
         for entry in zip.entries {
             let name = entry.name
             let components = name.split(separator: "/", omittingEmptySubsequences: false)
-            if components.contains("__pycache__") { continue }
             if entry.isDirectory {
                 // Kept, as uv keeps them (an empty `<pkg>.libs/` in some wheels); never recorded.
                 guard components.first.map(String.init) != dataDirectory else { continue }
