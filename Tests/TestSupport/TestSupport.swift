@@ -116,7 +116,13 @@ public func condaFixtureChannels() throws -> String { try CondaChannels.shared.g
 enum CondaChannels {
     static let shared = Result { () throws -> String in
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-conda-\(getpid())").path
-        let made = try run(try peerPython(), [fixturePath("conda/make_channel.py"), directory])
+        // py-rattler's runtime threads can crash the interpreter at exit now and then (PyGILState_Release);
+        // the script is idempotent, so a crashed run is simply made again.
+        var made = try run(try peerPython(), [fixturePath("conda/make_channel.py"), directory])
+        for _ in 0..<2 where made.status != 0 {
+            try? FileManager.default.removeItem(atPath: directory)
+            made = try run(try peerPython(), [fixturePath("conda/make_channel.py"), directory])
+        }
         guard made.status == 0 else { throw ToolMissing(name: "the conda fixture channel (\(made.stderr.suffix(400)))") }
         return directory
     }
