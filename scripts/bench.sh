@@ -4,8 +4,11 @@
 #           Peers: `umoci insert` (writes a gzip layer into an OCI layout) and `tar | gzip -6 | sha256sum`.
 #   conda:  solving a synthetic channel of 100,032 records (scripts/synthetic_repodata.py), kiln against
 #           py-rattler (from .venv-peers, which .ci/run creates), cold each time (no solver cache exists).
+#   pip:    resolving and installing fixtures/pypi/ml-requirements.txt (55 wheels for cp311 manylinux_2_28 x86_64,
+#           from a loopback index over the wheels fixtures/pypi/fill_index.sh downloads), kiln against
+#           `uv pip install --target`, with cold caches and then warm ones.
 # Prints wall times, ratios (peer / kiln: above 1 means kiln is faster) and kiln's peak RSS.
-# Usage: bash scripts/bench.sh [layers|conda]   (default: both)
+# Usage: bash scripts/bench.sh [layers|conda|pip]   (default: all)
 # Needs: swift, umoci, GNU time (apt-get install time umoci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +31,29 @@ if [ "$only" = all ] || [ "$only" = conda ]; then
   printf '%-14s kiln %6.2fs (peak RSS %4d MiB, %d records) | py-rattler %6.2fs (ratio %.2f)\n' "solve 100k" "$k_time" $((k_rss / 1024)) \
     "$(wc -l < "$work/kiln-solve.txt")" "$r_time" "$(echo "$r_time / $k_time" | bc -l)"
   [ "$only" = conda ] && exit 0
+fi
+
+if [ "$only" = all ] || [ "$only" = pip ]; then
+  wheels=$(bash fixtures/pypi/fill_index.sh .venv-peers)/wheels
+  python3 fixtures/pypi/serve_index.py --dir "$wheels" --port-file "$work/index-port" >/dev/null 2>&1 &
+  index_pid=$!
+  while [ ! -f "$work/index-port" ]; do sleep 0.1; done
+  index="http://127.0.0.1:$(cat "$work/index-port")/simple"
+  requirements=fixtures/pypi/ml-requirements.txt
+  for round in cold warm; do
+    rm -rf "$work/pip-kiln" "$work/pip-uv"
+    /usr/bin/time -f '%e %M' -o "$work/time" env KILN_CACHE_DIR="$work/kiln-pip-cache" "$kiln" pip install -r "$requirements" \
+      --python 3.11 --glibc 2.28 --index-url "$index" --target "$work/pip-kiln" >/dev/null
+    read -r k_time k_rss < "$work/time"
+    /usr/bin/time -f '%e %M' -o "$work/time" env UV_CACHE_DIR="$work/uv-cache" UV_PYTHON_DOWNLOADS=never UV_NO_CONFIG=1 \
+      .venv-peers/bin/uv pip install --quiet --target "$work/pip-uv" --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+      --index-url "$index" -r "$requirements"
+    read -r u_time _ < "$work/time"
+    printf '%-14s kiln %6.2fs (peak RSS %4d MiB, %d files) | uv pip install --target %6.2fs (ratio %.2f)\n' "pip $round" "$k_time" \
+      $((k_rss / 1024)) "$(find "$work/pip-kiln" -type f | wc -l)" "$u_time" "$(echo "$u_time / $k_time" | bc -l)"
+  done
+  kill "$index_pid"
+  [ "$only" = pip ] && exit 0
 fi
 
 echo "preparing inputs in $work"

@@ -79,6 +79,7 @@ public struct WheelInstaller: Sendable {
         let dataDirectory = String(distInfo.dropLast(10)) + ".data"
         var written: [Written] = []
         var scriptNames = Set<String>()
+        var made = Set<String>()
         for entry in zip.entries {
             let name = entry.name
             let components = name.split(separator: "/", omittingEmptySubsequences: false)
@@ -105,7 +106,8 @@ public struct WheelInstaller: Sendable {
                 }
             }
             let destination = try Self.contained(relative, in: destinationRoot, member: name, wheel: fileName)
-            try FileManager.default.createDirectory(atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            let parent = (destination as NSString).deletingLastPathComponent
+            if made.insert(parent).inserted { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
             let executable = (entry.unixMode ?? 0) & 0o111 != 0
             if isScript {
                 scriptNames.insert(relative)
@@ -153,39 +155,62 @@ public struct WheelInstaller: Sendable {
     }
 
     func extract(_ entry: ZipEntry, from zip: ZipDirectory, to path: String, mode: Int) async throws -> Written {
-        try? FileManager.default.removeItem(atPath: path)
-        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: mode]),
-              let handle = FileHandle(forWritingAtPath: path) else { throw PipError.install("cannot write \(path)") }
+        let descriptor = try create(path, mode: mode)
         var hasher = SHA256()
         var size = 0
         do {
-            try await zip.stream(entry) { piece in
-                hasher.update(data: piece)
-                size += piece.count
-                try handle.write(contentsOf: piece)
+            try await zip.stream(entry) { bytes in
+                hasher.update(bufferPointer: bytes)
+                size += bytes.count
+                try Self.writeAll(descriptor, bytes, path)
             }
-            try handle.close()
+            try finish(descriptor, path, mode: mode)
         } catch {
-            try? handle.close()
+            close(descriptor)
             throw error
         }
-        try finish(path, mode: mode)
         return Written(path: path, sha256: Self.recordHash(hasher.finalize()), size: size)
     }
 
     func write(_ data: Data, to path: String, mode: Int) throws -> Written {
-        try? FileManager.default.removeItem(atPath: path)
-        guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: mode]) else {
-            throw PipError.install("cannot write \(path)")
+        let descriptor = try create(path, mode: mode)
+        do {
+            try data.withUnsafeBytes { try Self.writeAll(descriptor, $0, path) }
+            try finish(descriptor, path, mode: mode)
+        } catch {
+            close(descriptor)
+            throw error
         }
-        try finish(path, mode: mode)
         return Written(path: path, sha256: Self.recordHash(SHA256.hash(data: data)), size: data.count)
     }
 
-    func finish(_ path: String, mode: Int) throws {
-        var attributes: [FileAttributeKey: Any] = [.posixPermissions: mode]
-        if let epoch { attributes[.modificationDate] = epoch }
-        try FileManager.default.setAttributes(attributes, ofItemAtPath: path)
+    /// A new file (replacing whatever was there: a file or a symlink is never written through).
+    func create(_ path: String, mode: Int) throws -> Int32 {
+        unlink(path)
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC, mode_t(mode))
+        guard descriptor >= 0 else { throw PipError.install("cannot write \(path): \(String(cString: strerror(errno)))") }
+        return descriptor
+    }
+
+    static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, _ path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let wrote = Foundation.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
+            guard wrote > 0 else { throw PipError.install("cannot write \(path): \(String(cString: strerror(errno)))") }
+            done += wrote
+        }
+    }
+
+    /// Mode exactly as asked (whatever the umask), mtime the epoch, then close.
+    func finish(_ descriptor: Int32, _ path: String, mode: Int) throws {
+        var ok = fchmod(descriptor, mode_t(mode)) == 0
+        if let epoch {
+            let seconds = Int(epoch.timeIntervalSince1970)
+            var times = [timespec(tv_sec: seconds, tv_nsec: 0), timespec(tv_sec: seconds, tv_nsec: 0)]
+            ok = ok && futimens(descriptor, &times) == 0
+        }
+        ok = close(descriptor) == 0 && ok
+        guard ok else { throw PipError.install("cannot finish \(path): \(String(cString: strerror(errno)))") }
     }
 
     /// RECORD's hash form: urlsafe base64 without padding.

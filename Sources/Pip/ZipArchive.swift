@@ -7,29 +7,33 @@ public protocol ByteSource: Sendable {
     func read(at offset: Int64, count: Int) async throws -> Data
 }
 
-/// A local file read with pread.
-public struct FileByteSource: ByteSource {
+/// A local file read with pread through one descriptor, open while the value lives.
+public final class FileByteSource: ByteSource, @unchecked Sendable {
     public let path: String
     public let size: Int64
+    let descriptor: Int32
 
     public init(path: String) throws {
         self.path = path
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              let size = (attributes[.size] as? NSNumber)?.int64Value else {
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        var info = stat()
+        guard descriptor >= 0, fstat(descriptor, &info) == 0 else {
+            if descriptor >= 0 { close(descriptor) }
             throw PipError.wheel("cannot read \(path)")
         }
-        self.size = size
+        size = Int64(info.st_size)
     }
 
-    public func read(at offset: Int64, count: Int) async throws -> Data { try readSync(at: offset, count: count) }
+    deinit { close(descriptor) }
 
-    func readSync(at offset: Int64, count: Int) throws -> Data {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw PipError.wheel("cannot open \(path)") }
-        defer { close(fd) }
+    public func read(at offset: Int64, count: Int) async throws -> Data {
         var data = Data(count: count)
-        let got = data.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
-        guard got == count else { throw PipError.wheel("\(path): short read at \(offset) (the zip is truncated)") }
+        var done = 0
+        while done < count {
+            let got = data.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            guard got > 0 else { throw PipError.wheel("\(path): short read at \(offset) (the zip is truncated)") }
+            done += got
+        }
         return data
     }
 }
@@ -146,12 +150,12 @@ public struct ZipDirectory: Sendable {
         let start = try await dataOffset(entry)
         let raw = try await source.read(at: start, count: Int(entry.compressedSize))
         var output = Data()
-        try Self.decode(raw, entry, label: label) { output.append($0) }
+        try Self.decode(raw, entry, label: label) { output.append(contentsOf: $0) }
         return output
     }
 
     /// Streams a member through `sink` in pieces, inflating as it reads, and checks size and CRC.
-    func stream(_ entry: ZipEntry, _ sink: (Data) throws -> Void) async throws {
+    func stream(_ entry: ZipEntry, _ sink: (UnsafeRawBufferPointer) throws -> Void) async throws {
         let start = try await dataOffset(entry)
         let inflater = try Inflater(entry, label: label)
         var offset: Int64 = 0
@@ -164,7 +168,7 @@ public struct ZipDirectory: Sendable {
         try inflater.finish()
     }
 
-    static func decode(_ raw: Data, _ entry: ZipEntry, label: String, _ sink: (Data) throws -> Void) throws {
+    static func decode(_ raw: Data, _ entry: ZipEntry, label: String, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         let inflater = try Inflater(entry, label: label)
         try inflater.feed(raw, sink)
         try inflater.finish()
@@ -197,15 +201,15 @@ final class Inflater {
         }
     }
 
-    func emit(_ data: Data, _ sink: (Data) throws -> Void) throws {
-        produced += Int64(data.count)
+    func emit(_ bytes: UnsafeRawBufferPointer, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        produced += Int64(bytes.count)
         guard produced <= entry.size else { throw PipError.wheel("\(label): \(entry.name) inflates past its declared size") }
-        crc = data.withUnsafeBytes { CZlib.crc32(crc, $0.bindMemory(to: Bytef.self).baseAddress, uInt($0.count)) }
-        try sink(data)
+        crc = CZlib.crc32(crc, bytes.bindMemory(to: Bytef.self).baseAddress, uInt(bytes.count))
+        try sink(bytes)
     }
 
-    func feed(_ input: Data, _ sink: (Data) throws -> Void) throws {
-        guard let stream else { return try emit(input, sink) }
+    func feed(_ input: Data, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard let stream else { return try input.withUnsafeBytes { try emit($0, sink) } }
         guard !input.isEmpty, !ended else { return }
         var buffer = [UInt8](repeating: 0, count: 256 << 10)
         var failure: Error?
@@ -220,7 +224,7 @@ final class Inflater {
                     return (status, out.count - Int(stream.pointee.avail_out))
                 }
                 if count > 0 {
-                    do { try emit(Data(buffer[0..<count]), sink) } catch { failure = error; return }
+                    do { try buffer.withUnsafeBytes { try emit(UnsafeRawBufferPointer(rebasing: $0[0..<count]), sink) } } catch { failure = error; return }
                 }
                 if status == Z_STREAM_END { ended = true; return }
                 if status != Z_OK && status != Z_BUF_ERROR {

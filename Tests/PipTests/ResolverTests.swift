@@ -52,6 +52,24 @@ import TestSupport
         #expect(try await resolve(["alpha", direct]) == ["alpha==1.0", "beta==1.0"])
     }
 
+    @Test func extraIndexesAreMergedAndTheBestVersionWins() async throws {
+        let mirror = try TemporaryDirectory("mirror")
+        for name in ["beta-1.0-py3-none-any.whl", "delta-1.0-py3-none-any.whl"] where FileManager.default.fileExists(atPath: wheels + "/good/" + name) {
+            try FileManager.default.copyItem(atPath: wheels + "/good/" + name, toPath: mirror.file(name))
+        }
+        let small = try PipIndex(directories: [mirror.path])
+        let file = try RequirementsFile(text: "--index-url \(small.url())\n--extra-index-url \(index.url())\nbeta\n", directory: cache.path)
+        let job = PipJob(file: file, target: target, installed: [:], cacheDirectory: cache.url, http: HTTPClient.shared, netrcPath: nil)
+        let picks = try await job.resolve().picks
+        #expect(picks.map { "\($0.key)==\($0.candidate.version)" } == ["beta==2.0"], "2.0 is only on the extra index")
+        guard case let .wheel(chosen) = picks[0].candidate.origin else { Issue.record("a wheel"); return }
+        #expect(chosen.url.hasPrefix(index.url().replacingOccurrences(of: "/simple", with: "")))
+        let pinned = try RequirementsFile(text: "--index-url \(small.url())\n--extra-index-url \(index.url())\nbeta==1.0\n", directory: cache.path)
+        let same = try await PipJob(file: pinned, target: target, installed: [:], cacheDirectory: cache.url, http: HTTPClient.shared, netrcPath: nil).resolve()
+        guard case let .wheel(first) = same.picks[0].candidate.origin else { Issue.record("a wheel"); return }
+        #expect(first.url.hasPrefix(small.url().replacingOccurrences(of: "/simple", with: "")), "on equal versions the first index wins")
+    }
+
     @Test func whatCondaInstalledIsKeptAndExplained() async throws {
         let sitePackages = try TemporaryDirectory("site-packages")
         try sitePackages.write("beta-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: beta\nVersion: 1.0\n")
