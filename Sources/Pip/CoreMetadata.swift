@@ -10,7 +10,9 @@ public struct CoreMetadata: Sendable {
 
     /// Parses the headers; `source` names the file in errors.
     public init(_ data: Data, source: String) throws {
-        let text = String(decoding: data, as: UTF8.self)
+        // Only the header block matters; the body (often a long README) is not decoded.
+        let end = data.range(of: Data("\n\n".utf8)) ?? data.range(of: Data("\r\n\r\n".utf8))
+        let text = String(decoding: end.map { data[data.startIndex..<$0.upperBound] } ?? data, as: UTF8.self)
         let headers = Self.headers(text)
         func field(_ key: String) -> [String] { headers.filter { $0.0 == key }.map(\.1) }
         guard let name = field("name").first, let versionText = field("version").first else {

@@ -132,11 +132,41 @@ public struct PipJob: Sendable {
                 start()
             }
         }
-        var result: [InstalledWheel] = []
-        for (index, (file, requested, _)) in wanted.enumerated() {
-            result.append(try await installer.install(wheel: paths[index], fileName: file.fileName, requested: requested))
+        // Wheels that share no destination are installed in parallel; the others afterwards, in order, so
+        // that the later one wins as it would one at a time.
+        var destinations: [Set<String>] = []
+        for (index, (file, _, _)) in wanted.enumerated() {
+            destinations.append(try await WheelInstaller.destinations(wheel: paths[index], fileName: file.fileName))
         }
-        return result
+        var owners: [String: Int] = [:]
+        var overlapping = Set<Int>()
+        for (index, paths) in destinations.enumerated() {
+            for path in paths {
+                if let other = owners[path] { overlapping.formUnion([other, index]) } else { owners[path] = index }
+            }
+        }
+        var result = [InstalledWheel?](repeating: nil, count: wanted.count)
+        let independent = wanted.indices.filter { !overlapping.contains($0) }
+        client.log("installing \(independent.count) wheels in parallel, then \(overlapping.count) that share paths, in order")
+        try await withThrowingTaskGroup(of: (Int, InstalledWheel).self) { group in
+            var next = 0
+            func start() {
+                guard next < independent.count else { return }
+                let index = independent[next], (file, requested, _) = wanted[index], path = paths[index]
+                next += 1
+                group.addTask { (index, try await installer.install(wheel: path, fileName: file.fileName, requested: requested)) }
+            }
+            for _ in 0..<max(parallel, 1) { start() }
+            while let (index, installed) = try await group.next() {
+                result[index] = installed
+                start()
+            }
+        }
+        for index in overlapping.sorted() {
+            let (file, requested, _) = wanted[index]
+            result[index] = try await installer.install(wheel: paths[index], fileName: file.fileName, requested: requested)
+        }
+        return result.compactMap { $0 }
     }
 }
 

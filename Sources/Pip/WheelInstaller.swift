@@ -144,6 +144,26 @@ public struct WheelInstaller: Sendable {
                               files: written.map(\.path) + [distInfoPath + "/RECORD"])
     }
 
+    /// Where a wheel's members and entry points would land, as scheme-qualified relative paths, without
+    /// writing anything; two wheels that share one must be installed in order.
+    public static func destinations(wheel path: String, fileName: String) async throws -> Set<String> {
+        let zip = try await ZipDirectory(try FileByteSource(path: path), label: fileName)
+        var result = Set<String>()
+        for entry in zip.entries where !entry.isDirectory {
+            let parts = entry.name.split(separator: "/", omittingEmptySubsequences: false)
+            if parts.count >= 3, parts[0].hasSuffix(".data") {
+                let scheme = parts[1] == "platlib" ? "purelib" : String(parts[1])
+                result.insert(scheme + ":" + parts.dropFirst(2).joined(separator: "/"))
+            } else {
+                result.insert("purelib:" + entry.name)
+            }
+            if parts.count == 2, parts[0].hasSuffix(".dist-info"), parts[1] == "entry_points.txt" {
+                for point in try entryPoints(try await zip.contents(entry), wheel: fileName) { result.insert("scripts:" + point.name) }
+            }
+        }
+        return result
+    }
+
     /// `root/relative`, refusing absolute paths, `..` and anything else that would leave `root`.
     static func contained(_ relative: String, in root: String, member: String, wheel: String) throws -> String {
         let parts = relative.split(separator: "/", omittingEmptySubsequences: true)
@@ -228,7 +248,7 @@ public struct WheelInstaller: Sendable {
     }
 
     static func csv(_ field: String) -> String {
-        guard field.contains(",") || field.contains("\"") || field.contains("\n") else { return field }
+        guard field.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") }) else { return field }
         return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 

@@ -182,6 +182,8 @@ final class Inflater {
     var stream: UnsafeMutablePointer<z_stream>?
     var produced: Int64 = 0
     var crc: UInt = 0
+    /// Output space, sized to the member (most are small) up to 256 KiB.
+    lazy var buffer = [UInt8](repeating: 0, count: Int(min(max(entry.size, 64), 256 << 10)))
     var ended = false
 
     init(_ entry: ZipEntry, label: String) throws {
@@ -211,7 +213,6 @@ final class Inflater {
     func feed(_ input: Data, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         guard let stream else { return try input.withUnsafeBytes { try emit($0, sink) } }
         guard !input.isEmpty, !ended else { return }
-        var buffer = [UInt8](repeating: 0, count: 256 << 10)
         var failure: Error?
         input.withUnsafeBytes { raw in
             stream.pointee.next_in = UnsafeMutablePointer(mutating: raw.bindMemory(to: Bytef.self).baseAddress)
