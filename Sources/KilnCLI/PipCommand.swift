@@ -93,6 +93,8 @@ struct PipInstallCommand: AsyncParsableCommand {
 
     func run() async throws {
         let job = try options.job()
+        let parts = options.platform.split(separator: "/").map(String.init)
+        let subdir = try CondaRequest.subdir(os: parts[0], architecture: parts[1])
         let root = URL(fileURLWithPath: target).standardizedFileURL.path
         guard !FileManager.default.fileExists(atPath: root) else { throw PipError.install("\(root) already exists; kiln pip install creates a new directory") }
         // Everything goes to a sibling first, renamed into place only when complete.
@@ -103,12 +105,12 @@ struct PipInstallCommand: AsyncParsableCommand {
         let installed: [InstalledWheel]
         if let locked {
             guard let data = FileManager.default.contents(atPath: locked) else { throw PipError.requirementsFile("cannot read \(locked)") }
-            let wheels = try PipLock.read(String(decoding: data, as: UTF8.self), platform: "linux-64", what: locked)
+            let wheels = try PipLock.read(String(decoding: data, as: UTF8.self), platform: subdir, what: locked)
             installed = try await job.install(locked: wheels, requested: Set(job.file.entries.map(\.requirement.key)), installer: installer)
         } else {
             let resolution = try await job.resolve()
             if let lock {
-                let text = "version: 1\npackage:\n" + PipLock.condaLockEntries(try await job.locked(resolution), platform: "linux-64")
+                let text = "version: 1\npackage:\n" + PipLock.condaLockEntries(try await job.locked(resolution), platform: subdir)
                 try Data(text.utf8).write(to: URL(fileURLWithPath: lock), options: .atomic)
             }
             try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
