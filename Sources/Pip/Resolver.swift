@@ -365,7 +365,8 @@ public final class Resolver {
         for package in 0..<names.count where decided[package] == nil {
             guard let term = accumulated(package), term.positive else { continue }
             let key = (term.set.cardinality <= 1 ? 0 : 1, firstSeen[package], package)
-            if best == nil || key < best! { best = key }
+            if let current = best, current <= key { continue }
+            best = key
         }
         return best?.2
     }

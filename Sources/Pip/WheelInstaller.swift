@@ -213,9 +213,10 @@ public struct WheelInstaller: Sendable {
     }
 
     static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, _ path: String) throws {
+        guard let base = bytes.baseAddress else { return }
         var done = 0
         while done < bytes.count {
-            let wrote = Foundation.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
+            let wrote = Foundation.write(descriptor, base + done, bytes.count - done)
             guard wrote > 0 else { throw PipError.install("cannot write \(path): \(String(cString: strerror(errno)))") }
             done += wrote
         }

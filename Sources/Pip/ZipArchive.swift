@@ -30,7 +30,9 @@ public final class FileByteSource: ByteSource, @unchecked Sendable {
         var data = Data(count: count)
         var done = 0
         while done < count {
-            let got = data.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            let got = data.withUnsafeMutableBytes { buffer in
+                buffer.baseAddress.map { pread(descriptor, $0 + done, count - done, off_t(offset) + off_t(done)) } ?? -1
+            }
             guard got > 0 else { throw PipError.wheel("\(path): short read at \(offset) (the zip is truncated)") }
             done += got
         }
