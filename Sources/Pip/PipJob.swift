@@ -117,20 +117,8 @@ public struct PipJob: Sendable {
     }
 
     func fetchAndInstall(_ wanted: [(DistributionFile, Bool, Set<String>)], installer: WheelInstaller, parallel: Int) async throws -> [InstalledWheel] {
-        var paths = Array(repeating: "", count: wanted.count)
-        try await withThrowingTaskGroup(of: (Int, String).self) { group in
-            var next = 0
-            func start() {
-                guard next < wanted.count else { return }
-                let index = next, (file, _, allowed) = wanted[index]
-                next += 1
-                group.addTask { (index, try await client.wheel(file, allowed: allowed).path) }
-            }
-            for _ in 0..<max(parallel, 1) { start() }
-            while let (index, path) = try await group.next() {
-                paths[index] = path
-                start()
-            }
+        let paths = try await Self.concurrently(Array(wanted.indices), parallel: parallel) { index in
+            try await client.wheel(wanted[index].0, allowed: wanted[index].2).path
         }
         // Wheels that share no destination are installed in parallel; the others afterwards, in order, so
         // that the later one wins as it would one at a time.
@@ -145,28 +133,37 @@ public struct PipJob: Sendable {
                 if let other = owners[path] { overlapping.formUnion([other, index]) } else { owners[path] = index }
             }
         }
-        var result = [InstalledWheel?](repeating: nil, count: wanted.count)
         let independent = wanted.indices.filter { !overlapping.contains($0) }
         client.log("installing \(independent.count) wheels in parallel, then \(overlapping.count) that share paths, in order")
-        try await withThrowingTaskGroup(of: (Int, InstalledWheel).self) { group in
+        var result = [InstalledWheel?](repeating: nil, count: wanted.count)
+        let parallelResults = try await Self.concurrently(independent, parallel: parallel) { index in
+            try await installer.install(wheel: paths[index], fileName: wanted[index].0.fileName, requested: wanted[index].1)
+        }
+        for (index, installed) in zip(independent, parallelResults) { result[index] = installed }
+        for index in overlapping.sorted() {
+            result[index] = try await installer.install(wheel: paths[index], fileName: wanted[index].0.fileName, requested: wanted[index].1)
+        }
+        return result.compactMap { $0 }
+    }
+
+    /// `body` over `items`, at most `parallel` at a time; results in the order of `items`.
+    static func concurrently<T: Sendable>(_ items: [Int], parallel: Int, _ body: @escaping @Sendable (Int) async throws -> T) async throws -> [T] {
+        var results = [T?](repeating: nil, count: items.count)
+        try await withThrowingTaskGroup(of: (Int, T).self) { group in
             var next = 0
             func start() {
-                guard next < independent.count else { return }
-                let index = independent[next], (file, requested, _) = wanted[index], path = paths[index]
+                guard next < items.count else { return }
+                let position = next, item = items[next]
                 next += 1
-                group.addTask { (index, try await installer.install(wheel: path, fileName: file.fileName, requested: requested)) }
+                group.addTask { (position, try await body(item)) }
             }
             for _ in 0..<max(parallel, 1) { start() }
-            while let (index, installed) = try await group.next() {
-                result[index] = installed
+            while let (position, value) = try await group.next() {
+                results[position] = value
                 start()
             }
         }
-        for index in overlapping.sorted() {
-            let (file, requested, _) = wanted[index]
-            result[index] = try await installer.install(wheel: paths[index], fileName: file.fileName, requested: requested)
-        }
-        return result.compactMap { $0 }
+        return results.compactMap { $0 }
     }
 }
 
