@@ -35,7 +35,7 @@ enum PipStage {
         let directory = plan.environmentFile.map { ($0 as NSString).deletingLastPathComponent } ?? FileManager.default.currentDirectoryPath
         let requirements = try RequirementsFile(text: lines.joined(separator: "\n"), name: "\(plan.environmentFile ?? "environment") pip:",
                                                 directory: directory.isEmpty ? "." : directory)
-        let installed = try InstalledDistribution.scan(sitePackages: root.path + "/" + target.sitePackages)
+        let installed = InstalledDistribution.scan(sitePackages: root.path + "/" + target.sitePackages)
         let job = PipJob(file: requirements, target: target, installed: installed, cacheDirectory: fetcher.cacheDirectory, http: fetcher.http,
                          log: { _ in })
         let scheme = InstallScheme.environment(root: root.path, prefix: prefix, target: target)

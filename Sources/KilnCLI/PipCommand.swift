@@ -44,7 +44,7 @@ struct PipOptions: ParsableArguments {
         guard parts.count >= 2, parts[0] == "linux" else { throw PipError.requirementsFile("--platform \(platform): kiln installs wheels for linux/<arch>") }
         let target = PythonTarget(python: try PythonVersion(python), glibc: try Self.glibc(glibc),
                                   machine: PythonTarget.machine(forArchitecture: parts[1]))
-        let installed = try sitePackages.map { try InstalledDistribution.scan(sitePackages: $0) } ?? [:]
+        let installed = sitePackages.map { InstalledDistribution.scan(sitePackages: $0) } ?? [:]
         let verbose = verbose
         return PipJob(file: file, target: target, installed: installed, cacheDirectory: Fetcher.defaultCacheDirectory, http: HTTPClient.registry,
                       log: { line in if verbose { FileHandle.standardError.write(Data("kiln: \(line)\n".utf8)) } })

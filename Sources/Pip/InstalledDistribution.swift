@@ -14,7 +14,7 @@ public struct InstalledDistribution: Sendable {
     public var key: String { normalizeName(name) }
 
     /// Every distribution in `sitePackages`, by normalized name. A directory that does not exist is empty.
-    public static func scan(sitePackages: String) throws -> [String: InstalledDistribution] {
+    public static func scan(sitePackages: String) -> [String: InstalledDistribution] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: sitePackages) else { return [:] }
         var result: [String: InstalledDistribution] = [:]
         for entry in names.sorted() {
@@ -29,8 +29,8 @@ public struct InstalledDistribution: Sendable {
             } else {
                 continue
             }
-            guard let data = FileManager.default.contents(atPath: metadataFile) else { continue }
-            var metadata = try CoreMetadata(data, source: entry)
+            // As pip does, a distribution whose metadata cannot be read is not there at all.
+            guard let data = FileManager.default.contents(atPath: metadataFile), var metadata = try? CoreMetadata(data, source: entry) else { continue }
             // egg-info keeps requirements in requires.txt, not in PKG-INFO.
             if entry.hasSuffix(".egg-info"), metadata.requiresDist.isEmpty,
                let requires = try? String(contentsOfFile: path + "/requires.txt", encoding: .utf8) {

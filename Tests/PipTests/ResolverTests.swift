@@ -76,7 +76,7 @@ import TestSupport
         try sitePackages.write("beta-1.0.dist-info/INSTALLER", "conda\n")
         try sitePackages.write("legacy.egg-info/PKG-INFO", "Metadata-Version: 1.0\nName: legacy\nVersion: 0.5\n")
         try sitePackages.write("legacy.egg-info/requires.txt", "alpha\n[extra]\ngamma\n")
-        let installed = try InstalledDistribution.scan(sitePackages: sitePackages.path)
+        let installed = InstalledDistribution.scan(sitePackages: sitePackages.path)
         #expect(installed["beta"]?.installer == "conda" && installed["legacy"]?.requiresDist.map(\.text) == ["alpha", "gamma; extra == \"extra\""])
         let picks = try await job(["beta", "tool[fancy]"], installed: installed).resolve().picks
         #expect(picks.map(\.key) == ["beta", "tool"])
