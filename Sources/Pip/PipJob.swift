@@ -64,7 +64,7 @@ public struct PipJob: Sendable {
         }
         let source = IndexSource(client: client, target: target, installed: installed, direct: direct, hashes: hashes, pinnedExactly: pinned)
         let resolver = Resolver(source: source, environment: target.markers, allowPrereleases: file.pre)
-        return try await resolver.resolve(file.entries.map(\.requirement))
+        return try await resolver.resolve(file.entries.map(\.requirement), constraints: file.constraints.map(\.requirement))
     }
 
     /// The wheels a resolution installs (not conda's), for the lock file.

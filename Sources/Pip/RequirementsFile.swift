@@ -2,7 +2,7 @@ import Foundation
 
 /// A pip requirements file: the `pip:` lines conda hands to `pip install -r`.
 ///
-/// Understands `-r`/`--requirement` (relative to the including file), `-i`/`--index-url`,
+/// Understands `-r`/`--requirement` and `-c`/`--constraint` (relative to the including file), `-i`/`--index-url`,
 /// `--extra-index-url`, `-f`/`--find-links`, `--no-index`, `--pre`, per-line `--hash=sha256:…`,
 /// `name @ url`, plain URLs or paths to wheels, `${VAR}` expansion (as pip does), line continuations
 /// and comments. Options that need a build (`-e`, VCS URLs) are refused by name.
@@ -16,6 +16,8 @@ public struct RequirementsFile: Sendable {
     }
 
     public var entries: [Entry] = []
+    /// `-c` files: versions a package must have if something else requires it.
+    public var constraints: [Entry] = []
     public var indexURL: String?
     public var extraIndexURLs: [String] = []
     public var findLinks: [String] = []
@@ -77,7 +79,16 @@ public struct RequirementsFile: Sendable {
                 case "-e", "--editable":
                     throw fail("editable installs (-e) need a source build, which kiln does not do; build a wheel and list it instead")
                 case "-c", "--constraint":
-                    throw fail("constraint files (-c) are not supported yet; pin the versions in the requirements instead")
+                    let target = try value()
+                    let path = target.hasPrefix("/") ? target : directory + "/" + target
+                    guard FileManager.default.isReadableFile(atPath: path) else { throw fail("cannot read constraints file \(path)") }
+                    var included = RequirementsFile()
+                    try included.add(path: path, environment: environment, depth: depth + 1)
+                    // pip's rule: a constraint is a name, specifiers and a marker, nothing that would install.
+                    if let bad = included.entries.first(where: { $0.requirement.url != nil || !$0.requirement.extras.isEmpty }) {
+                        throw PipError.requirementsFile("\(bad.origin): a constraint cannot name extras or a URL (\(Redact.url(bad.requirement.text)))")
+                    }
+                    constraints += included.entries + included.constraints
                 default:
                     throw fail("the option \(option) is not supported in a requirements file")
                 }

@@ -216,6 +216,18 @@ public final class Resolver {
         return ids
     }
 
+    /// A constraint rules versions out without requiring the package: {root, package ∉ allowed}.
+    func addConstraints(_ constraints: [Requirement]) async throws {
+        let root = Term(package: 0, positive: true, set: VersionSet(count: 1, all: true))
+        for constraint in constraints where constraint.marker?.evaluate(environment) ?? true {
+            let package = try await self.package(constraint.key)
+            let allowed = versionSet(package, constraint)
+            guard !allowed.isFull else { continue }
+            let excluded = Term(package: package, positive: true, set: allowed.complement)
+            add(Incompatibility(terms: [root, excluded], cause: .external("the constraints ask for \(constraint.text)")))
+        }
+    }
+
     func noneMatch(_ package: Int, _ requirement: Requirement) -> String {
         let universe = universes[package]
         if universe.isEmpty { return "but no index or --find-links source has \(bases[package])" }
@@ -299,7 +311,7 @@ public final class Resolver {
     // MARK: solving
 
     /// Resolves `requirements` (each with the extras it names), or throws a readable explanation.
-    public func resolve(_ requirements: [Requirement]) async throws -> Resolution {
+    public func resolve(_ requirements: [Requirement], constraints: [Requirement] = []) async throws -> Resolution {
         names = ["<root>"]; bases = ["<root>"]; extrasOf = [nil]; ids = [:]; firstSeen = [0]
         universes = [[Candidate(version: PythonVersion(epoch: 0, release: [0], pre: nil, post: nil, dev: nil, local: []), origin: .unavailable(reason: ""))]]
         byPackage = [[]]; assignmentsByPackage = [[]]
@@ -312,6 +324,7 @@ public final class Resolver {
             next = package
             if package == 0 {
                 _ = try await addDependencies(0, 0, requirements, extras: [])
+                try await addConstraints(constraints)
                 decide(0, 0)
                 continue
             }

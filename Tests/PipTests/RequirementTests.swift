@@ -112,6 +112,7 @@ struct RequirementTests {
             ("pkg @ https://u:secret@host.example/pkg-1.0.tar.gz", "is not a wheel; kiln does not build source distributions"),
             ("--frobnicate", "the option --frobnicate is not supported"),
             ("-r missing.txt", "cannot read requirements file"),
+            ("-c missing.txt", "cannot read constraints file"),
             ("flask >= ", "invalid requirement"),
             ("flask --hash=md5:abc", "only sha256 hashes are supported"),
         ]

@@ -48,6 +48,11 @@ import TestSupport
         #expect(try await resolve(["alpha; python_version < '3'"]) == [])
         #expect(try await resolve(["gamma==1.0"]) == ["beta==1.0", "gamma==1.0"], "a yanked file is usable when pinned exactly")
         #expect(try await resolve(["--find-links \(wheels)/good", "--no-index", "beta<2"]) == ["beta==1.0"])
+        try cache.write("constraints.txt", "beta<2\ngamma==1.0\n")
+        #expect(try await resolve(["-c constraints.txt", "alpha"]) == ["alpha==1.0"], "alpha 2.0 needs beta>=2, which the constraint rules out")
+        #expect(try await resolve(["-c constraints.txt", "tool"]) == ["tool==1.0"], "a constraint installs nothing")
+        let constrained = await failure(["-c constraints.txt", "alpha>=2"])
+        #expect(constrained.contains("The constraints ask for beta<2"), "\(constrained)")
         let direct = "file://\(wheels)/good/beta-1.0-py3-none-any.whl"
         #expect(try await resolve(["alpha", direct]) == ["alpha==1.0", "beta==1.0"])
     }
