@@ -26,10 +26,7 @@ enum PipStage {
         guard let python = records.first(where: { $0.name == "python" }) else {
             throw BuildError.invalidArgument("the pip: section needs python among the conda dependencies, to know which wheels fit")
         }
-        let glibc = virtual.first { $0.name == "__glibc" }.flatMap { record -> (Int, Int)? in
-            let parts = record.version.description.split(separator: ".").compactMap { Int($0) }
-            return parts.count >= 2 ? (parts[0], parts[1]) : nil
-        }
+        let glibc = virtual.first { $0.name == "__glibc" }.flatMap { PythonTarget.glibc(parsing: $0.version.description) }
         let target = PythonTarget(python: try PythonVersion(python.version.description), glibc: glibc,
                                   machine: PythonTarget.machine(forArchitecture: platform.architecture))
         let directory = plan.environmentFile.map { ($0 as NSString).deletingLastPathComponent } ?? FileManager.default.currentDirectoryPath

@@ -40,21 +40,25 @@ struct PipOptions: ParsableArguments {
         var file = try RequirementsFile(path: requirement)
         if let indexURL { file.indexURL = indexURL }
         file.extraIndexURLs += extraIndexURL
-        let parts = platform.split(separator: "/").map(String.init)
-        guard parts.count >= 2, parts[0] == "linux" else { throw PipError.requirementsFile("--platform \(platform): kiln installs wheels for linux/<arch>") }
         let target = PythonTarget(python: try PythonVersion(python), glibc: try Self.glibc(glibc),
-                                  machine: PythonTarget.machine(forArchitecture: parts[1]))
+                                  machine: PythonTarget.machine(forArchitecture: try architecture()))
         let installed = sitePackages.map { InstalledDistribution.scan(sitePackages: $0) } ?? [:]
         let verbose = verbose
         return PipJob(file: file, target: target, installed: installed, cacheDirectory: Fetcher.defaultCacheDirectory, http: HTTPClient.registry,
                       log: { line in if verbose { FileHandle.standardError.write(Data("kiln: \(line)\n".utf8)) } })
     }
 
+    /// The architecture of `--platform linux/<arch>`.
+    func architecture() throws -> String {
+        let parts = platform.split(separator: "/").map(String.init)
+        guard parts.count >= 2, parts[0] == "linux" else { throw PipError.requirementsFile("--platform \(platform): kiln installs wheels for linux/<arch>") }
+        return parts[1]
+    }
+
     static func glibc(_ text: String) throws -> (Int, Int)? {
         if text == "none" { return nil }
-        let parts = text.split(separator: ".").compactMap { Int($0) }
-        guard parts.count >= 2 else { throw PipError.requirementsFile("--glibc \(text) is not MAJOR.MINOR") }
-        return (parts[0], parts[1])
+        guard let version = PythonTarget.glibc(parsing: text) else { throw PipError.requirementsFile("--glibc \(text) is not MAJOR.MINOR") }
+        return version
     }
 }
 
@@ -93,8 +97,7 @@ struct PipInstallCommand: AsyncParsableCommand {
 
     func run() async throws {
         let job = try options.job()
-        let parts = options.platform.split(separator: "/").map(String.init)
-        let subdir = try CondaRequest.subdir(os: parts[0], architecture: parts[1])
+        let subdir = try CondaRequest.subdir(os: "linux", architecture: try options.architecture())
         let root = URL(fileURLWithPath: target).standardizedFileURL.path
         guard !FileManager.default.fileExists(atPath: root) else { throw PipError.install("\(root) already exists; kiln pip install creates a new directory") }
         // Everything goes to a sibling first, renamed into place only when complete.
@@ -109,12 +112,12 @@ struct PipInstallCommand: AsyncParsableCommand {
             installed = try await job.install(locked: wheels, requested: Set(job.file.entries.map(\.requirement.key)), installer: installer)
         } else {
             let resolution = try await job.resolve()
+            installed = try await job.install(resolution, installer: installer)
+            // Written only once every wheel is in, so a failed install leaves no lock behind.
             if let lock {
                 let text = "version: 1\npackage:\n" + PipLock.condaLockEntries(try await job.locked(resolution), platform: subdir)
                 try Data(text.utf8).write(to: URL(fileURLWithPath: lock), options: .atomic)
             }
-            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
-            installed = try await job.install(resolution, installer: installer)
         }
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         try FileManager.default.moveItem(atPath: staging, toPath: root)

@@ -63,7 +63,6 @@ public final class Resolver {
     var extrasOf: [String?] = []
     var universes: [[Candidate]] = []
     var ids: [String: Int] = [:]
-    var firstSeen: [Int] = []
 
     var incompatibilities: [Incompatibility] = []
     var byPackage: [[Int]] = []
@@ -117,7 +116,6 @@ public final class Resolver {
         universes.append(universe)
         byPackage.append([])
         assignmentsByPackage.append([])
-        firstSeen.append(id)
         ids[key] = id
         return id
     }
@@ -270,7 +268,7 @@ public final class Resolver {
 
     /// Resolves `requirements` (each with the extras it names), or throws a readable explanation.
     public func resolve(_ requirements: [Requirement], constraints: [Requirement] = []) async throws -> Resolution {
-        names = ["<root>"]; bases = ["<root>"]; extrasOf = [nil]; ids = [:]; firstSeen = [0]
+        names = ["<root>"]; bases = ["<root>"]; extrasOf = [nil]; ids = [:]
         universes = [[Candidate(version: PythonVersion(epoch: 0, release: [0], pre: nil, post: nil, dev: nil, local: []), origin: .unavailable(reason: ""))]]
         byPackage = [[]]; assignmentsByPackage = [[]]
         let rootTerm = Term(package: 0, positive: true, set: VersionSet(count: 1, all: true))
@@ -332,14 +330,15 @@ public final class Resolver {
     /// The undecided package to decide next: one with a single allowed version first, then in the order
     /// packages were first seen (as uv does, which keeps results close to pip's).
     func choose() -> Int? {
-        var best: (Int, Int, Int)?
+        var best: (Int, Int)?
         for package in 0..<names.count where decided[package] == nil {
             guard let term = accumulated(package), term.positive else { continue }
-            let key = (term.set.cardinality <= 1 ? 0 : 1, firstSeen[package], package)
+            // Package ids are handed out in the order packages are first seen.
+            let key = (term.set.cardinality <= 1 ? 0 : 1, package)
             if let current = best, current <= key { continue }
             best = key
         }
-        return best?.2
+        return best?.1
     }
 
     func propagate(_ start: Int) throws {

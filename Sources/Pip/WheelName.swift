@@ -48,6 +48,12 @@ public struct PythonTarget: Sendable, Hashable {
         self.machine = machine
     }
 
+    /// `MAJOR.MINOR[.…]` (a glibc version as conda's `__glibc` or `--glibc` gives it), or nil.
+    public static func glibc(parsing text: String) -> (Int, Int)? {
+        let parts = text.split(separator: ".").compactMap { Int($0) }
+        return parts.count >= 2 ? (parts[0], parts[1]) : nil
+    }
+
     /// From an OCI architecture (amd64, arm64, ppc64le, s390x).
     public static func machine(forArchitecture architecture: String) -> String {
         switch architecture {
