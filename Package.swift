@@ -6,6 +6,9 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "kiln", targets: ["kiln"]),
+        // Kiln as a library: `Kiln.build(plan, to: location, options:)` and the other jobs, plus the
+        // AzureML front ends that turn AzureML files into a plan.
+        .library(name: "Kiln", targets: ["Kiln", "AzureML", "Plan", "OCI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -24,35 +27,48 @@ let package = Package(
 
         // OCI image model: digests, descriptors, manifests, indexes, config, platforms, references, canonical JSON.
         .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // The build plan and image locations: plain values, no I/O, so a front end stays light.
+        .target(name: "Plan", dependencies: ["OCI"]),
         // Deterministic, streaming layer writing and reading: tar, gzip/zstd, hashing.
-        .target(name: "Archive", dependencies: ["OCI", "CArchive", "CZlib", "CZstd",
+        .target(name: "Archive", dependencies: ["OCI", "Plan", "CArchive", "CZlib", "CZstd",
                                                 .product(name: "Crypto", package: "swift-crypto")]),
+        // One HTTP layer for registries, channels and indexes: the client factory, retries, the
+        // conditional-GET cache, the self-redacting URL, the User-Agent.
+        .target(name: "HTTP", dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client"),
+                                             .product(name: "NIOCore", package: "swift-nio"),
+                                             .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                                             .product(name: "Crypto", package: "swift-crypto")]),
         // Registry client: the distribution API, Basic and Bearer-token auth, pull and push.
-        .target(name: "Registry", dependencies: ["OCI", "Archive",
+        .target(name: "Registry", dependencies: ["OCI", "Archive", "HTTP",
                                                  .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                                  .product(name: "NIOCore", package: "swift-nio"),
                                                  .product(name: "NIOHTTP1", package: "swift-nio"),
                                                  .product(name: "NIOSSL", package: "swift-nio-ssl")]),
         // Conda environments: versions, MatchSpec, channels and repodata, the solver, package extraction,
         // linking into a prefix, lock files.
-        .target(name: "Conda", dependencies: ["OCI", "Archive", "CZstd",
+        .target(name: "Conda", dependencies: ["OCI", "Archive", "CZstd", "HTTP",
                                               .product(name: "Crypto", package: "swift-crypto"),
                                               .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                               .product(name: "NIOCore", package: "swift-nio"),
                                               .product(name: "Yams", package: "Yams")]),
         // Python packaging without pip: PEP 440/508, requirement files, the simple API, wheel tags, the
         // PubGrub resolver, the PEP 427 installer.
-        .target(name: "Pip", dependencies: ["CZlib",
+        .target(name: "Pip", dependencies: ["CZlib", "HTTP",
                                             .product(name: "Crypto", package: "swift-crypto"),
                                             .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                             .product(name: "NIOCore", package: "swift-nio"),
                                             .product(name: "NIOHTTP1", package: "swift-nio")]),
-        // Build planning: the BuildPlan value, the image builder, local outputs, registry sinks.
-        .target(name: "Build", dependencies: ["OCI", "Archive", "Registry", "Conda", "Pip"]),
-        // AzureML front ends: inference config (v1) into a BuildPlan.
-        .target(name: "AzureML", dependencies: ["OCI", "Build"]),
-        // The command line: argument parsing, output, exit codes.
-        .target(name: "KilnCLI", dependencies: ["OCI", "Archive", "Build", "AzureML", "Registry", "Conda", "Pip",
+        // Images as values and where they live: layers (file or remote), the builder, sources and sinks
+        // for layouts, docker-archives and registries, flattening and diff.
+        .target(name: "Images", dependencies: ["OCI", "Archive", "Registry", "Plan", "HTTP"]),
+        // Environments realised for an image: conda, then pip, into a prefix; split into layers.
+        .target(name: "Environments", dependencies: ["OCI", "Archive", "Conda", "Pip", "Plan"]),
+        // AzureML front ends: inference config (v1) and models into a BuildPlan; AzureML's paths and names.
+        .target(name: "AzureML", dependencies: ["OCI", "Plan"]),
+        // The library's entry points: build, copy, inspect, diff, tags, environments.
+        .target(name: "Kiln", dependencies: ["OCI", "Plan", "Images", "Environments", "Registry", "Conda", "Pip", "HTTP"]),
+        // The command line: flags into plans and options, one library call, printing, exit codes.
+        .target(name: "KilnCLI", dependencies: ["Kiln", "AzureML", "Archive", "Registry", "Conda", "Pip", "HTTP",
                                                 .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "kiln", dependencies: ["KilnCLI"]),
 
@@ -61,12 +77,19 @@ let package = Package(
                                                     .product(name: "NIOPosix", package: "swift-nio"),
                                                     .product(name: "NIOHTTP1", package: "swift-nio")],
                 path: "Tests/TestSupport"),
+        // One test target per module; CLITests runs the `kiln` binary and the peer tools (the slow set).
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
-        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "OCI", "TestSupport"]),
-        .testTarget(name: "KilnTests", dependencies: ["Build", "AzureML", "OCI", "Archive", "TestSupport"]),
-        .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCI", "TestSupport"]),
-        .testTarget(name: "PipTests", dependencies: ["Pip", "TestSupport"]),
-        .testTarget(name: "CondaTests", dependencies: ["Conda", "OCI", "TestSupport",
+        .testTarget(name: "PlanTests", dependencies: ["Plan", "OCI"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "OCI", "Plan", "TestSupport"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "HTTP", "OCI", "TestSupport"]),
+        .testTarget(name: "CondaTests", dependencies: ["Conda", "HTTP", "OCI", "TestSupport",
                                                      .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .testTarget(name: "PipTests", dependencies: ["Pip", "HTTP", "TestSupport"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "Plan", "OCI", "TestSupport"]),
+        .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Conda", "HTTP", "Plan", "OCI", "TestSupport"]),
+        .testTarget(name: "AzureMLTests", dependencies: ["AzureML", "Plan", "TestSupport"]),
+        .testTarget(name: "KilnTests", dependencies: ["Kiln", "AzureML", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Kiln", "AzureML", "OCI", "Archive", "TestSupport"]),
     ]
 )

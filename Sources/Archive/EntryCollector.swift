@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Plan
 
 /// Turns host inputs into the sorted, normalised entry list of one layer. This is where the
 /// reproducibility rules for layer *contents* live (the tar writer applies those for headers):

@@ -43,17 +43,3 @@ public struct LayerEntry: Sendable, Equatable {
         }
     }
 }
-
-/// A host file or directory and where it goes in the image (`--add SRC:DEST`).
-///
-/// A directory's contents go under `destination`. A file goes to `destination`, or into it when
-/// `destination` ends with `/`.
-public struct LayerInput: Sendable, Equatable {
-    public var source: String
-    public var destination: String
-
-    public init(source: String, destination: String) {
-        self.source = source
-        self.destination = destination
-    }
-}

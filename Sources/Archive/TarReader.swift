@@ -49,7 +49,7 @@ public final class TarReader {
     /// The next member, or nil at the end of the archive.
     public func next() throws -> TarMember? {
         var entry: OpaquePointer?
-        let status = archive_read_next_header(archive, &entry)
+        let status = UTF8Locale.with { archive_read_next_header(archive, &entry) }
         if status == ARCHIVE_EOF { return nil }
         guard status >= ARCHIVE_WARN, let entry else { throw failure() }
         let path = archive_entry_pathname_utf8(entry).map { String(cString: $0) }
@@ -99,7 +99,7 @@ public enum Decompressor {
         }
         guard archive_read_open_filename(archive, path, 1 << 20) == ARCHIVE_OK else { throw failure() }
         var entry: OpaquePointer?
-        let status = archive_read_next_header(archive, &entry)
+        let status = UTF8Locale.with { archive_read_next_header(archive, &entry) }
         if status == ARCHIVE_EOF { return }
         guard status >= ARCHIVE_WARN else { throw failure() }
         try readDataBlocks(archive, failure: failure, body)

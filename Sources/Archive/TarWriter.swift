@@ -85,7 +85,7 @@ public final class TarWriter {
             archive_entry_set_size(header, 0)
         default: break
         }
-        try check(archive_write_header(archive, header), entry.path)
+        try check(UTF8Locale.with { archive_write_header(archive, header) }, entry.path)
     }
 
     /// Writes a regular file member of `size` bytes, whose data `produce` hands over in pieces.
@@ -94,7 +94,7 @@ public final class TarWriter {
         guard let header = header(path: path, type: KILN_AE_IFREG, mode: mode) else { throw ArchiveError.write("out of memory") }
         defer { archive_entry_free(header) }
         archive_entry_set_size(header, la_int64_t(size))
-        try check(archive_write_header(archive, header), path)
+        try check(UTF8Locale.with { archive_write_header(archive, header) }, path)
         var written: Int64 = 0
         try produce { bytes in
             guard written + Int64(bytes.count) <= size else { throw ArchiveError.changedDuringBuild(path) }

@@ -45,17 +45,3 @@ public struct InferenceConfig: Sendable, Equatable, Decodable {
         }
     }
 }
-
-public enum AzureMLError: Error, CustomStringConvertible {
-    case missingFile(String, String)
-    case malformed(String, String)
-    case invalid(String, String)
-
-    public var description: String {
-        switch self {
-        case let .missingFile(what, path): return "\(what) not found: \(path)"
-        case let .malformed(path, detail): return "malformed inference config \(path): \(detail)"
-        case let .invalid(path, detail): return "inference config \(path): \(detail)"
-        }
-    }
-}

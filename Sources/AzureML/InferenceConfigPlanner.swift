@@ -1,14 +1,11 @@
-import Archive
-import Build
 import Foundation
 import OCI
+import Plan
 
 /// Translates an inference config into build-plan changes, the way AzureML lays out a v1 scoring image:
 /// the code under `/var/azureml-app`, the entry script named by `AZUREML_ENTRY_SCRIPT` (relative to
 /// `AML_APP_ROOT`), and models under `/var/azureml-app/azureml-models/NAME/VERSION/`.
 public enum InferenceConfigPlanner {
-    public static let appRoot = "/var/azureml-app"
-
     /// Applies `config` (read from `path`) to `plan`. Relative paths are relative to the config file.
     /// `baseOverridden` means the user chose a base on the command line, which wins over `baseImage`.
     public static func apply(_ config: InferenceConfig, path: String, to plan: inout BuildPlan, baseOverridden: Bool) throws {
@@ -16,19 +13,19 @@ public enum InferenceConfigPlanner {
             throw AzureMLError.invalid(path, "runtime '\(runtime)' is not supported (only python)")
         }
         if let conda = config.condaFile, !conda.isEmpty {
-            var environment = plan.conda ?? CondaPlan()
+            var environment = AzureMLLayout.environment(plan.environment ?? EnvironmentPlan())
             environment.environmentFile = URL(fileURLWithPath: conda, relativeTo: URL(fileURLWithPath: path).deletingLastPathComponent()).standardizedFileURL.path
-            plan.conda = environment
+            plan.environment = environment
         }
         if let steps = config.extraDockerfileSteps, !steps.isEmpty {
-            throw BuildError.notSupportedYet("extraDockerfileSteps '\(steps)' in \(path): Kiln runs no Dockerfile steps")
+            throw PlanError.notSupported("extraDockerfileSteps '\(steps)' in \(path): Kiln runs no Dockerfile steps")
         }
         if !baseOverridden {
             if let image = config.baseImage, !image.isEmpty {
                 let name = registryQualified(image, host: config.baseImageRegistry?.host)
-                plan.base = try parseBase(name)
+                plan.base = try ImageLocation(parsing: name)
             } else if config.enableGpu == true {
-                throw BuildError.notSupportedYet("enableGpu without baseImage (the AzureML default GPU base comes from a registry); pass --base")
+                throw PlanError.notSupported("enableGpu without baseImage (the AzureML default GPU base comes from a registry); name a base image")
             }
         }
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
@@ -54,18 +51,18 @@ public enum InferenceConfigPlanner {
                 throw AzureMLError.invalid(path, "entryScript '\(entryScript)' is outside sourceDirectory")
             }
             guard FileManager.default.fileExists(atPath: script) else { throw AzureMLError.missingFile("entryScript", script) }
-            code.append(LayerInput(source: sourcePath, destination: "\(appRoot)/\(name)"))
+            code.append(LayerInput(source: sourcePath, destination: "\(AzureMLLayout.appRoot)/\(name)"))
             entryInImage = "\(name)/\(script.dropFirst(sourcePath.count + 1))"
         } else {
             let script = resolve(entryScript, against: directory)
             guard FileManager.default.fileExists(atPath: script) else { throw AzureMLError.missingFile("entryScript", script) }
             let name = URL(fileURLWithPath: script).lastPathComponent
-            code.append(LayerInput(source: script, destination: "\(appRoot)/\(name)"))
+            code.append(LayerInput(source: script, destination: "\(AzureMLLayout.appRoot)/\(name)"))
             entryInImage = name
         }
         plan.layers.append(LayerSpec(kind: .code, description: "code \(entryInImage)", inputs: code))
-        plan.config.setEnv("AML_APP_ROOT", appRoot)
-        plan.config.setEnv("AZUREML_ENTRY_SCRIPT", entryInImage)
+        plan.config.setEnv(AzureMLLayout.appRootVariable, AzureMLLayout.appRoot)
+        plan.config.setEnv(AzureMLLayout.entryScriptVariable, entryInImage)
         if let description = config.description, !description.isEmpty {
             plan.config.labels["org.opencontainers.image.description"] = description
         }

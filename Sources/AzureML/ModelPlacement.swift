@@ -1,5 +1,4 @@
-import Archive
-import Build
+import Plan
 
 /// Where AzureML puts a registered model: `/var/azureml-app/azureml-models/NAME/VERSION/`, keeping the
 /// model file's or folder's own name below it, with `AZUREML_MODEL_DIR` pointing at that directory.
@@ -11,28 +10,28 @@ public struct ModelSpec: Sendable, Equatable {
     /// Parses `NAME:VERSION=PATH`.
     public init(parsing text: String) throws {
         guard let equals = text.firstIndex(of: "="), let colon = text[..<equals].firstIndex(of: ":") else {
-            throw BuildError.invalidArgument("--model '\(text)': expected NAME:VERSION=PATH")
+            throw AzureMLError.model("'\(text)': expected NAME:VERSION=PATH")
         }
         name = String(text[..<colon])
         version = String(text[text.index(after: colon)..<equals])
         path = String(text[text.index(after: equals)...])
         let allowed = { (c: Character) in c.isLetter || c.isNumber || c == "-" || c == "_" || c == "." }
         guard !name.isEmpty, name.allSatisfy(allowed), name != ".", name != ".." else {
-            throw BuildError.invalidArgument("--model '\(text)': model name must be letters, digits, '-', '_' or '.'")
+            throw AzureMLError.model("'\(text)': model name must be letters, digits, '-', '_' or '.'")
         }
         guard !version.isEmpty, version.allSatisfy(allowed), version != ".", version != ".." else {
-            throw BuildError.invalidArgument("--model '\(text)': model version must be letters, digits, '-', '_' or '.'")
+            throw AzureMLError.model("'\(text)': model version must be letters, digits, '-', '_' or '.'")
         }
-        guard !path.isEmpty else { throw BuildError.invalidArgument("--model '\(text)': missing PATH") }
+        guard !path.isEmpty else { throw AzureMLError.model("'\(text)': missing PATH") }
     }
 
-    public var directoryInImage: String { "\(InferenceConfigPlanner.appRoot)/azureml-models/\(name)/\(version)" }
+    public var directoryInImage: String { "\(AzureMLLayout.modelsRoot)/\(name)/\(version)" }
 
     /// Adds the model's layer and AZUREML_MODEL_DIR to `plan`.
     public func apply(to plan: inout BuildPlan) {
         let base = path.split(separator: "/").last.map(String.init) ?? path
         plan.layers.append(LayerSpec(kind: .model, description: "model \(name):\(version)",
                                      inputs: [LayerInput(source: path, destination: "\(directoryInImage)/\(base)")]))
-        plan.config.setEnv("AZUREML_MODEL_DIR", directoryInImage)
+        plan.config.setEnv(AzureMLLayout.modelDirectoryVariable, directoryInImage)
     }
 }

@@ -58,7 +58,7 @@ public struct EnvironmentFile: Sendable, Equatable {
         return EnvironmentFile(channels: channels, dependencies: dependencies, pip: pip, variables: variables, name: top["name"] as? String)
     }
 
-    /// Kiln's own deterministic hash of the definition, for the default prefix
+    /// Kiln's own deterministic hash of the definition, for a default prefix such as AzureML's
     /// `/azureml-envs/azureml_<hash>`: the first 32 hex digits of SHA-256 over the canonical JSON of
     /// channels, dependency specs (as written, sorted), pip lines (as written) and variables.
     public var definitionHash: String {
@@ -67,6 +67,4 @@ public struct EnvironmentFile: Sendable, Equatable {
         let data = (try? CanonicalJSON.encode(definition)) ?? Data()
         return String(Digest.sha256(of: data).encoded.prefix(32))
     }
-
-    public var defaultPrefix: String { "/azureml-envs/azureml_\(definitionHash)" }
 }

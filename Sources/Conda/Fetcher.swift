@@ -1,12 +1,13 @@
 import AsyncHTTPClient
 import Archive
 import Foundation
+import HTTP
 import NIOCore
 import OCI
 
-/// Reads channel files from `file://` and `https://` URLs. HTTP answers are cached on disk under
-/// `cacheDirectory` with their ETag and revalidated with If-None-Match; packages are cached by
-/// content (their sha256), so a second build downloads nothing.
+/// Reads channel files from `file://` and `https://` URLs. HTTP answers go through `HTTPCache` under
+/// `cacheDirectory/http` (revalidated, retried by `RetryPolicy`); packages are cached by content (their
+/// sha256), so a second build downloads nothing.
 public struct Fetcher: Sendable {
     public let cacheDirectory: URL
     public let http: HTTPClient
@@ -32,37 +33,17 @@ public struct Fetcher: Sendable {
         guard url.hasPrefix("https://") || url.hasPrefix("http://127.") || url.hasPrefix("http://localhost") else {
             throw CondaError.repodata("\(url): only https:// and file:// channels are allowed")
         }
-        let directory = cacheDirectory.appendingPathComponent("http")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let key = Digest.sha256(of: Data(url.utf8)).encoded
-        let body = directory.appendingPathComponent(key)
-        let etagFile = directory.appendingPathComponent(key + ".etag")
-        var request = HTTPClientRequest(url: url)
-        request.headers.add(name: "User-Agent", value: "kiln/0.1")
-        if let etag = try? String(contentsOf: etagFile, encoding: .utf8), FileManager.default.fileExists(atPath: body.path) {
-            request.headers.add(name: "If-None-Match", value: etag)
-        }
-        let response: HTTPClientResponse
+        let cache = HTTPCache(directory: cacheDirectory.appendingPathComponent("http"))
+        let answer: HTTPCache.Answer
         do {
-            response = try await http.execute(request, timeout: .minutes(10))
+            answer = try await cache.get(HTTPClientRequest(url: url), key: HTTPCache.key(url), client: http, limit: 2 << 30)
         } catch {
-            throw CondaError.repodata("cannot reach \(ChannelURL.redact(url)): \(error)")
+            throw CondaError.repodata("cannot reach \(SafeURL(url)): \(error)")
         }
-        switch response.status.code {
-        case 304:
-            _ = try? await response.body.collect(upTo: 1024)
-            return try Data(contentsOf: body)
-        case 200:
-            let bytes = try await response.body.collect(upTo: 2 << 30)
-            let data = Data(bytes.readableBytesView)
-            try data.write(to: body, options: .atomic)
-            if let etag = response.headers.first(name: "ETag") { try etag.write(to: etagFile, atomically: true, encoding: .utf8) }
-            return data
-        case 404:
-            _ = try? await response.body.collect(upTo: 64 * 1024)
-            return nil
-        default:
-            throw CondaError.repodata("\(ChannelURL.redact(url)) answered \(response.status.code)")
+        switch answer {
+        case let .body(data, _): return data
+        case .notFound: return nil
+        case let .status(code): throw CondaError.repodata("\(SafeURL(url)) answered \(code)")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 import Yams
 
 /// Lock files: `@EXPLICIT` lists (`conda list --explicit`) and conda-lock.yml version 1. Reading gives
@@ -14,11 +15,11 @@ public enum LockFile {
             ? try readExplicit(text, what: path) : try readCondaLock(text, platform: platform, what: path)
         return try records.map { record in
             guard record.url.contains("/t/<redacted>/") else { return record }
-            guard let channel = channels.first(where: { record.url.hasPrefix(ChannelURL.redact($0) + "/") }) else {
+            guard let channel = channels.first(where: { record.url.hasPrefix(Redaction.text($0) + "/") }) else {
                 throw CondaError.lockFile("\(path) names a private channel (\(record.channel)); pass its URL with the token as --channel")
             }
             var restored = record
-            restored.url = channel + record.url.dropFirst(ChannelURL.redact(channel).count)
+            restored.url = channel + record.url.dropFirst(Redaction.text(channel).count)
             restored.channel = channel
             return restored
         }
@@ -40,7 +41,7 @@ public enum LockFile {
                 switch fragment.count {
                 case 32: md5 = fragment.lowercased()
                 case 64: sha256 = fragment.lowercased()
-                default: throw CondaError.lockFile("\(what): '\(ChannelURL.redact(line))' has a hash that is neither md5 nor sha256")
+                default: throw CondaError.lockFile("\(what): '\(Redaction.text(line))' has a hash that is neither md5 nor sha256")
                 }
             }
             records.append(try record(url: url, md5: md5, sha256: sha256, what: what))
@@ -67,7 +68,7 @@ public enum LockFile {
     static func record(url: String, md5: String?, sha256: String?, what: String) throws -> PackageRecord {
         let parts = url.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard parts.count >= 3, let fileName = parts.last, fileName.hasSuffix(".conda") || fileName.hasSuffix(".tar.bz2") else {
-            throw CondaError.lockFile("\(what): '\(ChannelURL.redact(url))' is not a package URL")
+            throw CondaError.lockFile("\(what): '\(Redaction.text(url))' is not a package URL")
         }
         let subdir = parts[parts.count - 2]
         let channel = parts.dropLast(2).joined(separator: "/")
@@ -87,7 +88,7 @@ public enum LockFile {
         var lines = ["# This file may be used to create an environment using:", "# $ conda create --name <env> --file <this file>",
                      "# platform: \(platform)", "@EXPLICIT"]
         for record in Installer.order(records) {
-            let url = ChannelURL.redact(record.url)
+            let url = Redaction.text(record.url)
             if let sha256 = record.sha256 { lines.append("\(url)#sha256:\(sha256)") }
             else if let md5 = record.md5 { lines.append("\(url)#\(md5)") }
         }
@@ -99,7 +100,7 @@ public enum LockFile {
         func quote(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
         var lines = ["version: 1", "metadata:", "  content_hash:", "    \(platform): \(quote(EnvironmentFile(channels: channels, dependencies: specs).definitionHash))",
                      "  channels:"]
-        for channel in channels { lines += ["  - url: \(quote(ChannelURL.redact(channel)))", "    used_env_vars: []"] }
+        for channel in channels { lines += ["  - url: \(quote(Redaction.text(channel)))", "    used_env_vars: []"] }
         lines += ["  platforms:", "  - \(platform)", "  sources:", "  - environment.yml", "package:"]
         for record in records.sorted(by: { $0.name < $1.name }) {
             lines += ["- name: \(quote(record.name))", "  version: \(quote(record.version.description))", "  manager: conda", "  platform: \(platform)"]
@@ -112,7 +113,7 @@ public enum LockFile {
                 lines.append("  dependencies:")
                 for (name, spec) in dependencies { lines.append("    \(quote(name)): \(quote(spec))") }
             }
-            lines.append("  url: \(quote(ChannelURL.redact(record.url)))")
+            lines.append("  url: \(quote(Redaction.text(record.url)))")
             lines.append("  hash:")
             if let md5 = record.md5 { lines.append("    md5: \(quote(md5))") }
             if let sha256 = record.sha256 { lines.append("    sha256: \(quote(sha256))") }

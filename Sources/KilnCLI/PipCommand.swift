@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Conda
 import Foundation
+import HTTP
 import Pip
 import Registry
 
@@ -44,7 +45,7 @@ struct PipOptions: ParsableArguments {
                                   machine: PythonTarget.machine(forArchitecture: try architecture()))
         let installed = sitePackages.map { InstalledDistribution.scan(sitePackages: $0) } ?? [:]
         let verbose = verbose
-        return PipJob(file: file, target: target, installed: installed, cacheDirectory: Fetcher.defaultCacheDirectory, http: HTTPClient.registry,
+        return PipJob(file: file, target: target, installed: installed, cacheDirectory: Fetcher.defaultCacheDirectory, http: HTTPClients.shared(),
                       log: { line in if verbose { FileHandle.standardError.write(Data("kiln: \(line)\n".utf8)) } })
     }
 
@@ -125,4 +126,3 @@ struct PipInstallCommand: AsyncParsableCommand {
     }
 }
 
-extension PipError: KilnReportable { var reportText: String { description } }

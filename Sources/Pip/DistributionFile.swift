@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 
 /// One file a package index lists for a project (PEP 503 anchor or PEP 691 `files` entry).
 public struct DistributionFile: Sendable, Hashable {
@@ -23,7 +24,7 @@ enum SimplePage {
     static func json(_ data: Data, pageURL: String, order: Int) throws -> [DistributionFile] {
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let files = object["files"] as? [[String: Any]] else {
-            throw PipError.index("\(Redact.url(pageURL)) is not a PEP 691 JSON page")
+            throw PipError.index("\(Redaction.url(pageURL)) is not a PEP 691 JSON page")
         }
         return files.compactMap { file in
             guard let name = file["filename"] as? String, let href = file["url"] as? String else { return nil }

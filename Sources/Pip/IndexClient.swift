@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
+import HTTP
 import NIOCore
 import NIOHTTP1
 
@@ -113,7 +114,7 @@ public actor IndexClient {
             }
         }
         guard let (data, _) = try await cachedGet(link, accept: "text/html") else {
-            throw PipError.index("--find-links \(Redact.url(link)) was not found (404)")
+            throw PipError.index("--find-links \(Redaction.url(link)) was not found (404)")
         }
         return SimplePage.html(data, pageURL: credentials.prepare(link).url, order: order)
     }
@@ -125,10 +126,10 @@ public actor IndexClient {
     func request(_ url: String, headers: [(String, String)] = []) throws -> HTTPClientRequest {
         let (bare, authorization) = credentials.prepare(url)
         guard bare.hasPrefix("https://") || Self.isLoopbackHTTP(bare) else {
-            throw PipError.index("\(Redact.url(url)): only https:// indexes are allowed (and http:// on loopback)")
+            throw PipError.index("\(Redaction.url(url)): only https:// indexes are allowed (and http:// on loopback)")
         }
         var request = HTTPClientRequest(url: bare)
-        request.headers.add(name: "User-Agent", value: "kiln/0.1")
+        request.headers.add(name: "User-Agent", value: KilnVersion.userAgent)
         if let authorization { request.headers.add(name: "Authorization", value: authorization) }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         return request
@@ -138,28 +139,13 @@ public actor IndexClient {
         ["http://127.", "http://localhost:", "http://localhost/", "http://[::1]"].contains { url.hasPrefix($0) }
     }
 
-    /// GET with up to three attempts on connection errors and 5xx answers.
+    /// Sends `request`, retried as `RetryPolicy` says; transport failures become one `PipError`.
     func execute(_ request: HTTPClientRequest, label: String) async throws -> HTTPClientResponse {
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                let response = try await http.execute(request, timeout: .minutes(10))
-                if response.status.code >= 500, attempt < 3 {
-                    _ = try? await response.body.collect(upTo: 1 << 20)
-                    log("\(label): \(response.status.code), retrying")
-                    try await Task.sleep(nanoseconds: UInt64(attempt) * 300_000_000)
-                    continue
-                }
-                return response
-            } catch let error as HTTPClientError where attempt < 3 && error != .remoteConnectionClosed {
-                log("\(label): \(error), retrying")
-                try await Task.sleep(nanoseconds: UInt64(attempt) * 300_000_000)
-            } catch let error as PipError {
-                throw error
-            } catch {
-                throw PipError.index("cannot reach \(label): \(error)")
-            }
+        do {
+            return try await RetryPolicy.standard.send({ _ in try await http.execute(request, timeout: .minutes(10)) },
+                                                       log: { [log] line in log("\(label): \(line)") })
+        } catch {
+            throw PipError.index("cannot reach \(label): \(error)")
         }
     }
 
@@ -170,39 +156,25 @@ public actor IndexClient {
         }
     }
 
-    /// A page body and content type, revalidated against the cache by ETag; nil on 404.
+    /// A page body and content type, revalidated against `HTTPCache`; nil on 404.
     func cachedGet(_ url: String, accept: String) async throws -> (Data, String)? {
-        let label = Redact.url(url)
-        let directory = cacheDirectory.appendingPathComponent("http")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let key = Self.sha256Hex(Data((credentials.prepare(url).url + "\n" + accept).utf8))
-        let body = directory.appendingPathComponent(key)
-        let meta = directory.appendingPathComponent(key + ".meta")
-        var headers = [("Accept", accept)]
-        let cachedMeta = (try? String(contentsOf: meta, encoding: .utf8))?.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        if let cachedMeta, cachedMeta.count == 2, !cachedMeta[0].isEmpty, FileManager.default.fileExists(atPath: body.path) {
-            headers.append(("If-None-Match", cachedMeta[0]))
-        }
+        let label = Redaction.url(url)
+        let cache = HTTPCache(directory: cacheDirectory.appendingPathComponent("http"))
         count("page")
         log("GET \(label)")
-        let response = try await execute(try request(url, headers: headers), label: label)
-        switch response.status.code {
-        case 304:
-            _ = try? await response.body.collect(upTo: 1 << 20)
-            guard let cachedMeta, cachedMeta.count == 2 else { throw PipError.index("\(label): 304 without a cached page") }
-            return (try Data(contentsOf: body), cachedMeta[1])
-        case 200:
-            let data = Data((try await response.body.collect(upTo: 256 << 20)).readableBytesView)
-            let type = response.headers.first(name: "Content-Type") ?? "text/html"
-            try data.write(to: body, options: .atomic)
-            try ((response.headers.first(name: "ETag") ?? "") + "\n" + type).write(to: meta, atomically: true, encoding: .utf8)
-            return (data, type)
-        case 404, 410:
-            _ = try? await response.body.collect(upTo: 1 << 20)
-            return nil
-        default:
-            _ = try? await response.body.collect(upTo: 1 << 20)
-            throw Self.failure(response.status.code, label)
+        let answer: HTTPCache.Answer
+        do {
+            answer = try await cache.get(try request(url, headers: [("Accept", accept)]), key: HTTPCache.key(credentials.prepare(url).url, variant: accept),
+                                         client: http, limit: 256 << 20)
+        } catch let error as PipError {
+            throw error
+        } catch {
+            throw PipError.index("cannot reach \(label): \(error)")
+        }
+        switch answer {
+        case let .body(data, contentType): return (data, contentType ?? "text/html")
+        case .notFound: return nil
+        case let .status(code): throw Self.failure(code, label)
         }
     }
 
@@ -222,7 +194,7 @@ public actor IndexClient {
     }
 
     func loadMetadata(_ file: DistributionFile) async throws -> CoreMetadata {
-        let label = Redact.url(file.url)
+        let label = Redaction.url(file.url)
         let directory = cacheDirectory.appendingPathComponent("metadata")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let cached = directory.appendingPathComponent(file.sha256 ?? Self.sha256Hex(Data(file.url.utf8)))
@@ -250,7 +222,7 @@ public actor IndexClient {
     /// PEP 658: `<url>.metadata`, checked against the hash the index gave; nil if the index lacks it after all.
     func metadataFile(_ file: DistributionFile) async throws -> Data? {
         let url = file.url + ".metadata"
-        let label = Redact.url(url)
+        let label = Redaction.url(url)
         count("metadata")
         log("GET \(label)")
         let response = try await execute(try request(url), label: label)
@@ -269,7 +241,7 @@ public actor IndexClient {
     /// METADATA read out of a remote wheel with range requests: the central directory from the end, then
     /// that one member. A server without range support sends the whole wheel, which is kept.
     func remoteWheelMetadata(_ file: DistributionFile) async throws -> Data {
-        let label = Redact.url(file.url)
+        let label = Redaction.url(file.url)
         count("range")
         log("GET \(label) (last 64 KiB)")
         let response = try await execute(try request(file.url, headers: [("Range", "bytes=-65557")]), label: label)
@@ -292,7 +264,7 @@ public actor IndexClient {
     }
 
     func rangeRead(_ url: String, at offset: Int64, count length: Int) async throws -> Data {
-        let label = Redact.url(url)
+        let label = Redaction.url(url)
         count("range")
         let response = try await execute(try request(url, headers: [("Range", "bytes=\(offset)-\(offset + Int64(length) - 1)")]), label: label)
         guard response.status.code == 206 else {
@@ -345,7 +317,7 @@ public actor IndexClient {
             try Self.check(actual, file, allowed)
             return (path, actual)
         }
-        let label = Redact.url(file.url)
+        let label = Redaction.url(file.url)
         count("wheel")
         log("GET \(label)")
         let response = try await execute(try request(file.url), label: label)
@@ -375,7 +347,7 @@ public actor IndexClient {
             try handle.close()
         } catch {
             try? handle.close()
-            throw PipError.wheel("\(Redact.url(file.url)): download failed: \(error)")
+            throw PipError.wheel("\(Redaction.url(file.url)): download failed: \(error)")
         }
         let actual = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         try Self.check(actual, file, allowed)
@@ -387,7 +359,7 @@ public actor IndexClient {
 
     static func check(_ actual: String, _ file: DistributionFile, _ allowed: Set<String>) throws {
         if let expected = file.sha256, expected != actual {
-            throw PipError.wheel("\(file.fileName): sha256 \(actual) does not match the index's \(expected) (\(Redact.url(file.url)))")
+            throw PipError.wheel("\(file.fileName): sha256 \(actual) does not match the index's \(expected) (\(Redaction.url(file.url)))")
         }
         if !allowed.isEmpty, !allowed.contains(actual) {
             throw PipError.wheel("\(file.fileName): sha256 \(actual) is not one the requirements allow (\(allowed.sorted().joined(separator: ", ")))")

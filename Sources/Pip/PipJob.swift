@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HTTP
 
 /// A locked pip distribution: exactly this wheel, verified by this sha256.
 public struct LockedWheel: Sendable, Hashable {
@@ -74,7 +75,7 @@ public struct PipJob: Sendable {
             guard case let .wheel(file) = pick.candidate.origin else { continue }
             let sha256: String
             if let known = file.sha256 { sha256 = known } else { sha256 = try await client.wheel(file).sha256 }
-            result.append(LockedWheel(name: pick.name, version: pick.candidate.version.description, url: Redact.url(file.url), sha256: sha256))
+            result.append(LockedWheel(name: pick.name, version: pick.candidate.version.description, url: Redaction.url(file.url), sha256: sha256))
         }
         return result
     }
@@ -176,7 +177,7 @@ public enum PipLock {
         var lines: [String] = []
         for wheel in wheels.sorted(by: { normalizeName($0.name) < normalizeName($1.name) }) {
             lines += ["- name: \(quote(normalizeName(wheel.name)))", "  version: \(quote(wheel.version))", "  manager: pip",
-                      "  platform: \(platform)", "  dependencies: {}", "  url: \(quote(Redact.url(wheel.url)))", "  hash:",
+                      "  platform: \(platform)", "  dependencies: {}", "  url: \(quote(Redaction.url(wheel.url)))", "  hash:",
                       "    sha256: \(quote(wheel.sha256))", "  category: main", "  optional: false"]
         }
         return lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
@@ -185,7 +186,7 @@ public enum PipLock {
     /// `# pip name==version @ url#sha256=…` lines.
     public static func explicitLines(_ wheels: [LockedWheel]) -> String {
         wheels.sorted { normalizeName($0.name) < normalizeName($1.name) }
-            .map { "# pip \(normalizeName($0.name))==\($0.version) @ \(Redact.url($0.url))#sha256=\($0.sha256)\n" }.joined()
+            .map { "# pip \(normalizeName($0.name))==\($0.version) @ \(Redaction.url($0.url))#sha256=\($0.sha256)\n" }.joined()
     }
 
     /// The pip wheels of a lock file Kiln wrote (either form), for `platform` in conda-lock files.
@@ -195,7 +196,7 @@ public enum PipLock {
             for raw in text.split(separator: "\n") where raw.hasPrefix("# pip ") {
                 let body = raw.dropFirst(6)
                 guard let at = body.range(of: " @ "), let hash = body.range(of: "#sha256=", options: .backwards) else {
-                    throw PipError.requirementsFile("\(what): cannot read the line '\(Redact.url(String(raw)))'")
+                    throw PipError.requirementsFile("\(what): cannot read the line '\(Redaction.url(String(raw)))'")
                 }
                 let pin = body[..<at.lowerBound].split(separator: "=", omittingEmptySubsequences: true).map(String.init)
                 guard pin.count == 2 else { throw PipError.requirementsFile("\(what): '\(body[..<at.lowerBound])' is not name==version") }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 
 /// A pip requirements file: the `pip:` lines conda hands to `pip install -r`.
 ///
@@ -86,7 +87,7 @@ public struct RequirementsFile: Sendable {
                     try included.add(path: path, environment: environment, depth: depth + 1)
                     // pip's rule: a constraint is a name, specifiers and a marker, nothing that would install.
                     if let bad = included.entries.first(where: { $0.requirement.url != nil || !$0.requirement.extras.isEmpty }) {
-                        throw PipError.requirementsFile("\(bad.origin): a constraint cannot name extras or a URL (\(Redact.url(bad.requirement.text)))")
+                        throw PipError.requirementsFile("\(bad.origin): a constraint cannot name extras or a URL (\(Redaction.url(bad.requirement.text)))")
                     }
                     constraints += included.entries + included.constraints
                 default:
@@ -106,15 +107,15 @@ public struct RequirementsFile: Sendable {
             let text = words.joined(separator: " ")
             var requirement: Requirement
             if Self.isVCS(text) {
-                throw fail("'\(Redact.url(text))' is a VCS checkout, which needs a source build; kiln installs wheels only")
+                throw fail("'\(Redaction.url(text))' is a VCS checkout, which needs a source build; kiln installs wheels only")
             } else if Self.looksLikeWheelReference(text) {
                 requirement = try Self.directWheel(text, directory: directory, origin: origin)
             } else {
                 do { requirement = try Requirement(parsing: text) } catch let error as PipError { throw fail(error.description) }
                 if let url = requirement.url {
-                    if Self.isVCS(url) { throw fail("'\(Redact.url(url))' is a VCS checkout, which needs a source build; kiln installs wheels only") }
+                    if Self.isVCS(url) { throw fail("'\(Redaction.url(url))' is a VCS checkout, which needs a source build; kiln installs wheels only") }
                     guard url.lowercased().hasSuffix(".whl") || url.contains(".whl#") else {
-                        throw fail("'\(Redact.url(url))' is not a wheel; kiln does not build source distributions")
+                        throw fail("'\(Redaction.url(url))' is not a wheel; kiln does not build source distributions")
                     }
                 }
             }
@@ -138,7 +139,7 @@ public struct RequirementsFile: Sendable {
         }
         let fileName = String(location.split(separator: "#")[0].split(separator: "/").last ?? "")
         guard let wheel = WheelName(fileName.removingPercentEncoding ?? fileName) else {
-            throw PipError.requirementsFile("\(origin): '\(Redact.url(location))' is not a wheel file name")
+            throw PipError.requirementsFile("\(origin): '\(Redaction.url(location))' is not a wheel file name")
         }
         return Requirement(name: wheel.name, url: location, marker: marker, text: text)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 
 /// What a registry credential is, which decides how it buys a token.
 public enum CredentialKind: Sendable, Equatable {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Archive
 import Foundation
+import HTTP
 import NIOCore
 import OCI
 
@@ -113,9 +114,9 @@ extension RegistryClient {
                 }
                 break
             } catch {
-                guard attempt < Self.maxAttempts, !(error is ArchiveError) else {
+                guard attempt < Self.retryPolicy.maxAttempts, !(error is ArchiveError) else {
                     unlink(path)
-                    throw error as? RegistryError ?? RegistryError.network(url: location, detail: "\(error)")
+                    throw error as? RegistryError ?? RegistryError.network(url: SafeURL(location), detail: "\(error)")
                 }
                 options.log?("resuming \(digest) from byte \(hash.count) after: \(error)")
                 attempt += 1

@@ -31,12 +31,6 @@ extension RegistryClient {
         return all
     }
 
-    /// The next integer tag, as AzureML numbers images: one more than the largest all-digit tag, or 1.
-    public func nextNumberTag(_ repository: String) async throws -> String {
-        let numbers = try await (tags(repository) ?? []).compactMap { tag in tag.allSatisfy(\.isNumber) ? Int(tag) : nil }
-        return String((numbers.max() ?? 0) + 1)
-    }
-
     /// The target of the `rel="next"` entry in Link headers (RFC 8288).
     static func nextLink(_ values: [String]) -> String? {
         for value in values {

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HTTP
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -32,7 +33,6 @@ public final class RegistryClient: Sendable {
     let credential: Credential?
     let options: Options
     let auth = AuthState()
-    static let userAgent = "kiln/0.1"
 
     /// HTTPS, always verified; `plainHTTP` only where `mayUsePlainHTTP` allows it (see `connect`).
     public init(registry: String, credential: Credential?, http: HTTPClient, options: Options = Options(), plainHTTP: Bool = false) throws {
@@ -51,7 +51,7 @@ public final class RegistryClient: Sendable {
             return try RegistryClient(registry: registry, credential: credential, http: http, options: options)
         }
         var probe = HTTPClientRequest(url: "https://\(apiHost(registry))/v2/")
-        probe.headers.add(name: "User-Agent", value: userAgent)
+        probe.headers.add(name: "User-Agent", value: KilnVersion.userAgent)
         let speaksTLS: Bool
         do {
             let response = try await http.execute(probe, timeout: .seconds(10))
@@ -81,35 +81,18 @@ public final class RegistryClient: Sendable {
 
     func url(_ path: String) -> String { baseURL + path }
 
-    /// Statuses worth another try: timeouts, rate limits and server trouble.
-    static let retryableStatuses: Set<UInt> = [408, 429, 500, 502, 503, 504]
-    static let maxAttempts = 4
+    /// Retries for every request this client sends.
+    static let retryPolicy = RetryPolicy.standard
 
     /// Sends a request made by `make`, answering one auth challenge for `scopes`, and retrying network
-    /// errors and retryable statuses with exponential backoff and jitter (honouring Retry-After). The
-    /// request is made anew for every attempt, so a streamed body starts again from its first byte.
-    /// The response body must be consumed or dropped by the caller.
+    /// errors and retryable statuses as `RetryPolicy` says. The request is made anew for every attempt,
+    /// so a streamed body starts again from its first byte. The response body must be consumed or
+    /// dropped by the caller.
     func send(_ scopes: [Scope], _ make: () throws -> HTTPClientRequest) async throws -> HTTPClientResponse {
-        var attempt = 1
-        while true {
-            do {
-                let response = try await sendOnce(scopes, make)
-                guard Self.retryableStatuses.contains(response.status.code), attempt < Self.maxAttempts else { return response }
-                let retryAfter = response.headers.first(name: "Retry-After").flatMap(Double.init)
-                _ = try? await response.body.collect(upTo: 64 * 1024)
-                try await Task.sleep(nanoseconds: Self.backoff(attempt: attempt, retryAfter: retryAfter))
-            } catch let error as RegistryError {
-                guard case .network = error, attempt < Self.maxAttempts else { throw error }
-                try await Task.sleep(nanoseconds: Self.backoff(attempt: attempt, retryAfter: nil))
-            }
-            attempt += 1
-        }
-    }
-
-    /// 0.5 s, 1.5 s, 4.5 s … (±10 %), or the server's Retry-After up to 30 s.
-    static func backoff(attempt: Int, retryAfter: Double?) -> UInt64 {
-        let base = retryAfter.map { min($0, 30) } ?? 0.5 * pow(3, Double(attempt - 1))
-        return UInt64(base * Double.random(in: 0.9...1.1) * 1_000_000_000)
+        try await Self.retryPolicy.send({ _ in try await sendOnce(scopes, make) }, retryable: { error in
+            if case RegistryError.network = error { return true }
+            return false
+        }, log: options.log.map { [registry] log in { line in log("\(registry): \(line)") } })
     }
 
     func sendOnce(_ scopes: [Scope], _ make: () throws -> HTTPClientRequest) async throws -> HTTPClientResponse {
@@ -158,7 +141,7 @@ public final class RegistryClient: Sendable {
 
     func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
         var request = request
-        request.headers.replaceOrAdd(name: "User-Agent", value: Self.userAgent)
+        request.headers.replaceOrAdd(name: "User-Agent", value: KilnVersion.userAgent)
         let log = options.log
         log?("> \(request.method.rawValue) \(Redaction.url(request.url))" + Self.describe(request.headers))
         do {
@@ -167,7 +150,7 @@ public final class RegistryClient: Sendable {
             return response
         } catch {
             log?("< failed \(request.method.rawValue) \(Redaction.url(request.url)): \(error)")
-            throw RegistryError.network(url: request.url, detail: Self.explain(error))
+            throw RegistryError.network(url: SafeURL(request.url), detail: Self.explain(error))
         }
     }
 
@@ -203,6 +186,6 @@ public final class RegistryClient: Sendable {
             var errors: [Item]?
         }
         let first = (try? JSONDecoder().decode(Errors.self, from: body))?.errors?.first
-        return .http(status: Int(response.status.code), method: method, url: url, code: first?.code, message: first?.message)
+        return .http(status: Int(response.status.code), method: method, url: SafeURL(url), code: first?.code, message: first?.message)
     }
 }

@@ -1,4 +1,4 @@
 import Foundation
 import KilnCLI
 
-exit(await Kiln.run(Array(CommandLine.arguments.dropFirst())))
+exit(await KilnCommand.run(Array(CommandLine.arguments.dropFirst())))

@@ -1,4 +1,5 @@
 import Archive
+import Plan
 import Foundation
 import Testing
 import TestSupport

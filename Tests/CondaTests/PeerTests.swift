@@ -86,8 +86,8 @@ final class CondaFixture: @unchecked Sendable {
 
     @Test func realCondaForgeRepodataSolvesLikeRattler() async throws {
         // mamba's numpy closure from conda-forge (34 real records), served as a file:// channel.
-        let source = URL(fileURLWithPath: fixturePath("conda")).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("../shared/data/conda-real/mamba-org+mamba/libmamba/tests/data/repodata/conda-forge-numpy-linux-64.json").standardized
+        let source = URL(fileURLWithPath: fixturePath("conda-real"))
+            .appendingPathComponent("mamba-org+mamba/libmamba/tests/data/repodata/conda-forge-numpy-linux-64.json")
         let channel = try TemporaryDirectory("real")
         // py-rattler refuses `"constrains": null`, which this file has; kiln reads it either way.
         var repodata = try JSONSerialization.jsonObject(with: Data(contentsOf: source)) as? [String: Any] ?? [:]

@@ -1,5 +1,6 @@
 @testable import Conda
 import Foundation
+import HTTP
 import Testing
 import TestSupport
 
@@ -80,9 +81,9 @@ struct VersionTests {
     }
 
     @Test func tokensAreRedacted() {
-        #expect(ChannelURL.redact("https://conda.anaconda.org/t/tk-123-secret/private/linux-64/x.conda") ==
+        #expect(Redaction.text("https://conda.anaconda.org/t/tk-123-secret/private/linux-64/x.conda") ==
                 "https://conda.anaconda.org/t/<redacted>/private/linux-64/x.conda")
-        #expect(ChannelURL.redact("https://user:pw@host/chan") == "https://<redacted>@host/chan")
+        #expect(Redaction.text("https://user:pw@host/chan") == "https://<redacted>@host/chan")
         #expect(ChannelURL.resolve("conda-forge") == ["https://conda.anaconda.org/conda-forge"])
         #expect(ChannelURL.resolve("conda-forge", alias: "https://mirror.example/conda/") == ["https://mirror.example/conda/conda-forge"])
         #expect(ChannelURL.resolve("/srv/chan/") == ["file:///srv/chan"])
@@ -90,10 +91,9 @@ struct VersionTests {
     }
 }
 
-/// Lock files from public repositories (../shared/data/conda-real), and the shebang rule.
+/// Lock files from public repositories (fixtures/conda-real), and the shebang rule.
 struct LockFileTests {
-    static let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("../shared/data/conda-real").standardized.path
+    static let data = fixturePath("conda-real")
 
     @Test func readsRealLockFiles() throws {
         let explicit = try LockFile.read("\(Self.data)/conda+rattler/test-data/explicit-envs/xtensor_linux-64.txt", platform: "linux-64")
@@ -146,7 +146,7 @@ struct RepodataScannerTests {
     }
 }
 
-/// Real packages from public repositories (../shared/data/conda-real): a legacy `has_prefix` package
+/// Real packages from public repositories (fixtures/conda-real): a legacy `has_prefix` package
 /// and a `.conda` with a text placeholder and softlinks, extracted and linked.
 struct RealPackageTests {
     @Test func legacyHasPrefixPackageLinksAndABrokenOneIsRefused() throws {

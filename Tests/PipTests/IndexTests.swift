@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HTTP
 @testable import Pip
 import Testing
 import TestSupport
@@ -56,7 +57,7 @@ import TestSupport
         _ = try await withURL.metadata(file)
         _ = try await withURL.wheel(file)
         #expect(index.requests().allSatisfy { $0.contains("auth=yes") })
-        #expect(!lines.all.isEmpty && !lines.all.joined().contains("s3cret") && lines.all.contains { $0.contains("***@") || $0.contains("/files/") })
+        #expect(!lines.all.isEmpty && !lines.all.joined().contains("s3cret") && lines.all.contains { $0.contains("<redacted>@") || $0.contains("/files/") })
 
         let netrc = try cache.write("netrc", "machine 127.0.0.1\n  login kiln-user\n  password s3cret-Token\n")
         let fromNetrc = client(index.url(), netrc: netrc, cacheDirectory: cache.url.appendingPathComponent("n"))
@@ -67,7 +68,7 @@ import TestSupport
             let text = "\(error)"
             return text.contains("401") && text.contains("credentials") && !text.contains("wrong-Secret")
         }
-        #expect(Redact.url("https://user:pa55@host.example/simple/x/?sig=abc&se=1#sha256=f") == "https://***@host.example/simple/x/?***#sha256=f")
+        #expect(Redaction.url("https://user:pa55@host.example/simple/x/?sig=abc&se=1#sha256=f") == "https://<redacted>@host.example/simple/x/?<redacted>#sha256=f")
     }
 
     @Test func aWheelThatDoesNotMatchItsHashIsRefusedAndNotKept() async throws {

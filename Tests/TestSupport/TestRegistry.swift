@@ -229,11 +229,16 @@ public final class FlakyProxy: @unchecked Sendable {
     public let host: String
     private let process: Process
 
-    public init(to registry: TestRegistry, marker: String, status: Int, count: Int, log: String? = nil) throws {
+    public convenience init(to registry: TestRegistry, marker: String, status: Int, count: Int, log: String? = nil) throws {
+        try self.init(upstreamPort: registry.port, marker: marker, status: status, count: count, log: log)
+    }
+
+    /// In front of any loopback HTTP server on `upstreamPort` (a channel or an index, say).
+    public init(upstreamPort: Int, marker: String, status: Int, count: Int, log: String? = nil) throws {
         let port = try freePort()
         process = Process()
         process.executableURL = URL(fileURLWithPath: pythonPath())
-        process.arguments = [fixturePath("flaky_proxy.py"), "\(port)", "\(registry.port)", marker, "\(status)", "\(count)"] + (log.map { [$0] } ?? [])
+        process.arguments = [fixturePath("flaky_proxy.py"), "\(port)", "\(upstreamPort)", marker, "\(status)", "\(count)"] + (log.map { [$0] } ?? [])
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()

@@ -1,0 +1,73 @@
+import Conda
+import Foundation
+import Pip
+import Plan
+
+/// Splits an installed environment into layer specs.
+///
+/// Each package of 4 MiB or more installed gets its own layer (at most 40, the largest first); the
+/// other packages share one layer, which also holds `conda-meta/`. A package's layer depends only on
+/// the package and the prefix, so images with the same prefix share it.
+public enum EnvironmentLayers {
+    static let ownLayerThreshold: Int64 = 4 << 20
+    static let maxOwnLayers = 40
+
+    /// The layer specs for `result`, big packages moved into trees of their own under `work`.
+    public static func specs(for result: EnvironmentStage.Result, work: URL) throws -> [LayerSpec] {
+        var owners = condaOwners(result.root, records: result.records)
+        for wheel in result.wheels {
+            owners.append(Owner(name: "pip \(wheel.name) \(wheel.version)", files: wheel.files.map { String($0.dropFirst(result.root.path.count + 1)) }))
+        }
+        return try split(result.root, prefix: result.prefix, owners: owners, packageCount: result.records.count + result.wheels.count, work: work)
+    }
+
+    /// A package (conda or pip) and the files it put in the prefix, relative to it.
+    struct Owner {
+        var name: String
+        var files: [String]
+    }
+
+    /// Conda packages' files, from their `conda-meta/*.json`.
+    static func condaOwners(_ root: URL, records: [PackageRecord]) -> [Owner] {
+        records.compactMap { record in
+            let meta = root.appendingPathComponent("conda-meta/\(record.distName).json")
+            guard let data = FileManager.default.contents(atPath: meta.path),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let files = object["files"] as? [String] else { return nil }
+            return Owner(name: "conda \(record.distName)", files: files)
+        }
+    }
+
+    /// Moves each big package's files into its own tree; the rest stay for the shared layer.
+    static func split(_ root: URL, prefix: String, owners: [Owner], packageCount: Int, work: URL) throws -> [LayerSpec] {
+        var sizes: [String: Int64] = [:]
+        var owner: [String: String] = [:]
+        for package in owners {
+            for file in package.files { owner[file] = package.name }
+            sizes[package.name] = package.files.reduce(0) { total, file in
+                total + ((try? FileManager.default.attributesOfItem(atPath: root.appendingPathComponent(file).path)[.size] as? Int64) ?? 0)
+            }
+        }
+        let big = sizes.filter { $0.value >= ownLayerThreshold }.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(maxOwnLayers).map(\.key).sorted()
+        var layers: [LayerSpec] = []
+        for name in big {
+            let tree = work.appendingPathComponent("layer-\(name.replacingOccurrences(of: " ", with: "-"))")
+            for (file, owned) in owner where owned == name {
+                let source = root.appendingPathComponent(file)
+                guard let type = (try? FileManager.default.attributesOfItem(atPath: source.path))?[.type] as? FileAttributeType else { continue }
+                let target = tree.appendingPathComponent(file)
+                try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+                // A directory entry may hold other packages' files: recreate it, never move it.
+                if type == .typeDirectory {
+                    try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+                } else {
+                    try FileManager.default.moveItem(at: source, to: target)
+                }
+            }
+            layers.append(LayerSpec(kind: .environment, description: name, inputs: [LayerInput(source: tree.path, destination: prefix)]))
+        }
+        layers.append(LayerSpec(kind: .environment, description: "conda environment \(prefix) (\(packageCount - big.count) packages, conda-meta)",
+                                inputs: [LayerInput(source: root.path, destination: prefix)]))
+        return layers
+    }
+}

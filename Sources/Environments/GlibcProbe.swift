@@ -1,0 +1,35 @@
+import Archive
+import Foundation
+
+/// Reads the glibc version of an image from its layer blobs (compressed or not): the newest layer holding `libc.so.6` wins,
+/// and the version is the `release version X.Y` string glibc carries (or the `libc-X.Y.so` name).
+public enum GlibcProbe {
+    public static func version(inLayers paths: [String]) throws -> String? {
+        for blob in paths.reversed() {
+            let reader = try TarReader(path: blob)
+            while let member = try reader.next() {
+                let path = member.path.hasPrefix("./") ? String(member.path.dropFirst(2)) : member.path
+                let name = (path as NSString).lastPathComponent
+                if name.hasPrefix("libc-"), name.hasSuffix(".so"), path.contains("lib") {
+                    return String(name.dropFirst(5).dropLast(3))
+                }
+                guard name == "libc.so.6", member.kind == .file else { continue }
+                var tail = Data()
+                var found: String?
+                try reader.readData { bytes in
+                    guard found == nil else { return }
+                    tail.append(contentsOf: bytes)
+                    if let range = tail.range(of: Data("release version ".utf8)) {
+                        let digits = tail[range.upperBound...].prefix { $0 == UInt8(ascii: ".") || ($0 >= 48 && $0 <= 57) }
+                        if digits.count >= 3, digits.count < 12, range.upperBound + digits.count < tail.endIndex {
+                            found = String(decoding: digits, as: UTF8.self).trimmingCharacters(in: CharacterSet(charactersIn: "."))
+                        }
+                    }
+                    if tail.count > 64 { tail = tail.suffix(64) }
+                }
+                if let found { return found }
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,79 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import NIOCore
+
+/// Conditional GETs with answers kept on disk: the body as `<key>` and its validators as
+/// `<key>.json` (`etag`, `lastModified`, `contentType`). A cached answer is revalidated with
+/// `If-None-Match` / `If-Modified-Since`; a `304` serves the body from disk. Conda's repodata and pip's
+/// project pages share this one format.
+public struct HTTPCache: Sendable {
+    /// What the server said, after revalidation.
+    public enum Answer: Sendable {
+        /// A `200` (stored), or a `304` served from the cache.
+        case body(Data, contentType: String?)
+        /// `404` or `410`.
+        case notFound
+        /// Any other status, after the retry policy gave up.
+        case status(UInt)
+    }
+
+    struct Validators: Codable {
+        var etag: String?
+        var lastModified: String?
+        var contentType: String?
+    }
+
+    public let directory: URL
+
+    public init(directory: URL) {
+        self.directory = directory
+    }
+
+    /// The cache key for `url` fetched with `variant` (an Accept header, say): a SHA-256, so that
+    /// credentials in the URL never reach a file name.
+    public static func key(_ url: String, variant: String = "") -> String {
+        SHA256.hash(data: Data((url + "\n" + variant).utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// GETs `request` (made with the validators' headers), retried by `policy`, and returns the body from
+    /// the network or, on `304`, from disk. Bodies over `limit` bytes are refused.
+    public func get(_ request: HTTPClientRequest, key: String, client: HTTPClient, policy: RetryPolicy = .standard,
+                    limit: Int, timeout: TimeAmount = .minutes(10)) async throws -> Answer {
+        let body = directory.appendingPathComponent(key)
+        let meta = directory.appendingPathComponent(key + ".json")
+        let cached = FileManager.default.fileExists(atPath: body.path)
+            ? (try? Data(contentsOf: meta)).flatMap { try? JSONDecoder().decode(Validators.self, from: $0) } : nil
+        var request = request
+        request.headers.replaceOrAdd(name: "User-Agent", value: KilnVersion.userAgent)
+        if let etag = cached?.etag { request.headers.replaceOrAdd(name: "If-None-Match", value: etag) }
+        if let date = cached?.lastModified { request.headers.replaceOrAdd(name: "If-Modified-Since", value: date) }
+        let sending = request
+        let response = try await policy.send { _ in try await client.execute(sending, timeout: timeout) }
+        switch response.status.code {
+        case 304:
+            _ = try? await response.body.collect(upTo: 1 << 16)
+            guard let cached, let data = try? Data(contentsOf: body) else { return .status(304) }
+            return .body(data, contentType: cached.contentType)
+        case 200:
+            let data: Data
+            do {
+                data = Data(try await response.body.collect(upTo: limit).readableBytesView)
+            } catch is NIOTooManyBytesError {
+                throw HTTPError.tooLarge(SafeURL(request.url), limit: limit)
+            }
+            let validators = Validators(etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified"),
+                                        contentType: response.headers.first(name: "Content-Type"))
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try data.write(to: body, options: .atomic)
+            try JSONEncoder().encode(validators).write(to: meta, options: .atomic)
+            return .body(data, contentType: validators.contentType)
+        case 404, 410:
+            _ = try? await response.body.collect(upTo: 1 << 16)
+            return .notFound
+        default:
+            _ = try? await response.body.collect(upTo: 1 << 16)
+            return .status(response.status.code)
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOSSL
+
+/// The one place that creates HTTP clients. Registry, conda and pip traffic share them, so every
+/// request gets the same TLS trust, redirect rule and connection pool.
+///
+/// Clients follow up to five redirects; AsyncHTTPClient drops `Authorization` when a redirect crosses
+/// origins, as the distribution spec requires of storage redirects. A refused connection fails at once
+/// instead of being retried until the request's deadline: `RetryPolicy` decides about retries. TLS is
+/// always verified.
+public enum HTTPClients {
+    nonisolated(unsafe) private static var clients: [String: HTTPClient] = [:]
+    private static let lock = NSLock()
+
+    /// The client that trusts the system's CA certificates and, when `caFile` is given, those in that
+    /// PEM file too. One client per CA file lives for the rest of the process.
+    public static func shared(caFile: String? = nil) -> HTTPClient {
+        lock.lock()
+        defer { lock.unlock() }
+        let key = caFile ?? ""
+        if let client = clients[key] { return client }
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .follow(max: 5, allowCycles: false),
+                                                     timeout: .init(connect: .seconds(15), read: .seconds(300)))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        if let caFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.additionalTrustRoots = [.file(caFile)]
+            configuration.tlsConfiguration = tls
+        }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        clients[key] = client
+        return client
+    }
+
+    /// The CA file to trust besides the system's: `explicit`, else `$SSL_CERT_FILE`; nil when neither is set.
+    /// A named file that cannot be read is an error, so a typo never silently falls back to the system's CAs.
+    public static func caFile(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
+        let fromEnvironment = environment["SSL_CERT_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let file = explicit ?? fromEnvironment else { return nil }
+        guard FileManager.default.isReadableFile(atPath: file) else {
+            throw HTTPError.caFile(file, fromEnvironment: explicit == nil)
+        }
+        return file
+    }
+}
+
+/// Errors from the HTTP layer itself; callers wrap transport failures in their own module's error.
+public enum HTTPError: Error, CustomStringConvertible, Sendable {
+    /// A CA file that does not exist or cannot be read.
+    case caFile(String, fromEnvironment: Bool)
+    /// A response body longer than the caller allows.
+    case tooLarge(SafeURL, limit: Int)
+
+    public var description: String {
+        switch self {
+        case let .caFile(path, fromEnvironment):
+            return "\(fromEnvironment ? "SSL_CERT_FILE" : "CA file") '\(path)': no such readable file"
+        case let .tooLarge(url, limit):
+            return "\(url): the response is larger than \(limit) bytes"
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+
+/// File operations that either complete or leave nothing: write to a temporary name, then rename.
+public enum Atomic {
+    /// A hidden sibling path on the same filesystem as `path`, so that a rename can finish the job.
+    public static func stagingPath(for path: String) throws -> String {
+        let url = URL(fileURLWithPath: path)
+        let parent = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ImageError.output("the directory \(parent) does not exist")
+        }
+        guard access(parent, W_OK) == 0 else { throw ImageError.output("cannot write to \(parent): permission denied") }
+        return "\(parent)/.\(url.lastPathComponent).kiln-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    /// Creates the missing parent directories of `path` and returns them, deepest first, so a failed
+    /// build can remove exactly what it made.
+    public static func createParents(of path: String) throws -> [String] {
+        var missing: [String] = []
+        var parent = URL(fileURLWithPath: path).deletingLastPathComponent()
+        while parent.path != "/", !FileManager.default.fileExists(atPath: parent.path) {
+            missing.append(parent.path)
+            parent.deleteLastPathComponent()
+        }
+        for directory in missing.reversed() {
+            guard mkdir(directory, 0o755) == 0 else {
+                let reason = String(cString: strerror(errno))
+                removeEmpty(missing)
+                throw ImageError.output("cannot create directory \(directory): \(reason)")
+            }
+        }
+        return missing
+    }
+
+    /// Removes directories made by `createParents`, if they are still empty.
+    public static func removeEmpty(_ directories: [String]) {
+        for directory in directories { rmdir(directory) }
+    }
+
+    public static func rename(_ from: String, to: String) throws {
+        guard Foundation.rename(from, to) == 0 else {
+            throw ImageError.output("cannot move into place at \(to): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public static func write(_ data: Data, to path: String) throws {
+        let staging = try stagingPath(for: path)
+        do {
+            try data.write(to: URL(fileURLWithPath: staging))
+            try rename(staging, to: path)
+        } catch {
+            unlink(staging)
+            throw error as? ImageError ?? ImageError.output("cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// Puts a blob at `target`: a hard link when the filesystem allows, else a copy; skipped when present.
+    public static func placeBlob(from source: String, at target: String) throws {
+        if FileManager.default.fileExists(atPath: target) { return }
+        if link(source, target) == 0 { return }
+        let staging = try stagingPath(for: target)
+        do {
+            try FileManager.default.copyItem(atPath: source, toPath: staging)
+            try rename(staging, to: target)
+        } catch {
+            unlink(staging)
+            throw error as? ImageError ?? ImageError.output("cannot copy blob to \(target): \(error.localizedDescription)")
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import Archive
+import Foundation
+import OCI
+import Plan
+
+/// Turns a plan's layers and config edits into an `Image` over a base: writes each layer once into
+/// `workDirectory` (a content-addressed `blobs/sha256/` tree) and applies the config edits. Base layers
+/// are kept as they are, remote ones included.
+public struct ImageBuilder: Sendable {
+    /// Scratch space for new blobs; put it on the output's filesystem so outputs can rename, not copy.
+    public let workDirectory: URL
+
+    public init(workDirectory: URL) {
+        self.workDirectory = workDirectory
+    }
+
+    /// The image `plan` describes on top of `base` (from an `ImageSource`; `Image.scratch` for none).
+    public func build(_ plan: BuildPlan, base: Image) throws -> Image {
+        if let wanted = plan.platform, !base.config.platform.satisfies(wanted), !base.layers.isEmpty {
+            throw ImageError.base("\(plan.base) is \(base.config.platform), not the requested \(wanted)")
+        }
+        let blobs = workDirectory.appendingPathComponent("blobs/sha256")
+        try FileManager.default.createDirectory(at: blobs, withIntermediateDirectories: true)
+        let created = Timestamp.iso8601(plan.sourceDateEpoch)
+
+        var config = base.config
+        var layers = base.layers.map(Self.ociLayer)
+        var history = config.history ?? []
+        for (number, spec) in plan.orderedLayers.enumerated() {
+            let entries = try EntryCollector.collect(spec.inputs)
+            guard !entries.isEmpty else { continue }
+            let temporary = workDirectory.appendingPathComponent("layer-\(number).tmp").path
+            let blob = try LayerWriter.write(entries: entries, compression: plan.compression,
+                                             mtime: plan.sourceDateEpoch, to: temporary)
+            let final = blobs.appendingPathComponent(blob.digest.encoded).path
+            guard rename(temporary, final) == 0 else {
+                throw ImageError.output("cannot move layer into \(blobs.path): \(String(cString: strerror(errno)))")
+            }
+            layers.append(Layer(descriptor: blob.descriptor, diffID: blob.diffID, blob: .file(final),
+                                uncompressedSize: blob.uncompressedSize))
+            history.append(.init(created: created, createdBy: "kiln build: \(spec.description)"))
+        }
+
+        config.created = created
+        config.rootfs = .init(diffIDs: layers.map(\.diffID))
+        config.history = history.isEmpty ? nil : history
+        config.config = Self.apply(plan.config, to: config.config ?? ContainerConfig())
+        return try Image(config: config, layers: layers)
+    }
+
+    static func apply(_ edits: ConfigEdits, to base: ContainerConfig) -> ContainerConfig {
+        var config = base
+        for variable in edits.env { config.setEnv(variable.key, variable.value) }
+        if let entrypoint = edits.entrypoint {
+            config.entrypoint = entrypoint
+            // As in Docker, a new entrypoint drops the base's Cmd unless a Cmd is given too.
+            if edits.cmd == nil { config.cmd = nil }
+        }
+        if let cmd = edits.cmd { config.cmd = cmd }
+        if let workingDir = edits.workingDir { config.workingDir = workingDir }
+        if let user = edits.user { config.user = user }
+        if !edits.exposedPorts.isEmpty {
+            var ports = config.exposedPorts ?? [:]
+            for port in edits.exposedPorts { ports[port.contains("/") ? port : port + "/tcp"] = EmptyObject() }
+            config.exposedPorts = ports
+        }
+        if !edits.labels.isEmpty {
+            config.labels = (config.labels ?? [:]).merging(edits.labels) { _, new in new }
+        }
+        return config
+    }
+}
+
+extension ImageBuilder {
+    /// A base layer with a Docker media type given its OCI twin (same bytes, same digest), so the
+    /// manifest Kiln writes is a consistent OCI manifest.
+    static func ociLayer(_ layer: Layer) -> Layer {
+        var copy = layer
+        switch layer.descriptor.mediaType {
+        case MediaType.dockerLayerGzip: copy.descriptor.mediaType = MediaType.ociLayerGzip
+        case MediaType.dockerLayer: copy.descriptor.mediaType = MediaType.ociLayer
+        case MediaType.dockerForeignLayerGzip: copy.descriptor.mediaType = MediaType.ociLayerNondistributableGzip
+        default: break
+        }
+        return copy
+    }
+}
+
+enum Timestamp {
+    /// RFC 3339 in UTC with whole seconds, the form the image spec shows.
+    static func iso8601(_ seconds: Int64) -> String {
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+    }
+}

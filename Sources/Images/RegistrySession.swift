@@ -1,0 +1,71 @@
+import Foundation
+import HTTP
+import OCI
+import Registry
+
+/// Registry clients for one job, made on first use and shared after: one per registry and repository
+/// (credentials may differ by repository), all over the HTTP layer's shared client.
+public actor RegistrySession {
+    /// How to reach and authenticate to registries.
+    public struct Settings: Sendable {
+        /// Where credentials come from, in the documented order.
+        public var credentials = CredentialStore()
+        /// Client settings: plain-HTTP hosts, chunk size, the `--verbose` log.
+        public var client = RegistryClient.Options()
+        /// A PEM file of CA certificates to trust besides the system's.
+        public var caFile: String?
+
+        public init() {}
+    }
+
+    public let settings: Settings
+    var clients: [String: RegistryClient] = [:]
+
+    public init(settings: Settings = Settings()) {
+        self.settings = settings
+    }
+
+    /// The client for `repository` in `registry`, connecting (and choosing HTTPS or plain HTTP) once.
+    public func client(registry: String, repository: String) async throws -> RegistryClient {
+        let key = registry + "/" + repository
+        if let client = clients[key] { return client }
+        let credential = try settings.credentials.credential(for: registry, repository: repository)
+        let client = try await RegistryClient.connect(registry: registry, credential: credential,
+                                                      http: HTTPClients.shared(caFile: settings.caFile), options: settings.client)
+        clients[key] = client
+        return client
+    }
+
+    /// The client for `reference`'s repository.
+    public func client(for reference: Reference) async throws -> RegistryClient {
+        try await client(registry: reference.registry, repository: reference.repository)
+    }
+
+    /// Downloads a remote blob to `path`, verified, through a hidden sibling renamed into place.
+    public func download(_ remote: RemoteBlob, digest: Digest, to path: String) async throws {
+        let client = try await client(registry: remote.registry, repository: remote.repository)
+        let staging = try Atomic.stagingPath(for: path)
+        do {
+            _ = try await client.downloadBlob(remote.repository, digest: digest, to: staging)
+            try Atomic.rename(staging, to: path)
+        } catch {
+            unlink(staging)
+            throw error
+        }
+    }
+
+    /// `layers` with every remote blob downloaded into `directory` (created if needed).
+    public func downloaded(_ layers: [Layer], into directory: String) async throws -> [Layer] {
+        var result = layers
+        for index in result.indices {
+            guard case let .remote(remote) = result[index].blob else { continue }
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let path = directory + "/" + result[index].descriptor.digest.encoded
+            if !FileManager.default.fileExists(atPath: path) {
+                try await download(remote, digest: result[index].descriptor.digest, to: path)
+            }
+            result[index].blob = .file(path)
+        }
+        return result
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import OCI
+import Registry
+
+/// Reads an image from a registry: the manifest (through indexes, for the platform) and the config.
+/// The layers stay in the registry (`LayerBlob.remote`), to be mounted, streamed or downloaded by
+/// whichever sink needs them.
+public struct RegistrySource: ImageSource {
+    public let reference: Reference
+    let session: RegistrySession
+    /// Where the config is kept.
+    let scratch: URL
+
+    public init(reference: Reference, session: RegistrySession, scratch: URL) {
+        self.reference = reference
+        self.session = session
+        self.scratch = scratch
+    }
+
+    public func image(platform: Platform?) async throws -> Image {
+        let client = try await session.client(for: reference)
+        var fetched = try await client.manifest(reference.repository, reference: reference.digest?.description ?? reference.tagOrLatest)
+        for _ in 0..<4 where MediaType.indexes.contains(fetched.mediaType) {
+            let index = try Index.decode(fetched.data, what: "index \(reference)")
+            let chosen = try index.manifest(for: platform ?? .host)
+            fetched = try await client.manifest(reference.repository, reference: chosen.digest.description)
+        }
+        guard MediaType.manifests.contains(fetched.mediaType) else {
+            throw ImageError.source("\(reference) is a \(fetched.mediaType), not an image")
+        }
+        let manifest = try Manifest.decode(fetched.data, what: "manifest \(reference)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        let configPath = scratch.appendingPathComponent("config-" + manifest.config.digest.encoded).path
+        _ = try await client.downloadBlob(reference.repository, digest: manifest.config.digest, to: configPath)
+        guard let configData = FileManager.default.contents(atPath: configPath) else {
+            throw ImageError.source("cannot read the config of \(reference)")
+        }
+        let config = try ImageConfiguration.decode(configData, layerCount: manifest.layers.count, what: "config of \(reference)")
+        let remote = RemoteBlob(registry: reference.registry, repository: reference.repository)
+        let layers = zip(manifest.layers, config.rootfs.diffIDs).map { Layer(descriptor: $0, diffID: $1, blob: .remote(remote)) }
+        return Image(manifest: manifest, manifestData: fetched.data, config: config, configData: configData, layers: layers)
+    }
+}
+
+/// Pushes an image to a registry repository under its tags: blobs first (present ones skipped, remote
+/// ones mounted within a registry or streamed across registries), the manifest last, so a failed push
+/// never leaves a tag that names missing blobs.
+public struct RegistrySink: ImageSink {
+    public let reference: Reference
+    /// Tags to push; the reference's own tag (or digest) when empty.
+    public let tags: [String]
+    let session: RegistrySession
+    let remotes: RegistrySession
+
+    public init(reference: Reference, tags: [String], session: RegistrySession, remotes: RegistrySession) {
+        self.reference = reference
+        self.tags = tags
+        self.session = session
+        self.remotes = remotes
+    }
+
+    var allTags: [String] { tags.isEmpty ? [reference.digest?.description ?? reference.tagOrLatest] : tags }
+
+    public func write(_ image: Image) async throws -> PushSummary? {
+        let client = try await session.client(for: reference)
+        var blobs: [BlobSource] = []
+        for layer in image.layers {
+            switch layer.blob {
+            case let .file(path): blobs.append(BlobSource(descriptor: layer.descriptor, path: path))
+            case let .remote(remote):
+                let source = try await remotes.client(registry: remote.registry, repository: remote.repository)
+                blobs.append(BlobSource(descriptor: layer.descriptor, remote: source, repository: remote.repository))
+            }
+        }
+        blobs.append(BlobSource(descriptor: image.manifest.config, data: image.configData))
+        let report = try await client.pushImage(reference.repository, blobs: blobs, manifest: image.manifestData,
+                                                mediaType: image.manifest.mediaType ?? MediaType.ociManifest, tags: allTags)
+        return PushSummary(uploaded: report.uploaded, mounted: report.mounted, existing: report.existing, tags: allTags)
+    }
+
+    /// Pushes the index `descriptor` in `layout` with everything it names: each child image (by digest)
+    /// before the index, nested indexes depth first, then the index under each tag.
+    public func write(index descriptor: Descriptor, in layout: Layout) async throws -> PushSummary {
+        let client = try await session.client(for: reference)
+        let data = try layout.readJSONBlob(descriptor)
+        let index = try Index.decode(data, what: "index \(descriptor.digest)")
+        var summary = PushSummary(uploaded: [], mounted: [], existing: [], tags: allTags)
+        for child in index.manifests {
+            let pushed: PushSummary?
+            let childSink = RegistrySink(reference: reference, tags: [child.digest.description], session: session, remotes: remotes)
+            if try await client.manifestDigest(reference.repository, reference: child.digest.description) != nil {
+                continue   // already there, with everything it names (registries check that on PUT)
+            } else if MediaType.indexes.contains(child.mediaType) {
+                pushed = try await childSink.write(index: child, in: layout)
+            } else if MediaType.manifests.contains(child.mediaType) {
+                pushed = try await childSink.write(LayoutSource.image(in: layout, manifest: child))
+            } else {
+                throw ImageError.source("index \(descriptor.digest) names \(child.digest) of type \(child.mediaType), which kiln cannot push")
+            }
+            summary.uploaded += pushed?.uploaded ?? []
+            summary.mounted += pushed?.mounted ?? []
+            summary.existing += pushed?.existing ?? []
+        }
+        for tag in allTags {
+            try await client.putManifest(reference.repository, reference: tag, data: data, mediaType: index.mediaType ?? descriptor.mediaType)
+        }
+        return summary
+    }
+}

@@ -1,0 +1,27 @@
+import Conda
+import Foundation
+import HTTP
+import Images
+import Registry
+
+/// How a build, copy or environment install reaches the outside world: registries, the package
+/// cache, progress. Nothing here changes the image's bytes.
+public struct BuildOptions: Sendable {
+    /// Credentials, plain-HTTP hosts, chunk size, CA file and request log for registries.
+    public var registry = RegistrySession.Settings()
+    /// Credentials for the base image's registry only (an inference config's `baseImageRegistry`);
+    /// never offered to the output registry.
+    public var baseCredentials: [String: Credential] = [:]
+    /// Tags to push to a registry destination; its reference's own tag when empty.
+    public var tags: [String] = []
+    /// Where conda packages, repodata, wheels and index pages are cached.
+    public var cacheDirectory: URL = Fetcher.defaultCacheDirectory
+    /// Progress and warnings, one line at a time, with secrets already redacted.
+    public var log: @Sendable (String) -> Void = { _ in }
+
+    public init() {}
+
+    var fetcher: Fetcher {
+        Fetcher(cacheDirectory: cacheDirectory, http: HTTPClients.shared(caFile: registry.caFile))
+    }
+}

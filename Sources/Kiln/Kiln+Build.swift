@@ -1,0 +1,55 @@
+import Conda
+import Environments
+import Foundation
+import Images
+import OCI
+import Plan
+
+extension Kiln {
+    /// Builds the image `plan` describes and writes it to `destination`: an OCI layout, a
+    /// docker-archive, or a registry repository (pushed under `options.tags`).
+    ///
+    /// The base is read from wherever `plan.base` points. A registry base's layers are never
+    /// downloaded for a registry destination: they are mounted within one registry and streamed across
+    /// registries. A conda environment in the plan is solved (or read from its lock), installed with its
+    /// `pip:` section, and split into layers below the model, file and code layers.
+    public static func build(_ plan: BuildPlan, to destination: ImageLocation, options: BuildOptions = BuildOptions()) async throws -> BuildResult {
+        if case .scratch = destination { throw ImageError.output("scratch is an empty base, not somewhere an image can be written") }
+        var baseSettings = options.registry
+        baseSettings.credentials.perRegistry.merge(options.baseCredentials) { _, base in base }
+        let baseSession = RegistrySession(settings: baseSettings)
+        let outputSession = RegistrySession(settings: options.registry)
+        return try await Staging.around(destination) { work in
+            let base = try await plan.base.source(session: baseSession, scratch: work.appendingPathComponent("base")).image(platform: plan.platform)
+            var plan = plan
+            var prefix: String?
+            if let environment = plan.environment {
+                let result = try await realise(environment, over: base, plan: plan, session: baseSession, work: work, options: options)
+                plan.layers += try EnvironmentLayers.specs(for: result, work: work)
+                for variable in result.env { plan.config.setEnv(variable.key, variable.value) }
+                plan.config.labels["org.kiln.conda.prefix"] = result.prefix
+                prefix = result.prefix
+            }
+            let image = try ImageBuilder(workDirectory: work).build(plan, base: base)
+            let sink = try destination.sink(session: outputSession, tags: options.tags, remotes: baseSession, epoch: plan.sourceDateEpoch)
+            let push = try await sink.write(image)
+            return BuildResult(location: destination, image: image, push: push, environmentPrefix: prefix)
+        }
+    }
+
+    /// Installs the plan's environment for the base image's platform and glibc. The base's layers are
+    /// read (downloaded to `work` if remote, but left remote in the image) only to find its glibc.
+    static func realise(_ environment: EnvironmentPlan, over base: Image, plan: BuildPlan, session: RegistrySession,
+                        work: URL, options: BuildOptions) async throws -> EnvironmentStage.Result {
+        var glibc: String?
+        if !environment.virtualPackages.contains(where: { $0.hasPrefix("__glibc=") }) {
+            let local = try await session.downloaded(base.layers, into: work.appendingPathComponent("base-layers").path)
+            glibc = try GlibcProbe.version(inLayers: local.compactMap(\.path))
+            if let glibc { options.log("base image glibc \(glibc)") }
+        }
+        let platform = plan.platform ?? base.config.platform
+        return try await EnvironmentStage.run(environment, platform: platform, glibc: glibc, baseEnv: base.config.config?.env ?? [],
+                                              root: work.appendingPathComponent("environment"), epoch: plan.sourceDateEpoch,
+                                              fetcher: options.fetcher, log: options.log)
+    }
+}

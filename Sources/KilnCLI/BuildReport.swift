@@ -1,0 +1,44 @@
+import Foundation
+import Kiln
+
+/// What `kiln build` prints: a few lines, or JSON with `--json`.
+struct BuildReport: Encodable {
+    struct LayerReport: Encodable {
+        var digest: String
+        var diffID: String
+        var size: Int64
+        var mediaType: String
+    }
+
+    var output: String
+    var manifestDigest: String
+    var configDigest: String
+    var layers: [LayerReport]
+
+    init(_ result: BuildResult, output: String) {
+        self.output = output
+        manifestDigest = result.manifestDigest.description
+        configDigest = result.configDigest?.description ?? ""
+        layers = result.layers.map {
+            LayerReport(digest: $0.digest.description, diffID: $0.diffID.description, size: $0.size, mediaType: $0.mediaType)
+        }
+    }
+
+    func print(json: Bool) throws {
+        if json {
+            Swift.print(try prettyJSON(self))
+        } else {
+            Swift.print("built \(output)")
+            Swift.print("manifest \(manifestDigest)")
+            Swift.print("config   \(configDigest)")
+            for layer in layers { Swift.print("layer    \(layer.digest) \(layer.size) bytes (diffID \(layer.diffID))") }
+        }
+    }
+}
+
+/// Sorted keys, unescaped slashes, indented: what every `--json` prints.
+func prettyJSON<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Archive
+import AzureML
+import Conda
+import Foundation
+import HTTP
+import Kiln
+import Pip
+import Registry
+
+/// The `kiln` command.
+public struct KilnCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "kiln",
+        abstract: "Build reproducible OCI images for ML models, with no daemon.",
+        version: KilnVersion.current,
+        subcommands: [BuildCommand.self, PullCommand.self, PushCommand.self, TagsCommand.self, EnvCommand.self, PipCommand.self,
+                      InspectCommand.self, DiffCommand.self]
+    )
+
+    public init() {}
+
+    /// Runs kiln with `arguments` and returns the exit code. Kiln's own errors print as one line,
+    /// `kiln: error: …`; usage errors print ArgumentParser's usage text.
+    public static func run(_ arguments: [String]) async -> Int32 {
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            return 0
+        } catch let error as KilnReportable {
+            FileHandle.standardError.write(Data("kiln: error: \(oneLine(error.reportText))\n".utf8))
+            return 1
+        } catch {
+            let message = fullMessage(for: error)
+            let code = exitCode(for: error).rawValue
+            if !message.isEmpty {
+                let handle = code == 0 ? FileHandle.standardOutput : FileHandle.standardError
+                handle.write(Data((message + "\n").utf8))
+            }
+            return code
+        }
+    }
+
+    static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+}
+
+/// Errors that Kiln reports itself, as one line.
+protocol KilnReportable: Error { var reportText: String { get } }
+extension OCIError: KilnReportable { var reportText: String { description } }
+extension ArchiveError: KilnReportable { var reportText: String { description } }
+extension PlanError: KilnReportable { var reportText: String { description } }
+extension ImageError: KilnReportable { var reportText: String { description } }
+extension AzureMLError: KilnReportable { var reportText: String { description } }
+extension RegistryError: KilnReportable { var reportText: String { description } }
+extension HTTPError: KilnReportable { var reportText: String { description } }
+extension CondaError: KilnReportable { var reportText: String { description } }
+extension PipError: KilnReportable { var reportText: String { description } }
+
+/// A library error from the value of one flag, reported with that flag's name.
+struct FlagError: KilnReportable {
+    var flag: String
+    var underlying: Error
+    var reportText: String { "\(flag): \((underlying as? KilnReportable)?.reportText ?? "\(underlying)")" }
+
+    /// Runs `body`, naming `flag` in any error it throws.
+    static func reading<T>(_ flag: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch { throw FlagError(flag: flag, underlying: error) }
+    }
+}
