@@ -10,9 +10,13 @@ public enum AzureMLLayout {
     /// The conda environment's prefix, `{hash}` being the environment definition's hash.
     public static let environmentPrefixTemplate = "/azureml-envs/azureml_{hash}"
 
+    /// The variable set to `appRoot`.
     public static let appRootVariable = "AML_APP_ROOT"
+    /// The variable naming the entry script, relative to `appRoot`.
     public static let entryScriptVariable = "AZUREML_ENTRY_SCRIPT"
+    /// The variable naming the model's directory, or `modelsRoot` when there are several models.
     public static let modelDirectoryVariable = "AZUREML_MODEL_DIR"
+    /// The variable set to the conda environment's prefix.
     public static let environmentPathVariable = "AZUREML_CONDA_ENVIRONMENT_PATH"
 
     /// An environment plan with AzureML's prefix rule and variable.

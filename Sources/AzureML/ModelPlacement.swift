@@ -3,8 +3,11 @@ import Plan
 /// Where AzureML puts a registered model: `/var/azureml-app/azureml-models/NAME/VERSION/`, keeping the
 /// model file's or folder's own name below it, with `AZUREML_MODEL_DIR` pointing at that directory.
 public struct ModelSpec: Sendable, Equatable {
+    /// The registered model's name: letters, digits, `-`, `_` or `.`.
     public var name: String
+    /// The model's version, with the same characters as `name`.
     public var version: String
+    /// The model file or folder on the build machine.
     public var path: String
 
     /// Parses `NAME:VERSION=PATH`.
@@ -25,6 +28,7 @@ public struct ModelSpec: Sendable, Equatable {
         guard !path.isEmpty else { throw AzureMLError.model("'\(text)': missing PATH") }
     }
 
+    /// The model's directory in the image, `<modelsRoot>/NAME/VERSION`.
     public var directoryInImage: String { "\(AzureMLLayout.modelsRoot)/\(name)/\(version)" }
 
     /// Adds the model's layer and AZUREML_MODEL_DIR to `plan`.

@@ -24,8 +24,10 @@ public struct HTTPCache: Sendable {
         var contentType: String?
     }
 
+    /// Where bodies and their validators are stored; created on the first store.
     public let directory: URL
 
+    /// A cache kept in `directory`.
     public init(directory: URL) {
         self.directory = directory
     }

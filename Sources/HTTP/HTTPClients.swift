@@ -53,6 +53,7 @@ public enum HTTPError: Error, CustomStringConvertible, Sendable {
     /// A response body longer than the caller allows.
     case tooLarge(SafeURL, limit: Int)
 
+    /// A one-line message naming the file or the redacted URL.
     public var description: String {
         switch self {
         case let .caFile(path, fromEnvironment):

@@ -13,6 +13,7 @@ public struct RetryPolicy: Sendable {
     public var maxAttempts = 4
     /// The wait after the first failure, in seconds; each later wait is `multiplier` times longer.
     public var baseDelay = 0.5
+    /// How much longer each wait is than the one before.
     public var multiplier = 3.0
     /// The wait varies by up to this fraction either way, so that many clients do not retry in step.
     public var jitter = 0.1
@@ -27,6 +28,7 @@ public struct RetryPolicy: Sendable {
     /// 4 attempts, waiting 0.5 s, 1.5 s and 4.5 s (±10 %), within 10 minutes.
     public static let standard = RetryPolicy()
 
+    /// The standard policy; change its fields to adjust it.
     public init() {}
 
     /// The wait before attempt `attempt + 1`, in seconds.

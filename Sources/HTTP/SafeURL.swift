@@ -8,12 +8,14 @@ public struct SafeURL: Sendable, Hashable, CustomStringConvertible, CustomDebugS
     /// The URL as given, secrets included. Use it to send a request, never to print.
     public let raw: String
 
+    /// Wraps `raw`, which is kept as given.
     public init(_ raw: String) {
         self.raw = raw
     }
 
     /// The URL with its secrets replaced by `Redaction.mask`.
     public var description: String { Redaction.url(raw) }
+    /// The redacted form, as `description`.
     public var debugDescription: String { description }
 }
 

@@ -38,12 +38,14 @@ public enum Atomic {
         for directory in directories { rmdir(directory) }
     }
 
+    /// Renames `from` to `to`, replacing `to`; throws an output error naming `to` on failure.
     public static func rename(_ from: String, to: String) throws {
         guard Foundation.rename(from, to) == 0 else {
             throw ImageError.output("cannot move into place at \(to): \(String(cString: strerror(errno)))")
         }
     }
 
+    /// Writes `data` to `path` through a staging file, so `path` is either the old file or all of `data`.
     public static func write(_ data: Data, to path: String) throws {
         let staging = try stagingPath(for: path)
         do {

@@ -6,9 +6,12 @@ import OCI
 /// (streamed, never held in memory), and each layer is checked against the config's diffID. The
 /// archive has no registry manifest, so the image is described by the OCI manifest of its contents.
 public struct DockerArchiveSource: ImageSource {
+    /// The archive file to read.
     public let path: String
+    /// The directory the archive's members are unpacked into.
     public let scratch: URL
 
+    /// A source for the archive at `path`, unpacking into `scratch`.
     public init(path: String, scratch: URL) {
         self.path = path
         self.scratch = scratch
@@ -19,6 +22,7 @@ public struct DockerArchiveSource: ImageSource {
         var Layers: [String]
     }
 
+    /// Unpacks the archive and returns its image; `platform` is not used, as the archive holds one image.
     public func image(platform: Platform?) async throws -> Image {
         guard FileManager.default.fileExists(atPath: path) else { throw ArchiveError.missingSource(path) }
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -75,11 +79,15 @@ public struct DockerArchiveSink: ImageSink {
         var Layers: [String]
     }
 
+    /// The archive file to write.
     public let path: String
+    /// The name recorded in `RepoTags`, if any; a missing tag is written as `latest`.
     public let reference: Reference?
+    /// The modification time of every member, in seconds since the epoch.
     public let mtime: Int64
     let remotes: RegistrySession
 
+    /// A sink for `path`; `remotes` downloads any layers still in a registry.
     public init(path: String, reference: Reference?, mtime: Int64, remotes: RegistrySession) {
         self.path = path
         self.reference = reference
@@ -87,6 +95,7 @@ public struct DockerArchiveSink: ImageSink {
         self.remotes = remotes
     }
 
+    /// Writes the archive beside `path` and renames it into place; always returns nil.
     public func write(_ image: Image) async throws -> PushSummary? {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {

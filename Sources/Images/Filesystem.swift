@@ -4,23 +4,30 @@ import OCI
 
 /// The flattened file tree of an image: its layers applied in order, whiteouts included.
 public struct Filesystem: Sendable {
+    /// One entry of the tree: what it is and what a diff compares.
     public struct Node: Sendable, Equatable {
+        /// File, directory, symlink or other; hard links to a known file are recorded as files.
         public var kind: TarMember.Kind
+        /// The permission bits.
         public var mode: UInt32
+        /// The size in bytes, as the tar header gives it.
         public var size: Int64
         /// SHA-256 of a file's bytes.
         public var contentDigest: Digest?
+        /// The target of a symlink, or of a hard link whose target was not found.
         public var linkTarget: String?
     }
 
-    /// Paths are absolute (`/etc/passwd`).
+    /// Every entry of the tree, keyed by absolute path (`/etc/passwd`).
     public private(set) var nodes: [String: Node] = [:]
 
     static let whiteoutPrefix = ".wh."
     static let opaqueMarker = ".wh..wh..opq"
 
+    /// An empty tree.
     public init() {}
 
+    /// The tree of `image`, from its layers read in order; they must be on this machine.
     public init(image: Image) throws {
         for layer in image.layers { try apply(layerAt: layer.localPath()) }
     }

@@ -4,13 +4,20 @@ import OCI
 /// A finished image: manifest, config and layers, each layer's blob on disk and readable on demand.
 /// Outputs take one of these and need not know how it was made.
 public struct Image: Sendable {
+    /// The image manifest.
     public var manifest: Manifest
+    /// The manifest's exact bytes, which its digest is computed from.
     public var manifestData: Data
+    /// The image config.
     public var config: ImageConfiguration
+    /// The config's exact bytes, as stored or pushed.
     public var configData: Data
+    /// The layers, from the bottom up.
     public var layers: [Layer]
 
+    /// The SHA-256 digest of `manifestData`.
     public var manifestDigest: Digest { Digest.sha256(of: manifestData) }
+    /// A descriptor for the manifest, as an index or a push names it.
     public var manifestDescriptor: Descriptor {
         Descriptor(mediaType: manifest.mediaType ?? MediaType.ociManifest, digest: manifestDigest, size: Int64(manifestData.count))
     }
@@ -38,13 +45,16 @@ public struct Image: Sendable {
 
 /// One layer of an image: its descriptor and diffID, and where its bytes are.
 public struct Layer: Sendable, Equatable {
+    /// The compressed blob's media type, digest and size.
     public var descriptor: Descriptor
+    /// The digest of the uncompressed tar, as the config's `rootfs` lists it.
     public var diffID: Digest
     /// Where the compressed bytes are: a file here, or still in a registry.
     public var blob: LayerBlob
     /// The length of the uncompressed tar, when known without reading the blob.
     public var uncompressedSize: Int64?
 
+    /// A layer from its descriptor, diffID and blob location.
     public init(descriptor: Descriptor, diffID: Digest, blob: LayerBlob, uncompressedSize: Int64? = nil) {
         self.descriptor = descriptor
         self.diffID = diffID
@@ -77,9 +87,12 @@ public enum LayerBlob: Sendable, Equatable {
 /// A blob left in a registry: the registry host and the repository that holds it. The client that
 /// reads it comes from a `RegistrySession`, so a layer is plain data.
 public struct RemoteBlob: Sendable, Equatable, Hashable {
+    /// The registry host, such as `ghcr.io`.
     public var registry: String
+    /// The repository within the registry.
     public var repository: String
 
+    /// A blob in `repository` at `registry`.
     public init(registry: String, repository: String) {
         self.registry = registry
         self.repository = repository

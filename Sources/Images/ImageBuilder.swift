@@ -10,6 +10,7 @@ public struct ImageBuilder: Sendable {
     /// Scratch space for new blobs; put it on the output's filesystem so outputs can rename, not copy.
     public let workDirectory: URL
 
+    /// A builder writing new layers under `workDirectory`.
     public init(workDirectory: URL) {
         self.workDirectory = workDirectory
     }

@@ -3,25 +3,37 @@ import OCI
 
 /// What differs between two images: files (added, removed, changed) and config fields.
 public struct ImageDiff: Sendable, Encodable {
+    /// A path that was added, removed or changed between the two images.
     public struct FileChange: Sendable, Encodable, Equatable {
+        /// How a path differs: present only in the second image, only in the first, or in both but different.
         public enum Change: String, Sendable, Encodable { case added, removed, changed }
+        /// The absolute path in the image.
         public var path: String
+        /// Whether the path was added, removed or changed.
         public var change: Change
         /// For `changed`: which aspects (content, mode, type, link).
         public var aspects: [String]?
     }
 
+    /// A config field whose value differs between the two images.
     public struct ConfigChange: Sendable, Encodable, Equatable {
+        /// The field name, such as `architecture` or `config.Env`.
         public var field: String
+        /// The value in the first image, or nil when unset.
         public var old: String?
+        /// The value in the second image, or nil when unset.
         public var new: String?
     }
 
+    /// File differences, sorted by path.
     public var files: [FileChange] = []
+    /// Config differences, sorted by field.
     public var config: [ConfigChange] = []
 
+    /// Whether the images have the same files and config.
     public var isEmpty: Bool { files.isEmpty && config.isEmpty }
 
+    /// Compares image `a` with image `b`; both images' layers must be on this machine.
     public init(_ a: Image, _ b: Image) throws {
         let left = try Filesystem(image: a)
         let right = try Filesystem(image: b)

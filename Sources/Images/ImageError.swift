@@ -8,6 +8,7 @@ public enum ImageError: Error, CustomStringConvertible, Sendable {
     /// A stored image (layout, archive) that is broken or not what it claims.
     case source(String)
 
+    /// The detail, prefixed with `base image:` or `output:` for those cases.
     public var description: String {
         switch self {
         case let .base(detail): return "base image: \(detail)"

@@ -17,16 +17,22 @@ public protocol ImageSink: Sendable {
 
 /// What a push did: blobs uploaded, mounted from another repository, or already there, and the tags.
 public struct PushSummary: Sendable, Equatable {
+    /// Blobs uploaded to the registry.
     public var uploaded: [Digest]
+    /// Blobs mounted from another repository of the same registry.
     public var mounted: [Digest]
+    /// Blobs the registry already had.
     public var existing: [Digest]
+    /// The tags (or digest) the manifest was pushed under.
     public var tags: [String]
 }
 
 /// The empty base: no layers, a config for the requested platform.
 public struct ScratchSource: ImageSource {
+    /// The scratch source.
     public init() {}
 
+    /// An image with no layers and a config for `platform`, or the host's when nil.
     public func image(platform: Platform?) async throws -> Image {
         try Image(config: ImageConfiguration(platform: platform ?? .host, config: ContainerConfig()), layers: [])
     }

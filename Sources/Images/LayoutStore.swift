@@ -3,14 +3,18 @@ import OCI
 
 /// Reads an image from an OCI image layout, every JSON blob verified against its digest.
 public struct LayoutSource: ImageSource {
+    /// The layout directory.
     public let path: String
+    /// The tag to read; nil reads the layout's only entry.
     public let tag: String?
 
+    /// A source for the layout at `path`, reading `tag`.
     public init(path: String, tag: String?) {
         self.path = path
         self.tag = tag
     }
 
+    /// The image for `tag` and `platform`, after checking that every layer blob is present.
     public func image(platform: Platform?) async throws -> Image {
         let layout = try Layout.open(path)
         let found = try layout.resolveImage(tag: tag, platform: platform ?? .host)
@@ -44,16 +48,20 @@ public struct LayoutSource: ImageSource {
 /// nothing. Into an existing layout, blobs are added first and `index.json` is replaced last, by rename,
 /// so readers never see an index that names a missing blob. Remote layers are downloaded.
 public struct LayoutSink: ImageSink {
+    /// The layout directory, created if missing.
     public let path: String
+    /// The tag to record; an existing entry with the same tag is replaced.
     public let tag: String?
     let remotes: RegistrySession
 
+    /// A sink for the layout at `path`; `remotes` downloads any layers still in a registry.
     public init(path: String, tag: String?, remotes: RegistrySession) {
         self.path = path
         self.tag = tag
         self.remotes = remotes
     }
 
+    /// Adds `image` to the layout, creating it if needed; always returns nil.
     public func write(_ image: Image) async throws -> PushSummary? {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false

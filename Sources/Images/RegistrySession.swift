@@ -15,12 +15,15 @@ public actor RegistrySession {
         /// A PEM file of CA certificates to trust besides the system's.
         public var caFile: String?
 
+        /// Default settings: the standard credential sources, default client options, system CAs only.
         public init() {}
     }
 
+    /// The settings every client of this session is made with.
     public let settings: Settings
     var clients: [String: RegistryClient] = [:]
 
+    /// A session with no clients yet, using `settings`.
     public init(settings: Settings = Settings()) {
         self.settings = settings
     }

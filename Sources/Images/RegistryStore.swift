@@ -6,17 +6,20 @@ import Registry
 /// The layers stay in the registry (`LayerBlob.remote`), to be mounted, streamed or downloaded by
 /// whichever sink needs them.
 public struct RegistrySource: ImageSource {
+    /// The image to read, by tag or digest.
     public let reference: Reference
     let session: RegistrySession
     /// Where the config is kept.
     let scratch: URL
 
+    /// A source for `reference`, reading through `session` and keeping the config in `scratch`.
     public init(reference: Reference, session: RegistrySession, scratch: URL) {
         self.reference = reference
         self.session = session
         self.scratch = scratch
     }
 
+    /// Fetches the manifest for `platform` (the host's when nil) and the config; layers stay remote.
     public func image(platform: Platform?) async throws -> Image {
         let client = try await session.client(for: reference)
         var fetched = try await client.manifest(reference.repository, reference: reference.digest?.description ?? reference.tagOrLatest)
@@ -46,12 +49,14 @@ public struct RegistrySource: ImageSource {
 /// ones mounted within a registry or streamed across registries), the manifest last, so a failed push
 /// never leaves a tag that names missing blobs.
 public struct RegistrySink: ImageSink {
+    /// The repository to push to, and the default tag.
     public let reference: Reference
     /// Tags to push; the reference's own tag (or digest) when empty.
     public let tags: [String]
     let session: RegistrySession
     let remotes: RegistrySession
 
+    /// A sink for `reference`; `session` pushes, `remotes` reads layers still in other registries.
     public init(reference: Reference, tags: [String], session: RegistrySession, remotes: RegistrySession) {
         self.reference = reference
         self.tags = tags
@@ -61,6 +66,7 @@ public struct RegistrySink: ImageSink {
 
     var allTags: [String] { tags.isEmpty ? [reference.digest?.description ?? reference.tagOrLatest] : tags }
 
+    /// Pushes `image` and returns what was uploaded, mounted or already present.
     public func write(_ image: Image) async throws -> PushSummary? {
         let client = try await session.client(for: reference)
         var blobs: [BlobSource] = []

@@ -19,6 +19,7 @@ public struct BuildOptions: Sendable {
     /// Progress and warnings, one line at a time, with secrets already redacted.
     public var log: @Sendable (String) -> Void = { _ in }
 
+    /// Default options: standard registry settings, no extra tags, the default cache, no log.
     public init() {}
 
     var fetcher: Fetcher {

@@ -6,9 +6,13 @@ import Plan
 public struct BuildResult: Sendable {
     /// One layer of the image written.
     public struct LayerSummary: Sendable, Encodable, Equatable {
+        /// The digest of the compressed blob.
         public var digest: Digest
+        /// The digest of the uncompressed tar.
         public var diffID: Digest
+        /// The blob's size in bytes.
         public var size: Int64
+        /// The blob's media type.
         public var mediaType: String
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Images
 import OCI
 import Plan
+import Registry
 
 extension Kiln {
     /// Copies an image from one location to another, as `crane copy` and `skopeo copy` do: a pull is a
@@ -33,7 +34,7 @@ extension Kiln {
     public static func tags(of reference: Reference, pageSize: Int? = nil, options: BuildOptions = BuildOptions()) async throws -> [String] {
         let client = try await RegistrySession(settings: options.registry).client(for: reference)
         guard let tags = try await client.tags(reference.repository, pageSize: pageSize) else {
-            throw ImageError.source("repository \(reference.registry)/\(reference.repository) was not found")
+            throw RegistryError.notFound("repository \(reference.registry)/\(reference.repository)")
         }
         return tags.sorted()
     }

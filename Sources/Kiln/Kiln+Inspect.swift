@@ -5,8 +5,11 @@ import Plan
 
 /// An image's manifest, config and, when asked for, its flattened file list.
 public struct Inspection: Sendable, Encodable {
+    /// The manifest's digest, as `sha256:<hex>`.
     public var manifestDigest: String
+    /// The image manifest.
     public var manifest: Manifest
+    /// The image config.
     public var config: ImageConfiguration
     /// `d MODE /path/`, `l MODE /path -> target`, `f MODE SIZE /path sha256:…`, sorted by path bytes.
     public var files: [String]?

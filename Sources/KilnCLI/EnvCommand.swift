@@ -46,7 +46,7 @@ struct EnvironmentOptions: ParsableArguments {
 
     func options() throws -> BuildOptions {
         var options = BuildOptions()
-        options.registry.caFile = try FlagError.reading("--ca-file") { try HTTPClients.caFile(explicit: caFile) }
+        options.registry.caFile = try KilnCLI.caFile(flag: caFile)
         options.log = { line in FileHandle.standardError.write(Data("kiln: \(line)\n".utf8)) }
         return options
     }

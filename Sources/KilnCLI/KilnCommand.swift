@@ -73,3 +73,12 @@ struct FlagError: KilnReportable {
         do { return try body() } catch { throw FlagError(flag: flag, underlying: error) }
     }
 }
+
+/// `--ca-file`, else `$SSL_CERT_FILE`, checked; the error names whichever was used.
+func caFile(flag: String?) throws -> String? {
+    do {
+        return try HTTPClients.caFile(explicit: flag)
+    } catch HTTPError.caFile(let path, fromEnvironment: false) {
+        throw PlanError.invalid("--ca-file '\(path)': no such readable file")
+    }
+}

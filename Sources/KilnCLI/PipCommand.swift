@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Conda
 import Foundation
+import Kiln
 import HTTP
 import Pip
 import Registry
@@ -70,7 +71,7 @@ struct PipResolveCommand: AsyncParsableCommand {
 
     func run() async throws {
         let job = try options.job()
-        let resolution = try await job.resolve()
+        let resolution = try await Kiln.resolveRequirements(job)
         for pick in resolution.picks {
             var line = "\(pick.key)==\(pick.candidate.version)"
             if case .installed = pick.candidate.origin { line += "  # installed" }
@@ -97,32 +98,10 @@ struct PipInstallCommand: AsyncParsableCommand {
     var locked: String?
 
     func run() async throws {
-        let job = try options.job()
-        let subdir = try CondaRequest.subdir(os: "linux", architecture: try options.architecture())
-        let root = URL(fileURLWithPath: target).standardizedFileURL.path
-        guard !FileManager.default.fileExists(atPath: root) else { throw PipError.install("\(root) already exists; kiln pip install creates a new directory") }
-        // Everything goes to a sibling first, renamed into place only when complete.
-        let staging = root + ".kiln-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: staging) }
-        let scheme = InstallScheme(sitePackages: staging, scripts: staging + "/bin", headers: staging + "/include", data: staging, python: pythonPath)
-        let installer = WheelInstaller(scheme: scheme, epoch: Date(timeIntervalSince1970: 0))
-        let installed: [InstalledWheel]
-        if let locked {
-            guard let data = FileManager.default.contents(atPath: locked) else { throw PipError.requirementsFile("cannot read \(locked)") }
-            let wheels = try PipLock.read(String(decoding: data, as: UTF8.self), platform: subdir, what: locked)
-            installed = try await job.install(locked: wheels, requested: Set(job.file.entries.map(\.requirement.key)), installer: installer)
-        } else {
-            let resolution = try await job.resolve()
-            installed = try await job.install(resolution, installer: installer)
-            // Written only once every wheel is in, so a failed install leaves no lock behind.
-            if let lock {
-                let text = "version: 1\npackage:\n" + PipLock.condaLockEntries(try await job.locked(resolution), platform: subdir)
-                try Data(text.utf8).write(to: URL(fileURLWithPath: lock), options: .atomic)
-            }
-        }
-        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
-        try FileManager.default.moveItem(atPath: staging, toPath: root)
-        print("installed \(installed.count) distributions into \(root)")
+        let installed = try await Kiln.installRequirements(options.job(), into: target, pythonPath: pythonPath,
+                                                           platform: Platform(os: "linux", architecture: options.architecture()),
+                                                           lockedFile: locked, writeLock: lock)
+        print("installed \(installed.count) distributions into \(URL(fileURLWithPath: target).standardizedFileURL.path)")
     }
 }
 

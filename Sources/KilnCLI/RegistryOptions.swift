@@ -52,7 +52,7 @@ struct RegistryOptions: ParsableArguments {
             guard chunkSize > 0 else { throw PlanError.invalid("--chunk-size must be a positive number of bytes") }
             options.registry.client.chunkSize = chunkSize
         }
-        options.registry.caFile = try FlagError.reading("--ca-file") { try HTTPClients.caFile(explicit: caFile) }
+        options.registry.caFile = try KilnCLI.caFile(flag: caFile)
         if verbose { options.registry.client.log = { line in FileHandle.standardError.write(Data(("kiln: " + line + "\n").utf8)) } }
         options.log = { line in FileHandle.standardError.write(Data("kiln: \(line)\n".utf8)) }
         return options
@@ -64,7 +64,7 @@ struct RegistryOptions: ParsableArguments {
         var existing: [String] = []
         do {
             existing = try await Kiln.tags(of: reference, options: options)
-        } catch ImageError.source {
+        } catch RegistryError.notFound {
             existing = []   // a new repository: numbering starts at 1
         }
         let next = ImageNumbering.nextTag(after: existing)

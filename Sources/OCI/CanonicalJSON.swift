@@ -3,6 +3,7 @@ import Foundation
 /// Canonical JSON: sorted keys and unescaped slashes, with no whitespace, so that the same value always
 /// serialises to the same bytes and so to the same digest.
 public enum CanonicalJSON {
+    /// Encodes `value` with sorted keys and unescaped slashes, without whitespace.
     public static func encode<T: Encodable>(_ value: T) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -5,16 +5,20 @@ import Foundation
 ///
 /// sha256 and sha512 are the registered algorithms; both parse, and Kiln computes sha256.
 public struct Digest: Hashable, Sendable, CustomStringConvertible, Codable, Comparable {
+    /// A hash algorithm a digest may use.
     public enum Algorithm: String, Sendable, Codable {
+        /// SHA-256 (64 hex characters) or SHA-512 (128 hex characters).
         case sha256, sha512
 
         var hexLength: Int { self == .sha256 ? 64 : 128 }
     }
 
+    /// The hash algorithm.
     public let algorithm: Algorithm
     /// Lower-case hex.
     public let encoded: String
 
+    /// A digest from its parts, checking the hex's length and case.
     public init(algorithm: Algorithm, encoded: String) throws {
         guard encoded.utf8.count == algorithm.hexLength,
               encoded.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) })
@@ -38,8 +42,10 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible, Codable, Comp
         try self.init(algorithm: algorithm, encoded: String(text[text.index(after: colon)...]))
     }
 
+    /// The digest as `algorithm:encoded`.
     public var description: String { "\(algorithm.rawValue):\(encoded)" }
 
+    /// Orders digests by their text form.
     public static func < (lhs: Digest, rhs: Digest) -> Bool { lhs.description < rhs.description }
 
     /// The SHA-256 digest of some bytes.
@@ -53,11 +59,13 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible, Codable, Comp
         self.encoded = hash.hexString
     }
 
+    /// Decodes a digest from its `algorithm:encoded` string, validating it.
     public init(from decoder: Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         try self.init(parsing: text)
     }
 
+    /// Encodes the digest as its `algorithm:encoded` string.
     public func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)
@@ -81,14 +89,18 @@ extension Sequence where Element == UInt8 {
 /// Incremental SHA-256 that also counts bytes: the digest and size of a stream in one pass.
 public struct DigestCounter {
     private var hasher = SHA256()
+    /// The number of bytes hashed so far.
     public private(set) var count: Int64 = 0
 
+    /// A counter that has seen no bytes.
     public init() {}
 
+    /// Hashes `bytes` and adds their length to `count`.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         hasher.update(bufferPointer: bytes)
         count += Int64(bytes.count)
     }
 
+    /// The SHA-256 digest of all bytes given so far.
     public func finalize() -> Digest { Digest(trusted: hasher.finalize()) }
 }

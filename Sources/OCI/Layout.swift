@@ -2,12 +2,15 @@ import Foundation
 
 /// An OCI image layout on disk: `oci-layout`, `index.json` and `blobs/<alg>/<hex>`.
 public struct Layout: Sendable {
+    /// The layout's directory.
     public let root: URL
 
+    /// The `oci-layout` marker file Kiln writes.
     public static let layoutFileContents = Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8)
     /// JSON blobs (manifests, configs, indexes) larger than this are refused rather than read into memory.
     public static let maxJSONBlobSize = 4 * 1024 * 1024
 
+    /// A layout at `root`, without checking it; use `open` for an existing one.
     public init(root: URL) { self.root = root }
 
     /// Opens an existing layout, checking its `oci-layout` marker.
@@ -25,10 +28,12 @@ public struct Layout: Sendable {
         return layout
     }
 
+    /// Where the blob with `digest` is stored, whether or not it exists.
     public func blobURL(_ digest: Digest) -> URL {
         root.appendingPathComponent("blobs/\(digest.algorithm.rawValue)/\(digest.encoded)")
     }
 
+    /// Reads and decodes `index.json`.
     public func readIndex() throws -> Index {
         let url = root.appendingPathComponent("index.json")
         guard let data = try? Data(contentsOf: url) else {

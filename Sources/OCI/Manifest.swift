@@ -2,14 +2,22 @@ import Foundation
 
 /// A single-image manifest: an OCI image manifest or a Docker v2 schema 2 manifest, which share a shape.
 public struct Manifest: Hashable, Sendable, Codable {
+    /// Always 2.
     public var schemaVersion: Int = 2
+    /// The manifest's own media type, OCI or Docker.
     public var mediaType: String?
+    /// The artifact's type, for a manifest that describes an artifact.
     public var artifactType: String?
+    /// The image config blob.
     public var config: Descriptor
+    /// The layer blobs, bottom first.
     public var layers: [Descriptor]
+    /// The manifest this one refers to, as signatures and SBOMs do.
     public var subject: Descriptor?
+    /// Free-form metadata.
     public var annotations: [String: String]?
 
+    /// A schema 2 manifest; OCI unless another media type is given.
     public init(mediaType: String = MediaType.ociManifest, config: Descriptor, layers: [Descriptor],
                 annotations: [String: String]? = nil) {
         self.mediaType = mediaType
@@ -26,19 +34,27 @@ public struct Manifest: Hashable, Sendable, Codable {
 
 /// A list of manifests: an OCI image index or a Docker manifest list.
 public struct Index: Hashable, Sendable, Codable {
+    /// Always 2.
     public var schemaVersion: Int = 2
+    /// The index's own media type, OCI index or Docker manifest list.
     public var mediaType: String?
+    /// The artifact's type, for an index that describes an artifact.
     public var artifactType: String?
+    /// The entries: manifests or nested indexes, each with its platform when known.
     public var manifests: [Descriptor]
+    /// The manifest this index refers to, as signatures and SBOMs do.
     public var subject: Descriptor?
+    /// Free-form metadata.
     public var annotations: [String: String]?
 
+    /// A schema 2 index; OCI unless another media type is given.
     public init(mediaType: String = MediaType.ociIndex, manifests: [Descriptor], annotations: [String: String]? = nil) {
         self.mediaType = mediaType
         self.manifests = manifests
         self.annotations = annotations
     }
 
+    /// Decodes an index, checking that it is schema version 2.
     public static func decode(_ data: Data, what: String) throws -> Index {
         try decodeSchema2(Index.self, data, what: what, version: \.schemaVersion)
     }

@@ -1,9 +1,14 @@
 /// The platform an image runs on, as in an index entry or an image config.
 public struct Platform: Hashable, Sendable, Codable, CustomStringConvertible {
+    /// The operating system, such as `linux`.
     public var os: String
+    /// The CPU architecture, such as `amd64` or `arm64`.
     public var architecture: String
+    /// The CPU variant, such as `v8` for arm64.
     public var variant: String?
+    /// The operating system version (`os.version`), mostly for Windows images.
     public var osVersion: String?
+    /// Required operating system features (`os.features`).
     public var osFeatures: [String]?
 
     enum CodingKeys: String, CodingKey {
@@ -12,6 +17,7 @@ public struct Platform: Hashable, Sendable, Codable, CustomStringConvertible {
         case osFeatures = "os.features"
     }
 
+    /// A platform from its os, architecture and optional variant.
     public init(os: String, architecture: String, variant: String? = nil) {
         self.os = os
         self.architecture = architecture
@@ -36,6 +42,7 @@ public struct Platform: Hashable, Sendable, Codable, CustomStringConvertible {
         #endif
     }
 
+    /// The platform as `os/arch[/variant]`.
     public var description: String {
         [os, architecture, variant].compactMap { $0 }.joined(separator: "/")
     }

@@ -6,13 +6,19 @@
 /// Normalisation follows docker: no domain means `docker.io`, and a single path component on
 /// docker.io gets `library/`.
 public struct Reference: Hashable, Sendable, CustomStringConvertible {
+    /// The registry used when a reference names none.
     public static let defaultRegistry = "docker.io"
 
+    /// The registry host, with its port if any: `docker.io`, `localhost:5000`.
     public var registry: String
+    /// The repository path within the registry: `library/busybox`.
     public var repository: String
+    /// The tag, if the reference has one.
     public var tag: String?
+    /// The manifest digest, if the reference pins one.
     public var digest: Digest?
 
+    /// A reference from its parts, without validation or normalisation.
     public init(registry: String, repository: String, tag: String? = nil, digest: Digest? = nil) {
         self.registry = registry
         self.repository = repository
@@ -20,6 +26,7 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
         self.digest = digest
     }
 
+    /// Parses and normalises `text`, such as `busybox`, `ghcr.io/org/app:1.0` or `repo@sha256:…`.
     public init(parsing text: String) throws {
         func fail(_ reason: String) -> OCIError { .invalidReference(text, reason: reason) }
         guard !text.isEmpty else { throw fail("it is empty") }
@@ -93,6 +100,7 @@ public struct Reference: Hashable, Sendable, CustomStringConvertible {
     /// The tag, or `latest` when the reference names neither a tag nor a digest.
     public var tagOrLatest: String { tag ?? "latest" }
 
+    /// Whether `tag` is a valid tag: 1 to 128 of letters, digits, `_`, `.` and `-`, not starting with `.` or `-`.
     public static func isValidTag(_ tag: String) -> Bool {
         let bytes = Array(tag.utf8)
         guard (1...128).contains(bytes.count), isWord(bytes[0]) else { return false }

@@ -4,13 +4,18 @@ public struct ConfigEdits: Sendable, Equatable {
     public var env: [EnvVar] = []
     /// Replaces the base's entrypoint, and drops its cmd unless `cmd` is set too (as Docker does).
     public var entrypoint: [String]?
+    /// Replaces the base's cmd: the default arguments, or the command when there is no entrypoint.
     public var cmd: [String]?
+    /// Replaces the base's working directory.
     public var workingDir: String?
+    /// Replaces the base's user, as `USER[:GROUP]` by name or id.
     public var user: String?
     /// `80/tcp`, `8080/udp`; a bare number means tcp.
     public var exposedPorts: [String] = []
+    /// Labels to add, replacing base labels with the same key.
     public var labels: [String: String] = [:]
 
+    /// An empty set of edits that keeps the base's config as it is.
     public init() {}
 
     /// Sets `key` to `value`, replacing an earlier value and moving the variable to the end.
@@ -22,9 +27,12 @@ public struct ConfigEdits: Sendable, Equatable {
 
 /// One environment variable of the image config.
 public struct EnvVar: Sendable, Equatable {
+    /// The variable's name.
     public var key: String
+    /// The variable's value, which may be empty.
     public var value: String
 
+    /// A variable from a key and value, without checking the key.
     public init(key: String, value: String) {
         self.key = key
         self.value = value

@@ -21,6 +21,7 @@ public struct EnvironmentPlan: Sendable, Equatable {
     /// Virtual package overrides, `__NAME=VERSION[=BUILD]`, or `__NAME=` to remove one.
     public var virtualPackages: [String] = []
 
+    /// An empty plan: no files, the default prefix template and channel alias.
     public init() {}
 
     /// The prefix for an environment whose definition hash is `hash`.

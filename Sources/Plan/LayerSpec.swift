@@ -3,6 +3,7 @@ public struct LayerSpec: Sendable, Equatable {
     /// What the layer holds, which decides its place in the image: the less often a kind changes, the
     /// lower its layer, so that a code edit leaves the model's layer shared.
     public enum Kind: Sendable, Equatable {
+        /// The kinds, from the least to the most often changed: environment, model, extra files, code.
         case environment, model, files, code
 
         var rank: Int {
@@ -15,11 +16,14 @@ public struct LayerSpec: Sendable, Equatable {
         }
     }
 
+    /// What the layer holds, which decides its position.
     public var kind: Kind
     /// A short description for the image history: "model churn:3".
     public var description: String
+    /// The host files and directories that make up the layer.
     public var inputs: [LayerInput]
 
+    /// A layer of `kind` with a history description and its inputs.
     public init(kind: Kind, description: String, inputs: [LayerInput]) {
         self.kind = kind
         self.description = description
@@ -37,6 +41,7 @@ public struct LayerInput: Sendable, Equatable {
     /// An absolute path in the image.
     public var destination: String
 
+    /// An input copying `source` on the host to `destination` in the image.
     public init(source: String, destination: String) {
         self.source = source
         self.destination = destination

@@ -6,6 +6,7 @@ public enum PlanError: Error, CustomStringConvertible, Sendable {
     /// Input Kiln understands but does not carry out yet, refused rather than ignored.
     case notSupported(String)
 
+    /// The detail, prefixed with "not supported yet:" for `notSupported`.
     public var description: String {
         switch self {
         case let .invalid(detail): return detail

@@ -85,3 +85,12 @@ import TestSupport
         #expect(env.contains("AZUREML_MODEL_DIR=/var/azureml-app/azureml-models/churn/3"))
     }
 }
+
+/// The README's library example is the file CI compiles and tests, word for word.
+@Suite struct ReadmeExampleTests {
+    @Test func readmeShowsTheCompiledExample() throws {
+        let example = try String(contentsOfFile: fixturePath("../Examples/BuildImage/Sources/BuildImage/BuildImage.swift"), encoding: .utf8)
+        let readme = try String(contentsOfFile: fixturePath("../README.md"), encoding: .utf8)
+        #expect(readme.contains("```swift\n// Package.swift: .package(name: \"Kiln\", path: \"../kiln\"), and .product(name: \"Kiln\", package: \"Kiln\") in a target\n" + example + "```"))
+    }
+}
