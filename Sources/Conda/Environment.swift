@@ -43,7 +43,7 @@ public struct CondaRequest: Sendable {
         for text in overrides {
             let parts = text.split(separator: "=", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
             guard parts.count >= 2, parts[0].hasPrefix("__") else {
-                throw CondaError.invalidSpec(text, "expected --virtual-package __NAME=VERSION[=BUILD]")
+                throw CondaError.invalidSpec(text, "expected a virtual package as __NAME=VERSION[=BUILD]")
             }
             if parts[1].isEmpty { entries[parts[0]] = nil; continue }
             entries[parts[0]] = (parts[1], parts.count == 3 ? parts[2] : "0")

@@ -16,7 +16,7 @@ public enum LockFile {
         return try records.map { record in
             guard record.url.contains("/t/<redacted>/") else { return record }
             guard let channel = channels.first(where: { record.url.hasPrefix(Redaction.text($0) + "/") }) else {
-                throw CondaError.lockFile("\(path) names a private channel (\(record.channel)); pass its URL with the token as --channel")
+                throw CondaError.lockFile("\(path) names a private channel (\(record.channel)); give its URL with the token as a channel")
             }
             var restored = record
             restored.url = channel + record.url.dropFirst(Redaction.text(channel).count)

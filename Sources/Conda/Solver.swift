@@ -33,7 +33,7 @@ public struct Solver: Sendable {
     }
 
     static func hint(_ name: String) -> String {
-        name.hasPrefix("__") ? " (a virtual package: it comes from the base image, or --virtual-package \(name)=VERSION)" : ""
+        name.hasPrefix("__") ? " (a virtual package: it comes from the base image, or set \(name)=VERSION as a virtual package)" : ""
     }
 
     func satisfiable(_ specs: [MatchSpec]) throws -> Bool {

@@ -57,7 +57,16 @@ extension ArchiveError: KilnReportable { var reportText: String { description } 
 extension PlanError: KilnReportable { var reportText: String { description } }
 extension ImageError: KilnReportable { var reportText: String { description } }
 extension AzureMLError: KilnReportable { var reportText: String { description } }
-extension RegistryError: KilnReportable { var reportText: String { description } }
+extension RegistryError: KilnReportable {
+    /// The library's advice, with the flags that carry it out.
+    var reportText: String {
+        switch self {
+        case let .insecureRegistry(host): return description + " (--insecure-registry \(host))"
+        case let .network(_, detail) where detail.contains("TLS certificate is not trusted"): return description + " (--ca-file)"
+        default: return description
+        }
+    }
+}
 extension HTTPError: KilnReportable { var reportText: String { description } }
 extension CondaError: KilnReportable { var reportText: String { description } }
 extension PipError: KilnReportable { var reportText: String { description } }

@@ -159,7 +159,7 @@ public final class RegistryClient: Sendable {
         if case let NIOSSLError.handshakeFailed(reason) = error {
             let text = "\(reason)"
             if text.contains("CERTIFICATE_VERIFY_FAILED") {
-                return "the TLS certificate is not trusted; add its CA with --ca-file or SSL_CERT_FILE"
+                return "the TLS certificate is not trusted; trust its CA (a CA file in the registry settings, or SSL_CERT_FILE)"
             }
             return "TLS handshake failed (\(text.components(separatedBy: " at ").first ?? text))"
         }

@@ -25,7 +25,7 @@ public enum RegistryError: Error, CustomStringConvertible {
         case let .digestMismatch(what, expected, actual): return "\(what): content digest \(actual) does not match the expected \(expected)"
         case let .protocolViolation(detail): return "registry protocol error: \(Redaction.text(detail))"
         case let .network(url, detail): return "cannot reach \(url): \(detail)"
-        case let .insecureRegistry(host): return "refusing plain HTTP to \(host); use https, or --insecure-registry \(host) if you trust the network"
+        case let .insecureRegistry(host): return "refusing plain HTTP to \(host); use https, or allow plain HTTP for \(host) (an insecure registry) if you trust the network"
         case let .notFound(what): return "not found: \(what)"
         case let .credentials(detail): return "credentials: \(Redaction.text(detail))"
         case let .tls(detail): return detail
