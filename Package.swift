@@ -34,7 +34,7 @@ let package = Package(
                                                 .product(name: "Crypto", package: "swift-crypto")]),
         // One HTTP layer for registries, channels and indexes: the client factory, retries, the
         // conditional-GET cache, the self-redacting URL, the User-Agent.
-        .target(name: "HTTP", dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .target(name: "HTTP", dependencies: ["OCI", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                              .product(name: "NIOCore", package: "swift-nio"),
                                              .product(name: "NIOSSL", package: "swift-nio-ssl"),
                                              .product(name: "Crypto", package: "swift-crypto")]),
@@ -53,7 +53,7 @@ let package = Package(
                                               .product(name: "Yams", package: "Yams")]),
         // Python packaging without pip: PEP 440/508, requirement files, the simple API, wheel tags, the
         // PubGrub resolver, the PEP 427 installer.
-        .target(name: "Pip", dependencies: ["CZlib", "HTTP",
+        .target(name: "Pip", dependencies: ["CZlib", "HTTP", "OCI",
                                             .product(name: "Crypto", package: "swift-crypto"),
                                             .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                             .product(name: "NIOCore", package: "swift-nio"),
@@ -63,10 +63,16 @@ let package = Package(
         .target(name: "Images", dependencies: ["OCI", "Archive", "Registry", "Plan", "HTTP"]),
         // Environments realised for an image: conda, then pip, into a prefix; split into layers.
         .target(name: "Environments", dependencies: ["OCI", "Archive", "Conda", "Pip", "Plan"]),
-        // AzureML front ends: inference config (v1) and models into a BuildPlan; AzureML's paths and names.
-        .target(name: "AzureML", dependencies: ["OCI", "Plan"]),
-        // The library's entry points: build, copy, inspect, diff, tags, environments.
-        .target(name: "Kiln", dependencies: ["OCI", "Plan", "Images", "Environments", "Registry", "Conda", "Pip", "HTTP"]),
+        // AzureML front ends: inference config (v1), deployment and environment YAML (v2), Dockerfile steps
+        // and models into a BuildPlan; AzureML's paths and names; the base-image catalogue.
+        .target(name: "AzureML", dependencies: ["OCI", "Plan", .product(name: "Yams", package: "Yams")]),
+        // A local smoke run: an image unpacked into a runc bundle, run with the host network, probed over HTTP.
+        .target(name: "Run", dependencies: ["OCI", "Archive", "Images", "HTTP",
+                                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                                            .product(name: "NIOCore", package: "swift-nio"),
+                                            .product(name: "NIOHTTP1", package: "swift-nio")]),
+        // The library's entry points: build, copy, inspect, diff, tags, environments, run.
+        .target(name: "Kiln", dependencies: ["OCI", "Plan", "Images", "Environments", "Registry", "Conda", "Pip", "HTTP", "Run"]),
         // The command line: flags into plans and options, one library call, printing, exit codes.
         .target(name: "KilnCLI", dependencies: ["Kiln", "AzureML", "Archive", "Registry", "Conda", "Pip", "HTTP",
                                                 .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -80,7 +86,7 @@ let package = Package(
         // One test target per module; CLITests runs the `kiln` binary and the peer tools (the slow set).
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "PlanTests", dependencies: ["Plan", "OCI"]),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "OCI", "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "OCI", "Plan", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "HTTP", "OCI", "TestSupport"]),
         .testTarget(name: "CondaTests", dependencies: ["Conda", "HTTP", "OCI", "TestSupport",
@@ -90,6 +96,7 @@ let package = Package(
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Conda", "HTTP", "Plan", "OCI", "TestSupport"]),
         .testTarget(name: "AzureMLTests", dependencies: ["AzureML", "Plan", "TestSupport"]),
         .testTarget(name: "KilnTests", dependencies: ["Kiln", "AzureML", "TestSupport"]),
+        .testTarget(name: "RunTests", dependencies: ["Run", "Archive", "OCI", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Kiln", "AzureML", "OCI", "Archive", "TestSupport"]),
     ]
 )

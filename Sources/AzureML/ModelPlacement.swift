@@ -28,6 +28,12 @@ public struct ModelSpec: Sendable, Equatable {
         guard !path.isEmpty else { throw AzureMLError.model("'\(text)': missing PATH") }
     }
 
+    /// `text` with every character a model name cannot hold replaced by `-`: a folder's name as a model name.
+    static func safeName(_ text: String) -> String {
+        let name = String(text.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "-" })
+        return name == "." || name == ".." || name.isEmpty ? "model" : name
+    }
+
     /// The model's directory in the image, `<modelsRoot>/NAME/VERSION`.
     public var directoryInImage: String { "\(AzureMLLayout.modelsRoot)/\(name)/\(version)" }
 

@@ -66,7 +66,8 @@ public enum EnvironmentLayers {
             }
             layers.append(LayerSpec(kind: .environment, description: name, inputs: [LayerInput(source: tree.path, destination: prefix)]))
         }
-        layers.append(LayerSpec(kind: .environment, description: "conda environment \(prefix) (\(packageCount - big.count) packages, conda-meta)",
+        let rest = prefix == "/" ? "pip packages (\(packageCount - big.count))" : "conda environment \(prefix) (\(packageCount - big.count) packages, conda-meta)"
+        layers.append(LayerSpec(kind: .environment, description: rest,
                                 inputs: [LayerInput(source: root.path, destination: prefix)]))
         return layers
     }

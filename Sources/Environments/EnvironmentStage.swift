@@ -21,13 +21,24 @@ public enum EnvironmentStage {
         public var wheels: [InstalledWheel]
         /// Variables the image needs: `PATH`, `LD_LIBRARY_PATH`, and the plan's prefix variable.
         public var env: [EnvVar]
+
+        /// False when the requirements went into the base image's python, with no conda environment.
+        public var isConda: Bool { !records.isEmpty }
     }
 
     /// Installs `plan` for `platform` into `root` (which must not exist yet), for use at the prefix the
     /// plan names. `glibc` is the target's (nil: none, as over `scratch`); `baseEnv` is the base image's
-    /// environment, which `PATH` and `LD_LIBRARY_PATH` extend. Warnings and progress go to `log`.
-    public static func run(_ plan: EnvironmentPlan, platform: Platform, glibc: String?, baseEnv: [String], root: URL,
-                           epoch: Int64, fetcher: Fetcher, log: (String) -> Void) async throws -> Result {
+    /// environment, which `PATH` and `LD_LIBRARY_PATH` extend. Without conda, the requirements are
+    /// installed for the python found in `baseLayers` (the base image's layer blobs, oldest first), and
+    /// `root` stands for the image's `/`. Warnings and progress go to `log`.
+    public static func run(_ plan: EnvironmentPlan, platform: Platform, glibc: String?, baseEnv: [String], baseLayers: [String] = [],
+                           root: URL, epoch: Int64, fetcher: Fetcher, log: (String) -> Void) async throws -> Result {
+        // An environment file with only a `pip:` section needs no conda: it is for the base's python.
+        let pipOnly = try plan.lockedFile == nil ? plan.environmentFile.map(EnvironmentFile.load).flatMap { $0.dependencies.isEmpty ? $0 : nil } : nil
+        guard plan.usesConda, pipOnly == nil else {
+            return try await overBasePython(plan, file: pipOnly, platform: platform, glibc: glibc, baseEnv: baseEnv, baseLayers: baseLayers,
+                                            root: root, epoch: epoch, fetcher: fetcher, log: log)
+        }
         let solved = try await solve(plan, platform: platform, glibc: glibc, fetcher: fetcher)
         let (file, subdir, virtual, specs, channels, records) = (solved.file, solved.subdir, solved.virtual, solved.specs, solved.channels, solved.records)
         let prefix = plan.resolvedPrefix(hash: file?.definitionHash ?? lockHash(records))
@@ -37,19 +48,60 @@ public enum EnvironmentStage {
         let report = try await Installer.install(records, requested: specs, prefix: prefix, root: root, fetcher: fetcher,
                                                  epoch: epoch, variables: file?.variables ?? [:])
         for line in report.warnings { log("warning: " + line) }
-        let pip = try await PipStage.run(plan, file: file, records: records, virtual: virtual, platform: platform, root: root,
-                                         prefix: prefix, epoch: epoch, fetcher: fetcher, log: log)
+        let requirements = try PipStage.requirements(plan, file: file, log: log)
+        var pip = PipStage.Result()
+        if requirements != nil || plan.lockedFile != nil {
+            let destination = try PipStage.condaDestination(records: records, virtual: virtual, platform: platform, root: root, prefix: prefix)
+            pip = try await PipStage.run(plan, requirements: requirements, destination: destination, subdir: subdir, epoch: epoch,
+                                         fetcher: fetcher, log: log)
+        }
         if let output = plan.writeLock {
             let condaLock = LockFile.condaLock(records, platform: subdir, channels: channels, specs: specs)
             try writeAtomically(condaLock + PipLock.condaLockEntries(pip.locked, platform: subdir), to: output)
             try writeAtomically(LockFile.explicit(records, platform: subdir) + PipLock.explicitLines(pip.locked), to: output + ".explicit.txt")
         }
-        let path = baseEnv.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-        let libraries = baseEnv.first { $0.hasPrefix("LD_LIBRARY_PATH=") }.map { ":" + $0.dropFirst(16) } ?? ""
-        var env = [EnvVar(key: "PATH", value: "\(prefix)/bin:\(path)")]
+        var env = [EnvVar(key: "PATH", value: "\(prefix)/bin:\(basePath(baseEnv))")]
         if let variable = plan.prefixVariable { env.append(EnvVar(key: variable, value: prefix)) }
+        let libraries = baseEnv.first { $0.hasPrefix("LD_LIBRARY_PATH=") }.map { ":" + $0.dropFirst(16) } ?? ""
         env.append(EnvVar(key: "LD_LIBRARY_PATH", value: "\(prefix)/lib\(libraries)"))
         return Result(prefix: prefix, root: root, records: records, wheels: pip.installed, env: env)
+    }
+
+    /// pip without conda: the requirements, installed for the base image's python into its
+    /// site-packages. The result's prefix is `/`, and `root` holds the new files at their image paths.
+    static func overBasePython(_ plan: EnvironmentPlan, file: EnvironmentFile?, platform: Platform, glibc: String?, baseEnv: [String], baseLayers: [String],
+                               root: URL, epoch: Int64, fetcher: Fetcher, log: (String) -> Void) async throws -> Result {
+        guard !plan.virtualPackages.contains(where: { !$0.hasPrefix("__glibc=") }), plan.channels.isEmpty, plan.writeLock == nil else {
+            throw PlanError.invalid("channels, virtual packages and --lock need a conda environment (an environment file or a lock)")
+        }
+        let subdir = try CondaRequest.subdir(os: platform.os, architecture: platform.architecture)
+        guard let requirements = try PipStage.requirements(plan, file: file, log: log) else {
+            throw PlanError.invalid("an environment needs a conda environment file, a lock, or pip requirements")
+        }
+        guard let python = try PythonProbe.find(inLayers: baseLayers, hint: plan.basePython) else {
+            let looked = plan.basePython.map { [$0.interpreter] } ?? PythonProbe.candidates
+            throw PlanError.invalid("pip requirements without conda need a python in the base image, and it has none (looked for \(looked.joined(separator: ", "))); use a base with python or give a conda environment")
+        }
+        let override = plan.virtualPackages.first { $0.hasPrefix("__glibc=") }.map { String($0.dropFirst(8)) }
+        let target = PythonTarget(python: try PythonVersion(python.version), glibc: (override ?? glibc).flatMap(PythonTarget.glibc(parsing:)),
+                                  machine: PythonTarget.machine(forArchitecture: platform.architecture))
+        log("base image python \(python.version) at \(python.interpreter); packages go to \(python.sitePackages)")
+        let staged = root.path
+        let scheme = InstallScheme(sitePackages: staged + python.sitePackages, scripts: staged + python.scripts,
+                                   headers: staged + python.dataPrefix + "/include/python\(target.major).\(target.minor)",
+                                   data: staged + python.dataPrefix, python: python.interpreter)
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let destination = PipStage.Destination(target: target, scheme: scheme, stagedSitePackages: staged + python.sitePackages)
+        let pip = try await PipStage.run(plan, requirements: requirements, destination: destination, subdir: subdir, epoch: epoch,
+                                         fetcher: fetcher, log: log)
+        let path = basePath(baseEnv)
+        let env = path.split(separator: ":").contains(Substring(python.scripts)) ? [] : [EnvVar(key: "PATH", value: "\(python.scripts):\(path)")]
+        return Result(prefix: "/", root: root, records: [], wheels: pip.installed, env: env)
+    }
+
+    /// The base image's `PATH`, or the usual default.
+    static func basePath(_ baseEnv: [String]) -> String {
+        baseEnv.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     }
 
     /// A solved (or locked) environment, before anything is installed.

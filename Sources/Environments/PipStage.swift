@@ -4,40 +4,62 @@ import OCI
 import Pip
 import Plan
 
-/// The `pip:` section of an environment, after conda: resolved against the index and the python
-/// packages conda installed (kept as they are), or read from the lock; installed into the staged prefix.
+/// The pip part of an environment: the environment file's `pip:` lines, the plan's requirement files and
+/// the lines a front end added, resolved together against the index (keeping what is already installed)
+/// or read from the lock, and installed with `scheme`.
 enum PipStage {
     struct Result {
         var installed: [InstalledWheel] = []
         var locked: [LockedWheel] = []
     }
 
-    static func run(_ plan: EnvironmentPlan, file: EnvironmentFile?, records: [PackageRecord], virtual: [PackageRecord], platform: Platform,
-                    root: URL, prefix: String, epoch: Int64, fetcher: Fetcher, log: (String) -> Void) async throws -> Result {
+    /// Where the wheels go and which python they are for.
+    struct Destination {
+        var target: PythonTarget
+        var scheme: InstallScheme
+        /// Site-packages as staged on disk, where conda may already have put python packages.
+        var stagedSitePackages: String
+    }
+
+    /// Every requirement the plan asks pip for, parsed as one requirements file; nil when there are none.
+    static func requirements(_ plan: EnvironmentPlan, file: EnvironmentFile?, log: (String) -> Void) throws -> RequirementsFile? {
         let lines = file?.pip ?? []
+        guard !lines.isEmpty || !plan.requirementFiles.isEmpty || !plan.addedRequirements.isEmpty else {
+            if plan.indexURL != nil || !plan.extraIndexURLs.isEmpty {
+                throw PlanError.invalid("--index-url and --extra-index-url need pip requirements (a pip: section or --requirements)")
+            }
+            return nil
+        }
+        let directory = plan.environmentFile.map { ($0 as NSString).deletingLastPathComponent } ?? FileManager.default.currentDirectoryPath
+        var requirements = try RequirementsFile(text: lines.joined(separator: "\n"), name: "\(plan.environmentFile ?? "environment") pip:",
+                                                directory: directory.isEmpty ? "." : directory)
+        for path in plan.requirementFiles { try requirements.include(path) }
+        for added in plan.addedRequirements {
+            let name = try Requirement(parsing: added.line).key
+            guard !requirements.entries.contains(where: { $0.requirement.key == name }) else { continue }
+            log("pip: adding \(added.line): \(added.reason)")
+            try requirements.include(text: added.line, name: "added by kiln", directory: directory.isEmpty ? "." : directory)
+        }
+        if let url = plan.indexURL { requirements.indexURL = url }
+        requirements.extraIndexURLs += plan.extraIndexURLs
+        return requirements
+    }
+
+    static func run(_ plan: EnvironmentPlan, requirements: RequirementsFile?, destination: Destination, subdir: String, epoch: Int64,
+                    fetcher: Fetcher, log: (String) -> Void) async throws -> Result {
         var lockedWheels: [LockedWheel] = []
         if let locked = plan.lockedFile, let data = FileManager.default.contents(atPath: locked) {
-            let subdir = try CondaRequest.subdir(os: platform.os, architecture: platform.architecture)
             lockedWheels = try PipLock.read(String(decoding: data, as: UTF8.self), platform: subdir, what: locked)
-            if lockedWheels.isEmpty, !lines.isEmpty {
+            if lockedWheels.isEmpty, requirements != nil {
                 throw PlanError.invalid("\(locked) has no pip wheels, but \(plan.environmentFile ?? "the environment") has a pip: section; write the lock again")
             }
         }
-        guard !lines.isEmpty || !lockedWheels.isEmpty else { return Result() }
-        guard let python = records.first(where: { $0.name == "python" }) else {
-            throw PlanError.invalid("the pip: section needs python among the conda dependencies, to know which wheels fit")
-        }
-        let glibc = virtual.first { $0.name == "__glibc" }.flatMap { PythonTarget.glibc(parsing: $0.version.description) }
-        let target = PythonTarget(python: try PythonVersion(python.version.description), glibc: glibc,
-                                  machine: PythonTarget.machine(forArchitecture: platform.architecture))
-        let directory = plan.environmentFile.map { ($0 as NSString).deletingLastPathComponent } ?? FileManager.default.currentDirectoryPath
-        let requirements = try RequirementsFile(text: lines.joined(separator: "\n"), name: "\(plan.environmentFile ?? "environment") pip:",
-                                                directory: directory.isEmpty ? "." : directory)
-        let installed = InstalledDistribution.scan(sitePackages: root.path + "/" + target.sitePackages)
+        guard let requirements = requirements ?? (lockedWheels.isEmpty ? nil : RequirementsFile()) else { return Result() }
+        let target = destination.target
+        let installed = InstalledDistribution.scan(sitePackages: destination.stagedSitePackages)
         let job = PipJob(file: requirements, target: target, installed: installed, cacheDirectory: fetcher.cacheDirectory, http: fetcher.http,
                          log: { _ in })
-        let scheme = InstallScheme.environment(root: root.path, prefix: prefix, target: target)
-        let installer = WheelInstaller(scheme: scheme, epoch: Date(timeIntervalSince1970: TimeInterval(epoch)))
+        let installer = WheelInstaller(scheme: destination.scheme, epoch: Date(timeIntervalSince1970: TimeInterval(epoch)))
         if !lockedWheels.isEmpty {
             log("pip: installing \(lockedWheels.count) locked wheels for \(target.python)")
             let wheels = try await job.install(locked: lockedWheels, requested: Set(requirements.entries.map(\.requirement.key)), installer: installer)
@@ -45,9 +67,22 @@ enum PipStage {
         }
         let resolution = try await job.resolve()
         let kept = resolution.picks.filter { if case .installed = $0.candidate.origin { return true } else { return false } }
-        log("pip: resolved \(resolution.picks.count) distributions for cp\(target.major)\(target.minor) (\(kept.count) already installed by conda)")
+        log("pip: resolved \(resolution.picks.count) distributions for cp\(target.major)\(target.minor)"
+            + (kept.isEmpty ? "" : " (\(kept.count) already installed by conda)"))
         let locked = try await job.locked(resolution)
         let wheels = try await job.install(resolution, installer: installer)
         return Result(installed: wheels, locked: locked)
+    }
+
+    /// Wheels for the conda environment's python, installed into the staged prefix.
+    static func condaDestination(records: [PackageRecord], virtual: [PackageRecord], platform: Platform, root: URL, prefix: String) throws -> Destination {
+        guard let python = records.first(where: { $0.name == "python" }) else {
+            throw PlanError.invalid("the pip requirements need python among the conda dependencies, to know which wheels fit")
+        }
+        let glibc = virtual.first { $0.name == "__glibc" }.flatMap { PythonTarget.glibc(parsing: $0.version.description) }
+        let target = PythonTarget(python: try PythonVersion(python.version.description), glibc: glibc,
+                                  machine: PythonTarget.machine(forArchitecture: platform.architecture))
+        return Destination(target: target, scheme: .environment(root: root.path, prefix: prefix, target: target),
+                           stagedSitePackages: root.path + "/" + target.sitePackages)
     }
 }

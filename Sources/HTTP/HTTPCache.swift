@@ -1,3 +1,4 @@
+import OCI
 import AsyncHTTPClient
 import Crypto
 import Foundation

@@ -65,6 +65,14 @@ public struct ImageBuilder: Sendable {
             for port in edits.exposedPorts { ports[port.contains("/") ? port : port + "/tcp"] = EmptyObject() }
             config.exposedPorts = ports
         }
+        if var check = edits.healthcheck {
+            // Docker's HEALTHCHECK defaults: every 30 s, a 30 s timeout, 3 retries; a server gets a minute to start.
+            check.interval = check.interval ?? 30_000_000_000
+            check.timeout = check.timeout ?? 30_000_000_000
+            check.startPeriod = check.startPeriod ?? 60_000_000_000
+            check.retries = check.retries ?? 3
+            config.healthcheck = check
+        }
         if !edits.labels.isEmpty {
             config.labels = (config.labels ?? [:]).merging(edits.labels) { _, new in new }
         }

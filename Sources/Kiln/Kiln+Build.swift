@@ -27,8 +27,10 @@ extension Kiln {
                 let result = try await realise(environment, over: base, plan: plan, session: baseSession, work: work, options: options)
                 plan.layers += try EnvironmentLayers.specs(for: result, work: work)
                 for variable in result.env { plan.config.setEnv(variable.key, variable.value) }
-                plan.config.labels["org.kiln.conda.prefix"] = result.prefix
-                prefix = result.prefix
+                if result.isConda {
+                    plan.config.labels["org.kiln.conda.prefix"] = result.prefix
+                    prefix = result.prefix
+                }
             }
             let image = try ImageBuilder(workDirectory: work).build(plan, base: base)
             let sink = try destination.sink(session: outputSession, tags: options.tags, remotes: baseSession, epoch: plan.sourceDateEpoch)
@@ -37,19 +39,20 @@ extension Kiln {
         }
     }
 
-    /// Installs the plan's environment for the base image's platform and glibc. The base's layers are
-    /// read (downloaded to `work` if remote, but left remote in the image) only to find its glibc.
+    /// Installs the plan's environment for the base image's platform, glibc and (without conda) python.
+    /// The base's layers are read (downloaded to `work` if remote, but left remote in the image).
     static func realise(_ environment: EnvironmentPlan, over base: Image, plan: BuildPlan, session: RegistrySession,
                         work: URL, options: BuildOptions) async throws -> EnvironmentStage.Result {
+        // The base's layers tell its glibc, and its python when the requirements go into that python.
+        let layers = try await session.downloaded(base.layers, into: work.appendingPathComponent("base-layers").path).compactMap(\.path)
         var glibc: String?
         if !environment.virtualPackages.contains(where: { $0.hasPrefix("__glibc=") }) {
-            let local = try await session.downloaded(base.layers, into: work.appendingPathComponent("base-layers").path)
-            glibc = try GlibcProbe.version(inLayers: local.compactMap(\.path))
+            glibc = try GlibcProbe.version(inLayers: layers)
             if let glibc { options.log("base image glibc \(glibc)") }
         }
         let platform = plan.platform ?? base.config.platform
         return try await EnvironmentStage.run(environment, platform: platform, glibc: glibc, baseEnv: base.config.config?.env ?? [],
-                                              root: work.appendingPathComponent("environment"), epoch: plan.sourceDateEpoch,
-                                              fetcher: options.fetcher, log: options.log)
+                                              baseLayers: layers, root: work.appendingPathComponent("environment"),
+                                              epoch: plan.sourceDateEpoch, fetcher: options.fetcher, log: options.log)
     }
 }

@@ -9,6 +9,8 @@ struct BuildCommand: AsyncParsableCommand {
 
     @Option(help: "Base image: REGISTRY/REPO[:TAG|@DIGEST], oci:DIR[:TAG], docker-archive:FILE or scratch.")
     var base: String?
+    @Argument(help: "An AzureML file: inferenceconfig.json (v1), a deployment or environment YAML (v2), or a folder holding one.")
+    var input: String?
     @Option(name: .customLong("inference-config"), help: "An AzureML v1 inferenceconfig.json.")
     var inferenceConfig: String?
     @Option(help: "A model, NAME:VERSION=PATH; it goes to /var/azureml-app/azureml-models/NAME/VERSION/.")
@@ -33,6 +35,14 @@ struct BuildCommand: AsyncParsableCommand {
     var platform: String?
     @Option(name: .customLong("conda-file"), help: "A conda environment.yml to install into the image (solved natively).")
     var condaFile: String?
+    @Option(help: "A pip requirements file, installed into the conda environment, or without one for the base image's python. Repeatable.")
+    var requirements: [String] = []
+    @Option(name: .customLong("index-url"), help: "The package index for pip requirements, over the files' --index-url.")
+    var indexURL: String?
+    @Option(name: .customLong("extra-index-url"), help: "Another package index for pip requirements. Repeatable.")
+    var extraIndexURL: [String] = []
+    @Flag(name: .customLong("no-server"), help: "Do not add AzureML's inference server to a scoring image (you start your own).")
+    var noServer = false
     @Option(help: "Write the resolved conda environment to FILE (conda-lock v1) and FILE.explicit.txt (@EXPLICIT).")
     var lock: String?
     @Option(help: "Install exactly this conda lock (@EXPLICIT or conda-lock v1), without solving.")
@@ -58,10 +68,10 @@ struct BuildCommand: AsyncParsableCommand {
     func run() async throws {
         let destination = try FlagError.reading("--output") { try ImageLocation(parsing: output) }
         try RegistryOptions.validate(tags: tag)
-        let config = try inferenceConfig.map(InferenceConfig.load)
-        let plan = try makePlan(config: config)
+        let (plan, frontEnd) = try makePlan()
+        for note in frontEnd?.notes ?? [] { FileHandle.standardError.write(Data("kiln: note: \(note)\n".utf8)) }
         var options = try registryOptions.options()
-        options.baseCredentials = Self.baseCredentials(config)
+        options.baseCredentials = Self.baseCredentials(frontEnd?.baseCredentials)
         if case let .registry(reference) = destination {
             options.tags = try await RegistryOptions.resolve(tags: tag, for: reference, options: options)
         }

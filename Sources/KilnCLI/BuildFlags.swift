@@ -5,7 +5,8 @@ import Registry
 
 /// How `kiln build`'s flags become a plan. Each library error is reported with the flag it came from.
 extension BuildCommand {
-    func makePlan(config: InferenceConfig?) throws -> BuildPlan {
+    /// The plan from the AzureML input (if any), then the flags, which win.
+    func makePlan() throws -> (BuildPlan, FrontEndResult?) {
         var plan = BuildPlan()
         plan.sourceDateEpoch = try Self.sourceDateEpoch()
         guard let compression = LayerCompression(rawValue: compression) else {
@@ -13,22 +14,42 @@ extension BuildCommand {
         }
         plan.compression = compression
         if let platform { plan.platform = try FlagError.reading("--platform") { try Platform(parsing: platform) } }
-        if let config, let inferenceConfig {
-            try InferenceConfigPlanner.apply(config, path: inferenceConfig, to: &plan, baseOverridden: base != nil)
+        let catalogue = try BaseCatalogue.located()
+        var frontEnd: FrontEndResult?
+        if input != nil, inferenceConfig != nil { throw PlanError.invalid("give an input file or --inference-config, not both") }
+        let azureML = try input.map(AzureMLInput.detect) ?? inferenceConfig.map { AzureMLInput.inferenceConfig($0) }
+        if let azureML {
+            frontEnd = try azureML.plan(over: plan, options: FrontEndOptions(base: base, serve: !noServer, catalogue: catalogue))
+            plan = frontEnd?.plan ?? plan
+        } else if let base {
+            plan.base = try FlagError.reading("--base") {
+                if let named = catalogue?.bases[base] { return try catalogue?.location(of: named) ?? .scratch }
+                return try ImageLocation(parsing: base)
+            }
         }
-        if let base { plan.base = try FlagError.reading("--base") { try ImageLocation(parsing: base) } }
-        if condaFile != nil || locked != nil || plan.environment != nil {
-            var environment = AzureMLLayout.environment(plan.environment ?? EnvironmentPlan())
+        let named = frontEnd?.base ?? base.flatMap { catalogue?.bases[$0] }
+        if condaFile != nil || locked != nil || !requirements.isEmpty || plan.environment != nil {
+            var environment = plan.environment ?? EnvironmentPlan()
+            if condaFile != nil || locked != nil || environment.usesConda { environment = AzureMLLayout.environment(environment) }
             if let condaFile { environment.environmentFile = condaFile }
             environment.lockedFile = locked
             environment.writeLock = lock
             environment.prefix = envPrefix
             environment.channels = channel
             if let channelAlias { environment.channelAlias = channelAlias }
-            environment.virtualPackages = virtualPackage
+            environment.virtualPackages += virtualPackage
+            environment.requirementFiles += requirements
+            environment.indexURL = indexURL ?? environment.indexURL
+            environment.extraIndexURLs += extraIndexURL
+            if environment.basePython == nil { environment.basePython = named?.basePython }
             plan.environment = environment
-        } else if lock != nil || envPrefix != nil || !channel.isEmpty || !virtualPackage.isEmpty {
-            throw PlanError.invalid("--lock, --env-prefix, --channel and --virtual-package need a conda environment (--conda-file or --locked)")
+        } else if lock != nil || envPrefix != nil || !channel.isEmpty || !virtualPackage.isEmpty || indexURL != nil || !extraIndexURL.isEmpty {
+            throw PlanError.invalid("--lock, --env-prefix, --channel, --virtual-package, --index-url and --extra-index-url need an environment (--conda-file, --locked or --requirements)")
+        }
+        let inputFiles = [("environment", condaFile), ("lock", locked)].compactMap { role, path in path.map { (role, $0) } }
+            + requirements.enumerated().map { ("requirements" + ($0.offset == 0 ? "" : "-\($0.offset + 1)"), $0.element) }
+        if !inputFiles.isEmpty {
+            try Provenance.apply(inputs: inputFiles, title: nil, description: nil, to: &plan)
         }
         let models = try model.map { text in try FlagError.reading("--model") { try ModelSpec(parsing: text) } }
         for model in models { model.apply(to: &plan) }
@@ -48,19 +69,19 @@ extension BuildCommand {
             plan.config.workingDir = workdir
         }
         plan.config.user = user
-        plan.config.exposedPorts = try expose.map(Self.parsePort)
+        for port in try expose.map(Self.parsePort) { plan.config.expose(port) }
         for text in label {
             guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
                 throw PlanError.invalid("--label '\(text)': expected KEY=VALUE")
             }
             plan.config.labels[String(text[..<equals])] = String(text[text.index(after: equals)...])
         }
-        return plan
+        return (plan, frontEnd)
     }
 
     /// An inference config's baseImageRegistry credentials, for the base image's registry only.
-    static func baseCredentials(_ config: InferenceConfig?) -> [String: Credential] {
-        guard let registry = config?.baseImageRegistry, let host = registry.host,
+    static func baseCredentials(_ registry: InferenceConfig.RegistryCredentials?) -> [String: Credential] {
+        guard let registry, let host = registry.host,
               let username = registry.username, let password = registry.password else { return [:] }
         return [host: Credential(username: username, password: password)]
     }

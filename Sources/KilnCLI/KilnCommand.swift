@@ -1,3 +1,4 @@
+import OCI
 import ArgumentParser
 import Archive
 import AzureML
@@ -15,7 +16,7 @@ public struct KilnCommand: AsyncParsableCommand {
         abstract: "Build reproducible OCI images for ML models, with no daemon.",
         version: KilnVersion.current,
         subcommands: [BuildCommand.self, PullCommand.self, PushCommand.self, TagsCommand.self, EnvCommand.self, PipCommand.self,
-                      InspectCommand.self, DiffCommand.self]
+                      InspectCommand.self, DiffCommand.self, RunCommand.self]
     )
 
     public init() {}
@@ -70,6 +71,15 @@ extension RegistryError: KilnReportable {
 extension HTTPError: KilnReportable { var reportText: String { description } }
 extension CondaError: KilnReportable { var reportText: String { description } }
 extension PipError: KilnReportable { var reportText: String { description } }
+extension RunError: KilnReportable {
+    /// The library's advice, with the flag that carries it out.
+    var reportText: String {
+        switch self {
+        case .noRoute: return description + " (--route PORT:PATH)"
+        default: return description
+        }
+    }
+}
 
 /// A library error from the value of one flag, reported with that flag's name.
 struct FlagError: KilnReportable {

@@ -38,6 +38,17 @@ public struct RequirementsFile: Sendable {
         try add(text: text, name: name, directory: directory, environment: environment, depth: 0)
     }
 
+    /// Adds `path` and what it includes, as `-r path` would.
+    public mutating func include(_ path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        try add(path: path, environment: environment, depth: 0)
+    }
+
+    /// Adds the lines of `text`, as if they were a file named `name` in `directory`.
+    public mutating func include(text: String, name: String, directory: String,
+                                 environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        try add(text: text, name: name, directory: directory, environment: environment, depth: 0)
+    }
+
     mutating func add(path: String, environment: [String: String], depth: Int) throws {
         guard depth < 20 else { throw PipError.requirementsFile("\(path): -r includes nest more than 20 deep (a cycle?)") }
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {

@@ -1,3 +1,5 @@
+import OCI
+
 /// Changes to the base image's config. Unset fields keep the base's value.
 public struct ConfigEdits: Sendable, Equatable {
     /// Environment variables, in order; a later value for a key wins.
@@ -14,6 +16,8 @@ public struct ConfigEdits: Sendable, Equatable {
     public var exposedPorts: [String] = []
     /// Labels to add, replacing base labels with the same key.
     public var labels: [String: String] = [:]
+    /// Replaces the base's health check; unset timings get Docker's defaults when the image is built.
+    public var healthcheck: Healthcheck?
 
     /// An empty set of edits that keeps the base's config as it is.
     public init() {}
@@ -22,6 +26,11 @@ public struct ConfigEdits: Sendable, Equatable {
     public mutating func setEnv(_ key: String, _ value: String) {
         env.removeAll { $0.key == key }
         env.append(EnvVar(key: key, value: value))
+    }
+
+    /// Adds `port` (`5001/tcp`) unless it is already exposed.
+    public mutating func expose(_ port: String) {
+        if !exposedPorts.contains(port) { exposedPorts.append(port) }
     }
 }
 

@@ -10,9 +10,8 @@ import TestSupport
         let directory = try TemporaryDirectory()
         try directory.write("score.py", "def run(x): return x\n")
         try directory.write("ic.json", #"{"entryScript": "score.py", "runtime": "python"}"#)
-        var plan = BuildPlan()
-        try InferenceConfigPlanner.apply(InferenceConfig.load(directory.file("ic.json")), path: directory.file("ic.json"),
-                                         to: &plan, baseOverridden: true)
+        let plan = try InferenceConfigPlanner.apply(InferenceConfig.load(directory.file("ic.json")), path: directory.file("ic.json"),
+                                                    to: BuildPlan(), options: FrontEndOptions(base: "scratch", serve: false)).plan
         #expect(plan.layers.first?.inputs.first?.destination == "/var/azureml-app/score.py")
         #expect(plan.config.env.contains(EnvVar(key: "AZUREML_ENTRY_SCRIPT", value: "score.py")))
         #expect(plan.config.env.contains(EnvVar(key: "AML_APP_ROOT", value: "/var/azureml-app")))
@@ -22,8 +21,9 @@ import TestSupport
         let directory = try TemporaryDirectory()
         try directory.write("score.py", "def run(x): return x\n")
         try directory.write("ic.json", #"{"entryScript": "score.py", "condaFile": "env.yml", "baseImage": "mcr.microsoft.com/azureml/minimal-ubuntu22.04-py39-cpu-inference:latest"}"#)
-        var plan = BuildPlan()
-        try InferenceConfigPlanner.apply(InferenceConfig.load(directory.file("ic.json")), path: directory.file("ic.json"), to: &plan, baseOverridden: false)
+        try directory.write("env.yml", "dependencies: [python=3.11]\n")
+        let plan = try InferenceConfigPlanner.apply(InferenceConfig.load(directory.file("ic.json")), path: directory.file("ic.json"),
+                                                    to: BuildPlan(), options: FrontEndOptions()).plan
         #expect(plan.environment?.resolvedPrefix(hash: "h") == "/azureml-envs/azureml_h")
         #expect(plan.environment?.prefixVariable == "AZUREML_CONDA_ENVIRONMENT_PATH")
         #expect(plan.environment?.environmentFile == directory.file("env.yml"))

@@ -50,7 +50,7 @@ import TestSupport
         try fixture.root.write("inferenceconfig.json", text)
         let out = try TemporaryDirectory("out")
         try expectCleanFailure(["--base", "scratch", "--inference-config", fixture.root.file("inferenceconfig.json")],
-                               output: "oci:\(out.file("r"))", in: out, mentions: "malformed inference config")
+                               output: "oci:\(out.file("r"))", in: out, mentions: "malformed")
     }
 
     @Test(arguments: ["NOEQUALS", "1BAD=x", "BAD-NAME=x", "=value"])

@@ -1,3 +1,4 @@
+import OCI
 import AsyncHTTPClient
 @testable import HTTP
 import Foundation

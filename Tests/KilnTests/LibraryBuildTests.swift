@@ -74,9 +74,8 @@ import TestSupport
         try fixture.write("code/score.py", "def init(): pass\ndef run(x): return x\n")
         try fixture.write("model/model.pkl", "weights")
         try fixture.write("inferenceconfig.json", #"{"entryScript": "score.py", "sourceDirectory": "code", "runtime": "python"}"#)
-        var plan = BuildPlan()
-        try InferenceConfigPlanner.apply(InferenceConfig.load(fixture.file("inferenceconfig.json")), path: fixture.file("inferenceconfig.json"),
-                                         to: &plan, baseOverridden: false)
+        var plan = try InferenceConfigPlanner.apply(InferenceConfig.load(fixture.file("inferenceconfig.json")), path: fixture.file("inferenceconfig.json"),
+                                                    to: BuildPlan(), options: FrontEndOptions(base: "scratch", serve: false)).plan
         try ModelSpec(parsing: "churn:3=\(fixture.file("model"))").apply(to: &plan)
         let out = try TemporaryDirectory("out")
         let result = try await Kiln.build(plan, to: .layout(path: out.file("image"), tag: nil))

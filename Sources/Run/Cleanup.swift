@@ -1,0 +1,66 @@
+import Dispatch
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Steps that must run exactly once however a run ends: normally, by an error, or by Ctrl-C or SIGTERM.
+/// A container left running would keep its port and its processes, so the steps (stop the container,
+/// remove the work directory) also run from a signal handler, which then exits with status 130.
+public final class Cleanup: @unchecked Sendable {
+    private let lock = NSLock()
+    private var steps: [@Sendable () -> Void] = []
+    private var done = false
+    private var sources: [DispatchSourceSignal] = []
+    private var previous: [Int32: sighandler_t?] = [:]
+
+    /// No steps yet, and no signal handlers.
+    public init() {}
+
+    /// Adds a step; steps run last-added first, so a container stops before its directory goes.
+    /// Added after the steps ran, it runs at once.
+    public func add(_ step: @escaping @Sendable () -> Void) {
+        lock.lock()
+        if done {
+            lock.unlock()
+            step()
+            return
+        }
+        steps.append(step)
+        lock.unlock()
+    }
+
+    /// Runs every step once; later calls wait for the first to finish and do nothing.
+    public func run() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !done else { return }
+        done = true
+        for step in steps.reversed() { step() }
+        steps.removeAll()
+    }
+
+    /// Until `removeSignalHandlers()`, SIGINT and SIGTERM run the steps and exit the process with 130.
+    /// `notice` hears one line when a signal arrives.
+    public func exitOnSignals(_ signals: [Int32] = [SIGINT, SIGTERM], notice: @escaping @Sendable (String) -> Void = { _ in }) {
+        for number in signals {
+            previous[number] = signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [self] in
+                notice("interrupted: stopping the container and removing its files")
+                run()
+                exit(130)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// Stops handling signals and gives them back their earlier handlers.
+    public func removeSignalHandlers() {
+        for source in sources { source.cancel() }
+        sources.removeAll()
+        for (number, handler) in previous { signal(number, handler ?? SIG_DFL) }
+        previous.removeAll()
+    }
+}
