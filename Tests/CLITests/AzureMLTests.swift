@@ -23,8 +23,8 @@ import TestSupport
     }
 
     @Test(arguments: [
-        (#"{"entryScript": "score.py", "condaFile": "env.yml"}"#, "env.yml does not exist or cannot be read"),
-        (#"{"entryScript": "score.py", "extraDockerfileSteps": "steps.txt"}"#, "not supported yet: extraDockerfileSteps"),
+        (#"{"entryScript": "score.py", "condaFile": "env.yml"}"#, "environment not found"),
+        (#"{"entryScript": "score.py", "extraDockerfileSteps": "steps.txt"}"#, "Dockerfile not found"),
         (#"{"entryScript": "score.py", "runtime": "spark-py"}"#, "runtime 'spark-py' is not supported"),
         (#"{"runtime": "python"}"#, "entryScript is required"),
         (#"{"entryScript": "missing.py"}"#, "entryScript not found"),
@@ -57,7 +57,7 @@ import TestSupport
         {"entryScript": "score.py", "sourceDirectory": "code", "baseImage": "azureml/minimal:latest",
          "baseImageRegistry": {"address": "http://\(registry.host)/", "username": "sp-user", "password": "\(password)"}}
         """)
-        let result = try KilnBinary.run(["build", "--inference-config", fixture.root.file("inferenceconfig.json"),
+        let result = try KilnBinary.run(["build", "--no-server", "--inference-config", fixture.root.file("inferenceconfig.json"),
                                    "--output", "oci:\(out.file("img"))", "--json"], environment: ["KILN_REGISTRY_USERNAME": ""])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!result.stdout.contains(password) && !result.stderr.contains(password))
@@ -69,7 +69,7 @@ import TestSupport
         try fixture.root.write("inferenceconfig.json", """
         {"entryScript": "score.py", "sourceDirectory": "code", "baseImage": "\(registry.host)/azureml/minimal:latest"}
         """)
-        let refused = try KilnBinary.run(["build", "--inference-config", fixture.root.file("inferenceconfig.json"),
+        let refused = try KilnBinary.run(["build", "--no-server", "--inference-config", fixture.root.file("inferenceconfig.json"),
                                     "--output", "oci:\(out.file("img2"))"], environment: ["KILN_REGISTRY_USERNAME": ""])
         #expect(refused.status != 0)
         #expect(refused.stderr.hasPrefix("kiln: error: authentication to \(registry.host) failed"), "\(refused.stderr)")

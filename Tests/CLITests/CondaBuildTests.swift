@@ -120,7 +120,7 @@ import TestSupport
         _ = try writeEnvironment(fixture.root, ["python 3.10.*", "hello"])
         try fixture.root.write("inferenceconfig.json", #"{"entryScript": "score.py", "sourceDirectory": "code", "condaFile": "environment.yml"}"#)
         let out = try TemporaryDirectory("out")
-        let built = try KilnBinary.build(["--base", "scratch", "--inference-config", fixture.root.file("inferenceconfig.json"),
+        let built = try KilnBinary.build(["--base", "scratch", "--no-server", "--inference-config", fixture.root.file("inferenceconfig.json"),
                                     "--output", "oci:\(out.file("ic")):1"], environment: environment)
         #expect(built.layers.count == 2, "environment, then code")
         let files = try KilnBinary.run(["inspect", "oci:\(out.file("ic")):1", "--files"])

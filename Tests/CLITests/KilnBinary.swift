@@ -68,7 +68,7 @@ struct Fixture {
     }
 
     var standardArguments: [String] {
-        ["--base", "scratch", "--inference-config", root.file("inferenceconfig.json"),
+        ["--base", "scratch", "--no-server", "--inference-config", root.file("inferenceconfig.json"),
          "--model", "sklearn:3=\(root.file("model/sklearn_model"))", "--env", "WORKERS=2",
          "--cmd", #"["python","-m","azureml_inference_server_http"]"#, "--expose", "5001", "--label", "team=ml"]
     }
