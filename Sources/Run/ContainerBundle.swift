@@ -22,7 +22,12 @@ public struct ContainerBundle: Sendable {
         } catch {
             throw RunError.runtime("cannot create the bundle directory \(path): \(error.localizedDescription)")
         }
-        let unpacker = try LayerUnpacker(rootPath: path + "/rootfs", preserveOwners: !host.rootless)
+        let unpacker: LayerUnpacker
+        do {
+            unpacker = try LayerUnpacker(rootPath: path + "/rootfs", preserveOwners: !host.rootless)
+        } catch {
+            throw RunError.runtime("cannot open the bundle's rootfs: \(error)")
+        }
         for (number, layer) in image.layers.enumerated() {
             let name = layer.descriptor.digest.description
             log("unpacking layer \(number + 1)/\(image.layers.count) \(name)")
@@ -33,7 +38,7 @@ public struct ContainerBundle: Sendable {
         do {
             try unpacker.finish()
         } catch {
-            throw RunError.unpack(layer: "directories", detail: "\(error)")
+            throw RunError.runtime("cannot set the directory modes in \(path)/rootfs: \(error)")
         }
         let root = unpacker.root
         let config = image.config.config

@@ -19,7 +19,7 @@ final class LayerUnpacker {
     /// Final mode and mtime of every directory a layer listed, by in-root path.
     private var directories: [String: (mode: UInt32, mtime: Int64)] = [:]
     /// Recently opened member parents, by the member's own (unresolved) parent path. Emptied whenever a
-    /// directory is removed or a symlink made, so a cached descriptor never outlives what it named.
+    /// directory or symlink is removed, so a cached descriptor never outlives the path that led to it.
     private var parents: [[String]: RootDirectory.Directory] = [:]
 
     static let whiteoutPrefix = ".wh."
@@ -112,7 +112,6 @@ final class LayerUnpacker {
             try writeFile(leaf, in: directory.fd, member: member, reader: reader)
         case .symlink:
             try removeTree(leaf, in: directory.fd, key: key)
-            parents.removeAll()
             guard symlinkat(member.linkTarget ?? "", directory.fd, leaf) == 0 else { throw RootError.system("symlink /\(key)", errno) }
             if preserveOwners { fchownat(directory.fd, leaf, uid_t(member.uid), gid_t(member.gid), AT_SYMLINK_NOFOLLOW) }
             var times = [timespec(tv_sec: Int(member.mtime), tv_nsec: 0), timespec(tv_sec: Int(member.mtime), tv_nsec: 0)]
@@ -218,8 +217,12 @@ final class LayerUnpacker {
     private func removeTree(_ name: String, in directory: Int32, key: String) throws {
         var info = stat()
         guard fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
+        let kind = info.st_mode & S_IFMT
+        if kind == S_IFDIR || kind == S_IFLNK {
+            // A cached parent may have been reached through what goes now.
             parents.removeAll()
+        }
+        if kind == S_IFDIR {
             directories = directories.filter { $0.key != key && !$0.key.hasPrefix(key + "/") }
         }
         try TreeRemoval.remove(name, in: directory)
