@@ -59,7 +59,8 @@ final class LayerUnpacker {
     func finish() throws {
         for (key, attributes) in directories.sorted(by: { $0.key.count > $1.key.count }) {
             let parts = key.split(separator: "/").map(String.init)
-            guard let directory = try? root.directory(parts, create: false) else { continue }
+            // Skipped when a later layer removed it or put a symlink on the way.
+            guard let directory = try? root.directory(parts, create: false), directory.components == parts else { continue }
             var info = stat()
             guard fstat(directory.fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { continue }
             var times = [timespec(tv_sec: Int(attributes.mtime), tv_nsec: 0), timespec(tv_sec: Int(attributes.mtime), tv_nsec: 0)]

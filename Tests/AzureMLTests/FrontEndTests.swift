@@ -235,3 +235,28 @@ import TestSupport
         #expect(error.map { String(describing: $0) }?.contains("base-images/debian-python.sh") == true)
     }
 }
+
+/// Provenance labels come from the inputs alone: their hashes, and git's HEAD and origin read from `.git`.
+@Suite struct ProvenanceTests {
+    @Test func gitCheckoutGivesSourceAndRevisionWithoutCredentials() throws {
+        let root = try TemporaryDirectory("checkout")
+        let revision = String(repeating: "ab", count: 20)
+        try root.write(".git/HEAD", "ref: refs/heads/main\n")
+        try root.write(".git/packed-refs", "# pack-refs with: peeled fully-peeled sorted\n\(revision) refs/heads/main\n")
+        try root.write(".git/config", "[core]\n\tbare = false\n[remote \"origin\"]\n\turl = https://bot:ghp_s3cr3t@github.com/team/model.git\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n")
+        try root.write("deploy/ic.json", "{}")
+        var plan = BuildPlan()
+        plan.sourceDateEpoch = 1_700_000_000
+        try Provenance.apply(inputs: [("config", root.file("deploy/ic.json"))], title: "blue", description: nil, to: &plan)
+        #expect(plan.config.labels["org.opencontainers.image.revision"] == revision)
+        #expect(plan.config.labels["org.opencontainers.image.source"] == "https://github.com/team/model.git")
+        #expect(plan.config.labels["org.opencontainers.image.created"] == "2023-11-14T22:13:20Z")
+        #expect(plan.config.labels["org.kiln.input.config"] == "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a")
+        #expect(!plan.config.labels.values.contains { $0.contains("s3cr3t") })
+        // A loose ref wins over packed-refs, as git reads them.
+        try root.write(".git/refs/heads/main", String(repeating: "cd", count: 20) + "\n")
+        var again = BuildPlan()
+        try Provenance.apply(inputs: [("config", root.file("deploy/ic.json"))], title: nil, description: nil, to: &again)
+        #expect(again.config.labels["org.opencontainers.image.revision"] == String(repeating: "cd", count: 20))
+    }
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a task needs, only those missing; quiet when all are there.
+# Usage: bash scripts/needs.sh build|example|test
+# As root it uses apt-get; otherwise sudo -n if that works; otherwise it prints the apt-get line and fails.
+set -euo pipefail
+build=(libarchive-dev zlib1g-dev libzstd-dev pkg-config)
+# The example: debootstrap makes the debian-python base, runc runs the image, python3-venv trains the model.
+example=("${build[@]}" debootstrap runc python3 python3-venv ca-certificates)
+# The tests: the independent tools that read Kiln's output, the registry, and the peers' needs.
+# python3-pip-whl is the pip wheel the sklearn-diabetes python channel packages.
+test=("${example[@]}" libssl-dev skopeo umoci busybox-static oci-image-tool tar gzip docker-registry apache2-utils
+      python3-cryptography openssl zstd python3-pip-whl)
+case "${1:-}" in
+  build) wanted=("${build[@]}") ;;
+  example) wanted=("${example[@]}") ;;
+  test) wanted=("${test[@]}") ;;
+  *) echo "usage: $0 build|example|test" >&2; exit 2 ;;
+esac
+missing=()
+for package in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then sudo=(); elif sudo -n true 2>/dev/null; then sudo=(sudo -n); else
+  echo "kiln: missing Debian packages; install them with: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "kiln: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing (Debian packages, the peer venv), then runs every test target
+# and the library example package. CI runs exactly this (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/needs.sh test
+# Peers for the conda and pip tests (PyPI): py-rattler, py-rattler-build, uv, in a venv the tests find.
+peers="py-rattler==0.28.0 py-rattler-build==0.73.0 uv==0.13.9 packaging==26.3"
+if [ "$(cat .venv-peers/.kiln-peers 2>/dev/null)" != "$peers" ]; then
+  [ -x .venv-peers/bin/python ] || python3 -m venv .venv-peers
+  .venv-peers/bin/pip install --quiet $peers
+  echo "$peers" > .venv-peers/.kiln-peers
+fi
+swift test
+# Kiln as a library: a separate package that depends on it by path builds an image, and umoci reads it.
+swift test --package-path Examples/BuildImage
