@@ -14,7 +14,7 @@ public enum Provenance {
     /// Adds the labels for `inputs` (role, path) to `plan`.
     public static func apply(inputs: [(String, String)], title: String?, description: String?, to plan: inout BuildPlan) throws {
         var labels = plan.config.labels
-        labels["org.opencontainers.image.created"] = Self.iso8601(plan.sourceDateEpoch)
+        labels["org.opencontainers.image.created"] = Timestamp.iso8601(plan.sourceDateEpoch)
         if let title, !title.isEmpty { labels["org.opencontainers.image.title"] = title }
         if let description, !description.isEmpty { labels["org.opencontainers.image.description"] = description }
         labels[versionLabel] = KilnVersion.current
@@ -28,14 +28,6 @@ public enum Provenance {
             if let revision = checkout.revision { labels["org.opencontainers.image.revision"] = revision }
         }
         plan.config.labels = labels
-    }
-
-    static func iso8601(_ seconds: Int64) -> String {
-        var time = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
     }
 }
 
