@@ -10,6 +10,10 @@ public protocol WatchedProcess: Sendable {
 
 /// A container run in the foreground by `runc run`, its output (and runc's) going to a log file. runc
 /// stays its parent: when the container's process ends, `runc run` ends with its status.
+///
+/// Made first and started second, so its `stop` can be registered for cleanup before runc is launched: a
+/// signal that arrives while runc starts still finds the container and stops it, and a stop that comes
+/// first makes `start` refuse.
 public final class Container: WatchedProcess, @unchecked Sendable {
     /// The container id, unique to this kiln process.
     public let id: String
@@ -17,25 +21,28 @@ public final class Container: WatchedProcess, @unchecked Sendable {
     public let stateRoot: String
     /// The file the container's stdout and stderr go to.
     public let logPath: String
+    /// The bundle it runs.
+    public let bundle: ContainerBundle
     let runc: Runc
-    private let process: Foundation.Process
     private let lock = NSLock()
+    private let stopping = NSLock()
+    private var process: Foundation.Process?
     private var stopped = false
 
-    private init(id: String, stateRoot: String, logPath: String, runc: Runc, process: Foundation.Process) {
-        self.id = id
+    /// A container for `bundle`, not started yet.
+    public init(_ bundle: ContainerBundle, runc: Runc, stateRoot: String, logPath: String, id: String = Container.newID()) {
+        self.bundle = bundle
+        self.runc = runc
         self.stateRoot = stateRoot
         self.logPath = logPath
-        self.runc = runc
-        self.process = process
+        self.id = id
     }
 
     /// A fresh id: `kiln-PID-RANDOM`.
     public static func newID() -> String { "kiln-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))" }
 
     /// Starts `runc --root STATE run --bundle BUNDLE ID` with standard input closed.
-    public static func start(_ bundle: ContainerBundle, runc: Runc, stateRoot: String, logPath: String,
-                             id: String = newID()) throws -> Container {
+    public func start() throws {
         do {
             try FileManager.default.createDirectory(atPath: stateRoot, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
@@ -52,34 +59,42 @@ public final class Container: WatchedProcess, @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = log
         process.standardError = log
-        do {
-            try process.run()
-        } catch {
-            throw RunError.runtime("cannot start \(runc.executable): \(error.localizedDescription)")
+        try lock.withLock {
+            guard !stopped else { throw CancellationError() }
+            do {
+                try process.run()
+            } catch {
+                throw RunError.runtime("cannot start \(runc.executable): \(error.localizedDescription)")
+            }
+            self.process = process
         }
-        return Container(id: id, stateRoot: stateRoot, logPath: logPath, runc: runc, process: process)
     }
 
+    /// The exit status of `runc run` (the container's own status) once it has ended; nil before.
     public var exitStatus: Int32? {
-        process.isRunning ? nil : process.terminationStatus
+        guard let process = lock.withLock({ self.process }), !process.isRunning else { return nil }
+        return process.terminationStatus
     }
 
-    /// Kills the container (`runc kill ID KILL`), waits for `runc run` to end, and deletes the container
-    /// (`runc delete --force`). Safe to call more than once and from a signal handler's queue.
+    /// Kills the container (`runc kill ID KILL`, again until runc knows it), waits for `runc run` to end,
+    /// and deletes the container (`runc delete --force`). Safe to call more than once, and from a signal
+    /// handler's queue; once called, `start` refuses.
     public func stop() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !stopped else { return }
-        stopped = true
-        if process.isRunning {
-            runc.command(["kill", id, "KILL"], stateRoot: stateRoot)
-            let deadline = Date().addingTimeInterval(10)
-            while process.isRunning && Date() < deadline { usleep(20_000) }
+        stopping.lock()
+        defer { stopping.unlock() }
+        let process: Foundation.Process? = lock.withLock {
+            defer { stopped = true }
+            return stopped ? nil : self.process
+        }
+        guard let process else { return }
+        let deadline = Date().addingTimeInterval(10)
+        var killed = false
+        while process.isRunning && Date() < deadline {
+            if !killed { killed = runc.command(["kill", id, "KILL"], stateRoot: stateRoot).status == 0 }
+            usleep(killed ? 20_000 : 100_000)
         }
         runc.command(["delete", "--force", id], stateRoot: stateRoot)
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-        }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
 

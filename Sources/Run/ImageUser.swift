@@ -4,7 +4,9 @@
 public enum ImageUser {
     /// Numeric ids for the runtime config, and the home directory for HOME.
     public struct Resolved: Sendable, Equatable {
+        /// The ids, for `process.user`.
         public var user: RuntimeSpec.User
+        /// The user's passwd home, for HOME; nil when the user has no entry.
         public var home: String?
     }
 

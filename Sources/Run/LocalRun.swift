@@ -26,9 +26,10 @@ public enum LocalRun {
         let scoringRoute = try options.request.map { _ in try options.scoringRoute ?? RunRoute.scoringRoute(in: config) }
         let bundle = try ContainerBundle.create(at: work.appendingPathComponent("bundle").path, image: image, log: options.log)
         try Task.checkCancellation()
-        let container = try Container.start(bundle, runc: runc, stateRoot: work.appendingPathComponent("state").path,
-                                            logPath: work.appendingPathComponent("container.log").path)
+        let container = Container(bundle, runc: runc, stateRoot: work.appendingPathComponent("state").path,
+                                  logPath: work.appendingPathComponent("container.log").path)
         cleanup.add { container.stop() }
+        try container.start()
         options.log("started \(container.id): \(bundle.spec.process.args.joined(separator: " ")); waiting for GET \(waitRoute.url)")
         let probe = HTTPProbe()
         do {

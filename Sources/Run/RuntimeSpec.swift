@@ -10,30 +10,47 @@ import OCI
 /// probe: no network namespace (the server's 127.0.0.1 port is the host's), a writable root, and
 /// Docker's default capability set rather than runc's minimal one, since servers often drop privileges.
 public struct RuntimeSpec: Codable, Sendable, Equatable {
+    /// The runtime spec version written.
     public var ociVersion = "1.0.2"
+    /// What runs, as whom, where.
     public var process: Process
+    /// The root filesystem, relative to the bundle; writable, as Docker's is.
     public var root = Root(path: "rootfs", readonly: false)
+    /// The container's host name (it has a UTS namespace of its own).
     public var hostname: String? = "kiln"
+    /// /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys and /sys/fs/cgroup.
     public var mounts: [Mount]
+    /// Namespaces, id mappings, device rules, masked and read-only paths.
     public var linux: Linux
 
     /// The container's process.
     public struct Process: Codable, Sendable, Equatable {
+        /// Always false: output goes to the run's log file.
         public var terminal = false
+        /// The ids the process runs as.
         public var user: User
+        /// Entrypoint followed by Cmd.
         public var args: [String]
+        /// The image's Env, with PATH and HOME added when missing.
         public var env: [String]
+        /// WorkingDir, or `/`.
         public var cwd: String
+        /// Docker's default capability set.
         public var capabilities: Capabilities?
+        /// No privileges gained through set-id programs.
         public var noNewPrivileges = true
     }
 
     /// Numeric ids the process runs as.
     public struct User: Codable, Sendable, Equatable {
+        /// The user id.
         public var uid: UInt32
+        /// The primary group id.
         public var gid: UInt32
+        /// Supplementary groups from the image's /etc/group.
         public var additionalGids: [UInt32]?
 
+        /// A user with these ids.
         public init(uid: UInt32, gid: UInt32, additionalGids: [UInt32]? = nil) {
             self.uid = uid
             self.gid = gid
@@ -41,17 +58,20 @@ public struct RuntimeSpec: Codable, Sendable, Equatable {
         }
     }
 
+    /// Linux capability sets, by `CAP_` name.
     public struct Capabilities: Codable, Sendable, Equatable {
         public var bounding: [String]
         public var effective: [String]
         public var permitted: [String]
     }
 
+    /// Where the root filesystem is and whether it is read-only.
     public struct Root: Codable, Sendable, Equatable {
         public var path: String
         public var readonly: Bool
     }
 
+    /// One mount, as `runc spec` writes it.
     public struct Mount: Codable, Sendable, Equatable {
         public var destination: String
         public var type: String
@@ -59,6 +79,7 @@ public struct RuntimeSpec: Codable, Sendable, Equatable {
         public var options: [String]?
     }
 
+    /// The Linux-specific part of the config.
     public struct Linux: Codable, Sendable, Equatable {
         public var uidMappings: [IDMapping]?
         public var gidMappings: [IDMapping]?
@@ -75,14 +96,17 @@ public struct RuntimeSpec: Codable, Sendable, Equatable {
         public var size: UInt32
     }
 
+    /// A namespace the container gets of its own: `pid`, `ipc`, `uts`, `mount`, `user`.
     public struct Namespace: Codable, Sendable, Equatable {
         public var type: String
     }
 
+    /// cgroup settings: only the device rules `runc spec` writes.
     public struct Resources: Codable, Sendable, Equatable {
         public var devices: [DeviceRule]
     }
 
+    /// A device cgroup rule.
     public struct DeviceRule: Codable, Sendable, Equatable {
         public var allow: Bool
         public var access: String
@@ -156,10 +180,14 @@ public struct RuntimeSpec: Codable, Sendable, Equatable {
 
 /// Who is running kiln: root runs containers as root; anyone else gets a rootless container.
 public struct HostIdentity: Sendable, Equatable {
+    /// The effective user id.
     public var uid: UInt32
+    /// The effective group id.
     public var gid: UInt32
+    /// Not root: the container gets a user namespace and no cgroup rules.
     public var rootless: Bool { uid != 0 }
 
+    /// An identity with these ids.
     public init(uid: UInt32, gid: UInt32) {
         self.uid = uid
         self.gid = gid
