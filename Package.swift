@@ -67,7 +67,7 @@ let package = Package(
         // and models into a BuildPlan; AzureML's paths and names; the base-image catalogue.
         .target(name: "AzureML", dependencies: ["OCI", "Plan", .product(name: "Yams", package: "Yams")]),
         // A local smoke run: an image unpacked into a runc bundle, run with the host network, probed over HTTP.
-        .target(name: "Run", dependencies: ["OCI", "Archive", "Images", "HTTP",
+        .target(name: "Run", dependencies: ["OCI", "Plan", "Archive", "Images", "HTTP",
                                             .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                             .product(name: "NIOCore", package: "swift-nio"),
                                             .product(name: "NIOHTTP1", package: "swift-nio")]),
@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Conda", "HTTP", "Plan", "OCI", "TestSupport"]),
         .testTarget(name: "AzureMLTests", dependencies: ["AzureML", "Plan", "TestSupport"]),
         .testTarget(name: "KilnTests", dependencies: ["Kiln", "AzureML", "TestSupport"]),
-        .testTarget(name: "RunTests", dependencies: ["Run", "Archive", "OCI", "TestSupport"]),
+        .testTarget(name: "RunTests", dependencies: ["Run", "Archive", "OCI", "Plan", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Kiln", "AzureML", "OCI", "Archive", "TestSupport"]),
     ]
 )

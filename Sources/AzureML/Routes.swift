@@ -1,20 +1,6 @@
 import OCI
 import Plan
 
-/// An HTTP route of the server in an image: a port and a path.
-public struct Route: Sendable, Equatable, CustomStringConvertible {
-    public var port: Int
-    public var path: String
-
-    public init(port: Int, path: String) {
-        self.port = port
-        self.path = path.hasPrefix("/") ? path : "/" + path
-    }
-
-    /// `PORT:PATH`, the form of Kiln's route labels.
-    public var description: String { "\(port):\(path)" }
-}
-
 /// The routes of an image's server (`inference_config` in a v2 environment), recorded as labels that
 /// `kiln run` reads: `org.kiln.route.liveness`, `.readiness` and `.scoring`, each `PORT:PATH`.
 public struct Routes: Sendable, Equatable {
@@ -28,15 +14,12 @@ public struct Routes: Sendable, Equatable {
         self.scoring = scoring
     }
 
-    /// The label prefix; the route's role follows it.
-    public static let labelPrefix = "org.kiln.route."
-
     /// Records the routes as labels, exposes their ports, and makes the liveness route (else the
     /// readiness route) the health check. `probe` gives the check's timings.
     func apply(to plan: inout BuildPlan, probe: HealthProbe?, healthcheck: [String]?) {
-        for (role, route) in [("liveness", liveness), ("readiness", readiness), ("scoring", scoring)] {
+        for (label, route) in [(Route.livenessLabel, liveness), (Route.readinessLabel, readiness), (Route.scoringLabel, scoring)] {
             guard let route else { continue }
-            plan.config.labels[Self.labelPrefix + role] = route.description
+            plan.config.labels[label] = route.description
             plan.config.expose("\(route.port)/tcp")
         }
         guard let test = healthcheck else { return }

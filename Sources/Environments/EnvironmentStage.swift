@@ -19,11 +19,20 @@ public enum EnvironmentStage {
         public var records: [PackageRecord]
         /// Wheels the `pip:` section installed.
         public var wheels: [InstalledWheel]
+        /// The wheels as a lock names them: URL and sha256.
+        public var lockedWheels: [LockedWheel] = []
         /// Variables the image needs: `PATH`, `LD_LIBRARY_PATH`, and the plan's prefix variable.
         public var env: [EnvVar]
 
         /// False when the requirements went into the base image's python, with no conda environment.
         public var isConda: Bool { !records.isEmpty }
+
+        /// SHA-256 over the sorted `URL#sha256` lines of every package installed: the same whether the
+        /// environment was solved or read from either lock format, so a locked rebuild labels it alike.
+        public var lockDigest: Digest {
+            let lines = records.map { "\($0.url)#\($0.sha256 ?? "")" } + lockedWheels.map { "\($0.url)#\($0.sha256)" }
+            return Digest.sha256(of: Data(lines.sorted().joined(separator: "\n").utf8))
+        }
     }
 
     /// Installs `plan` for `platform` into `root` (which must not exist yet), for use at the prefix the
@@ -64,7 +73,7 @@ public enum EnvironmentStage {
         if let variable = plan.prefixVariable { env.append(EnvVar(key: variable, value: prefix)) }
         let libraries = baseEnv.first { $0.hasPrefix("LD_LIBRARY_PATH=") }.map { ":" + $0.dropFirst(16) } ?? ""
         env.append(EnvVar(key: "LD_LIBRARY_PATH", value: "\(prefix)/lib\(libraries)"))
-        return Result(prefix: prefix, root: root, records: records, wheels: pip.installed, env: env)
+        return Result(prefix: prefix, root: root, records: records, wheels: pip.installed, lockedWheels: pip.locked, env: env)
     }
 
     /// pip without conda: the requirements, installed for the base image's python into its
@@ -96,7 +105,7 @@ public enum EnvironmentStage {
                                          fetcher: fetcher, log: log)
         let path = basePath(baseEnv)
         let env = path.split(separator: ":").contains(Substring(python.scripts)) ? [] : [EnvVar(key: "PATH", value: "\(python.scripts):\(path)")]
-        return Result(prefix: "/", root: root, records: [], wheels: pip.installed, env: env)
+        return Result(prefix: "/", root: root, records: [], wheels: pip.installed, lockedWheels: pip.locked, env: env)
     }
 
     /// The base image's `PATH`, or the usual default.

@@ -27,6 +27,7 @@ extension Kiln {
                 let result = try await realise(environment, over: base, plan: plan, session: baseSession, work: work, options: options)
                 plan.layers += try EnvironmentLayers.specs(for: result, work: work)
                 for variable in result.env { plan.config.setEnv(variable.key, variable.value) }
+                plan.config.labels[Self.lockLabel] = result.lockDigest.description
                 if result.isConda {
                     plan.config.labels["org.kiln.conda.prefix"] = result.prefix
                     prefix = result.prefix
@@ -38,6 +39,9 @@ extension Kiln {
             return BuildResult(location: destination, image: image, push: push, environmentPrefix: prefix)
         }
     }
+
+    /// The label holding `EnvironmentStage.Result.lockDigest`: what the environment holds, package by package.
+    public static let lockLabel = "org.kiln.input.lock"
 
     /// Installs the plan's environment for the base image's platform, glibc and (without conda) python.
     /// The base's layers are read (downloaded to `work` if remote, but left remote in the image).

@@ -46,7 +46,8 @@ extension BuildCommand {
         } else if lock != nil || envPrefix != nil || !channel.isEmpty || !virtualPackage.isEmpty || indexURL != nil || !extraIndexURL.isEmpty {
             throw PlanError.invalid("--lock, --env-prefix, --channel, --virtual-package, --index-url and --extra-index-url need an environment (--conda-file, --locked or --requirements)")
         }
-        let inputFiles = [("environment", condaFile), ("lock", locked)].compactMap { role, path in path.map { (role, $0) } }
+        // The lock is labelled by the library from its contents, the same for either lock format.
+        let inputFiles = [("environment", condaFile)].compactMap { role, path in path.map { (role, $0) } }
             + requirements.enumerated().map { ("requirements" + ($0.offset == 0 ? "" : "-\($0.offset + 1)"), $0.element) }
         if !inputFiles.isEmpty {
             try Provenance.apply(inputs: inputFiles, title: nil, description: nil, to: &plan)

@@ -39,8 +39,8 @@ struct RunCommand: AsyncParsableCommand {
         options.log = registry.log
         options.timeout = timeout
         options.platform = try platform.map { value in try FlagError.reading("--platform") { try Platform(parsing: value) } }
-        options.route = try route.map { try RunRoute(parsing: $0, origin: "--route") }
-        options.scoringRoute = try scoringRoute.map { try RunRoute(parsing: $0, origin: "--scoring-route") }
+        options.route = try route.map { try Route(parsing: $0, origin: "--route") }
+        options.scoringRoute = try scoringRoute.map { try Route(parsing: $0, origin: "--scoring-route") }
         if let request {
             guard let body = FileManager.default.contents(atPath: request) else {
                 throw PlanError.invalid("--request '\(request)': no such readable file")

@@ -1,4 +1,5 @@
 import Foundation
+import Plan
 import Images
 
 /// The whole smoke run: a work directory, the image's bundle, the container under runc, the probes,
@@ -22,8 +23,8 @@ public enum LocalRun {
         }
         let image = try await read(work)
         let config = image.config.config
-        let waitRoute = try options.route ?? RunRoute.waitRoute(in: config)
-        let scoringRoute = try options.request.map { _ in try options.scoringRoute ?? RunRoute.scoringRoute(in: config) }
+        let waitRoute = try options.route ?? Route.waitRoute(in: config)
+        let scoringRoute = try options.request.map { _ in try options.scoringRoute ?? Route.scoringRoute(in: config) }
         let bundle = try ContainerBundle.create(at: work.appendingPathComponent("bundle").path, image: image, log: options.log)
         try Task.checkCancellation()
         let container = Container(bundle, runc: runc, stateRoot: work.appendingPathComponent("state").path,

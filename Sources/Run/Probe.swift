@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Plan
 import NIOCore
 import NIOHTTP1
 
@@ -42,7 +43,7 @@ public final class HTTPProbe: Sendable {
 
     /// Asks `GET route` until any HTTP status comes back, for at most `timeout` seconds. It ends at once,
     /// with the process's last log lines, when `process` exits first.
-    public func waitForAnswer(_ route: RunRoute, timeout: Double, watching process: some WatchedProcess) async throws -> ProbeAnswer {
+    public func waitForAnswer(_ route: Route, timeout: Double, watching process: some WatchedProcess) async throws -> ProbeAnswer {
         let start = ContinuousClock.now
         let deadline = start + .milliseconds(Int64(timeout * 1000))
         return try await withThrowingTaskGroup(of: ProbeAnswer.self) { group in
@@ -55,7 +56,7 @@ public final class HTTPProbe: Sendable {
     }
 
     /// POSTs `body` as application/json to `route` and returns the status and body.
-    public func post(_ body: Data, to route: RunRoute, timeout: Double) async throws -> ProbeAnswer {
+    public func post(_ body: Data, to route: Route, timeout: Double) async throws -> ProbeAnswer {
         let start = ContinuousClock.now
         var request = HTTPClientRequest(url: route.url)
         request.method = .POST
@@ -71,7 +72,7 @@ public final class HTTPProbe: Sendable {
         }
     }
 
-    private func poll(_ route: RunRoute, start: ContinuousClock.Instant, deadline: ContinuousClock.Instant, timeout: Double,
+    private func poll(_ route: Route, start: ContinuousClock.Instant, deadline: ContinuousClock.Instant, timeout: Double,
                       process: some WatchedProcess) async throws -> ProbeAnswer {
         var last = "nothing answered"
         while true {

@@ -8,8 +8,7 @@ public enum RunError: Error, CustomStringConvertible, Sendable {
     case unpack(layer: String, detail: String)
     /// The image config cannot be turned into a container: no command, an unknown user.
     case notRunnable(String)
-    /// A route that is not `PORT:PATH`; `origin` names where it came from (a label, an option).
-    case invalidRoute(String, origin: String)
+
     /// No route to wait for: no readiness or liveness label, no exposed port, none given.
     case noRoute
     /// runc could not be started, or a bundle could not be written.
@@ -32,8 +31,6 @@ public enum RunError: Error, CustomStringConvertible, Sendable {
             return "unpacking layer \(layer): \(detail)"
         case let .notRunnable(detail):
             return "the image cannot be run: \(detail)"
-        case let .invalidRoute(value, origin):
-            return "\(origin) '\(value)' must be PORT:PATH, such as 5001:/score"
         case .noRoute:
             return "the image names no route to wait for (no org.kiln.route.readiness or org.kiln.route.liveness label, "
                 + "no exposed port): give the route to probe"

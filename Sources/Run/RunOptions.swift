@@ -1,4 +1,5 @@
 import Foundation
+import Plan
 import Images
 import OCI
 
@@ -9,9 +10,9 @@ public struct RunOptions: Sendable {
     /// The platform to pick from an index; nil means this machine's.
     public var platform: Platform?
     /// The route to wait for; nil means the image's readiness or liveness label, else its first exposed port.
-    public var route: RunRoute?
+    public var route: Route?
     /// Where `request` is POSTed; nil means the image's scoring label, else `5001:/score`.
-    public var scoringRoute: RunRoute?
+    public var scoringRoute: Route?
     /// Seconds to wait for the route to answer (and for the scoring answer).
     public var timeout: Double = 120
     /// A JSON body to POST to the scoring route once the server is up.

@@ -118,20 +118,20 @@ import TestSupport
     }
 }
 
-/// The README's first command must keep working: run it as written, from the package root.
+/// The README's first commands are the example script and `kiln run` of what it builds; the script's build
+/// is the one `ServingTests.v1InferenceConfigServesFromTheRegistry` runs (over a loopback index and registry).
 @Suite struct ReadmeTests {
-    @Test func mainCommandBuildsTheBuiltInExample() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
-        let line = try #require(readme.split(separator: "\n").first { $0.hasPrefix("swift run kiln build") })
-        let out = try TemporaryDirectory("readme")
-        let arguments = line.split(separator: " ").dropFirst(4).map {
-            String($0).replacingOccurrences(of: "oci:out/", with: "oci:\(out.path)/")
-        }
-        let built = try KilnBinary.build(arguments, directory: root.path)
-        #expect(built.layers.count == 2)
-        let files = try KilnBinary.run(["inspect", "--files", "oci:\(out.path)/sklearn:1"])
-        #expect(files.stdout.contains("/var/azureml-app/azureml-models/linear/1/linear/model.json"))
-        #expect(files.stdout.contains("/var/azureml-app/code/score.py"))
+    @Test func mainCommandsAreTheServingExample() throws {
+        let readme = try String(contentsOfFile: fixturePath("../README.md"), encoding: .utf8)
+        let block = try #require(readme.components(separatedBy: "```sh\n").dropFirst().first?.components(separatedBy: "```").first)
+        let commands = block.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.isEmpty }
+        #expect(Array(commands) == ["bash scripts/example.sh",
+                                    ".build/release/kiln run oci:out/sklearn-diabetes/image:1 --request out/sklearn-diabetes/request.json",
+                                    "bash scripts/test.sh"].map { Substring($0) }, "\(commands)")
+        let script = try String(contentsOfFile: fixturePath("../scripts/example.sh"), encoding: .utf8)
+        #expect(script.contains(".build/release/kiln build fixtures/sklearn-diabetes/inferenceconfig.json --model \"diabetes:1=$out/model\""))
+        #expect(script.contains("--requirements \"$out/requirements.txt\""))
+        let ci = try String(contentsOfFile: fixturePath("../.ci/run"), encoding: .utf8)
+        #expect(ci.contains("bash scripts/test.sh"), "CI runs the README's test command")
     }
 }

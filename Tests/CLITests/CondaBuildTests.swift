@@ -127,7 +127,7 @@ import TestSupport
         #expect(files.stdout.contains("/lib/python3.10/site-packages/hello/cli.py"))
 
         let cases: [(String, String)] = [
-            ("channels: [file://\(channels)/main]\ndependencies:\n  - bigdata\n  - pip:\n    - flask==3.0\n", "the pip: section needs python among the conda dependencies"),
+            ("channels: [file://\(channels)/main]\ndependencies:\n  - bigdata\n  - pip:\n    - flask==3.0\n", "need python among the conda dependencies"),
             ("channels: [file://\(channels)/main]\ndependencies:\n  - python 3.11.*\n  - pip:\n    - -e .\n", "pip::1: editable installs (-e) need a source build"),
             ("channels: [file://\(channels)/main]\ndependencies: [pinned-a, pinned-b]\n", "'pinned-a' needs libzlib 1.2.13; 'pinned-b' needs libzlib 1.3.1"),
             ("channels: [file://\(channels)/hostile]\ndependencies: [evil-traversal]\n", "climbs out of the package with '..'"),
@@ -147,6 +147,6 @@ import TestSupport
             #expect(!FileManager.default.fileExists(atPath: out.file("bad")))
         }
         let stray = try KilnBinary.run(["build", "--base", "scratch", "--lock", out.file("x.lock"), "--output", "oci:\(out.file("bad")):1"])
-        #expect(stray.stderr.contains("need a conda environment"))
+        #expect(stray.stderr.contains("need an environment (--conda-file, --locked or --requirements)"))
     }
 }

@@ -65,8 +65,9 @@ import TestSupport
         let project = try Project()
         let registry = try TestRegistry()
         let image = "\(registry.host)/diabetes/v1:1"
+        // scripts/example.sh's command: the trained model, and the versions it was trained with.
         _ = try KilnBinary.build([project.root.file("inferenceconfig.json"), "--model", "diabetes:1=\(project.root.file("model"))",
-                                  "--index-url", project.index.url(), "--output", image])
+                                  "--requirements", project.trained + "/requirements.txt", "--index-url", project.index.url(), "--output", image])
         try project.expectSamePredictions(image)
     }
 
