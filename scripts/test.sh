@@ -12,5 +12,9 @@ if [ "$(cat .venv-peers/.kiln-peers 2>/dev/null)" != "$peers" ]; then
   echo "$peers" > .venv-peers/.kiln-peers
 fi
 swift test
+# What users run: the CLI, peer and end-to-end tests again, against the optimised binary (an optimised build once
+# crashed where the debug build passed).
+swift build -c release --product kiln
+KILN_BIN="$PWD/.build/release/kiln" swift test --filter CLITests
 # Kiln as a library: a separate package that depends on it by path builds an image, and umoci reads it.
 swift test --package-path Examples/BuildImage

@@ -217,6 +217,22 @@ import TestSupport
         }
     }
 
+    /// No base named: a scoring image gets AzureML's scoring base from the catalogue, never scratch.
+    @Test func scoringImageDefaultsToTheCataloguesScoringBase() throws {
+        let catalogue = try #require(Self.catalogue)
+        let fallback = try #require(catalogue.scoringDefault)
+        let root = try Self.project()
+        try root.write("ic.json", #"{"entryScript": "onlinescoring/score.py"}"#)
+        let result = try AzureMLInput.detect(root.file("ic.json")).plan(over: BuildPlan(), options: FrontEndOptions(catalogue: catalogue))
+        #expect(result.plan.base == (try ImageLocation(parsing: fallback.reference ?? "")))
+        #expect(result.base?.name == "azureml-minimal-cpu")
+        // Without a catalogue there is nothing to fall back on: a clear error, not scratch.
+        #expect(throws: AzureMLError.self) { try AzureMLInput.detect(root.file("ic.json")).plan(over: BuildPlan(), options: FrontEndOptions()) }
+        // Layers only (no server): no base is needed.
+        let layers = try AzureMLInput.detect(root.file("ic.json")).plan(over: BuildPlan(), options: FrontEndOptions(serve: false))
+        #expect(layers.plan.base == .scratch && layers.plan.environment == nil)
+    }
+
     @Test func directoryWithTwoDeploymentsIsAmbiguous() throws {
         let root = try Self.project()
         for name in ["blue.yml", "green.yml"] { try root.write(name, "model: {path: model}\nenvironment: {image: ubuntu}\n") }
