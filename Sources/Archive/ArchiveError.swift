@@ -1,3 +1,5 @@
+import Foundation
+
 /// Errors from layer writing and reading. Each names the file or member involved.
 public enum ArchiveError: Error, CustomStringConvertible {
     case missingSource(String)
@@ -11,6 +13,8 @@ public enum ArchiveError: Error, CustomStringConvertible {
     case compression(String)
     case hostileMember(String, reason: String)
     case read(String, detail: String)
+    /// A file name (or symlink target) that is not UTF-8: where it is, and the name with its bad bytes as `\xNN`.
+    case notUTF8(directory: String, name: String)
 
     public var description: String {
         switch self {
@@ -25,12 +29,30 @@ public enum ArchiveError: Error, CustomStringConvertible {
         case let .compression(detail): return "compression: \(detail)"
         case let .hostileMember(name, reason): return "rejected archive member '\(name)': \(reason)"
         case let .read(what, detail): return "reading \(what): \(detail)"
+        case let .notUTF8(directory, name):
+            return "\(directory): '\(name)' is not valid UTF-8; Kiln archives UTF-8 names only (PAX names are UTF-8), so rename it"
         }
     }
-}
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+    /// `bytes` as text, with every byte that is not part of valid UTF-8 written `\xNN`.
+    static func escaped(_ bytes: [UInt8]) -> String {
+        var text = ""
+        var index = 0
+        while index < bytes.count {
+            var length = 1
+            while length <= 4, index + length <= bytes.count {
+                if let piece = String(validating: bytes[index..<index + length], as: UTF8.self) {
+                    text += piece.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) ? piece : piece.unicodeScalars.map { String(format: "\\u{%x}", $0.value) }.joined()
+                    break
+                }
+                length += 1
+            }
+            if length > 4 || index + length > bytes.count {
+                text += String(format: "\\x%02x", bytes[index])
+                length = 1
+            }
+            index += length
+        }
+        return text
+    }
+}

@@ -90,14 +90,15 @@ public enum EntryCollector {
 
     static func walk(directory: String, root: String, relative: String, destination: String, origin: Int,
                      into found: inout [Found]) throws {
-        guard let handle = opendir(directory) else { throw ArchiveError.unreadable(directory, errno: errno) }
+        guard let handle = LongPath.openDirectory(directory) else { throw ArchiveError.unreadable(directory, errno: errno) }
         defer { closedir(handle) }
         var names: [String] = []
         while let item = readdir(handle) {
-            let name = withUnsafeBytes(of: item.pointee.d_name) { raw in
-                raw.baseAddress.flatMap { String(validatingCString: $0.assumingMemoryBound(to: CChar.self)) }
+            let bytes = withUnsafeBytes(of: item.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            // PAX path records are UTF-8; a name that is not is refused rather than written as replacement characters.
+            guard let name = String(validating: bytes, as: UTF8.self) else {
+                throw ArchiveError.notUTF8(directory: directory, name: ArchiveError.escaped(bytes))
             }
-            guard let name else { throw ArchiveError.unsupportedFileType("\(directory)/ (a file name that is not UTF-8)") }
             if name != "." && name != ".." { names.append(name) }
         }
         for name in names {
@@ -105,7 +106,7 @@ public enum EntryCollector {
             let childRelative = relative.isEmpty ? name : relative + "/" + name
             let childDestination = destination.isEmpty ? name : destination + "/" + name
             var info = stat()
-            guard lstat(source, &info) == 0 else { throw ArchiveError.unreadable(source, errno: errno) }
+            guard LongPath.lstat(source, &info) == 0 else { throw ArchiveError.unreadable(source, errno: errno) }
             let item = try entry(for: source, info: info, root: root, relative: childRelative, destination: childDestination,
                                  origin: origin)
             found.append(item)
@@ -174,10 +175,11 @@ public enum EntryCollector {
     }
 
     static func readLink(_ path: String) throws -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = readlink(path, &buffer, buffer.count - 1)
-        guard count >= 0 else { throw ArchiveError.unreadable(path, errno: errno) }
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let bytes = LongPath.readLink(path) else { throw ArchiveError.unreadable(path, errno: errno) }
+        guard let target = String(validating: bytes, as: UTF8.self) else {
+            throw ArchiveError.notUTF8(directory: path, name: "symlink target " + ArchiveError.escaped(bytes))
+        }
+        return target
     }
 
     static func realpathString(_ path: String) -> String? {

@@ -54,7 +54,7 @@ public enum LayerWriter {
 
     static func copyFile(_ source: String, buffer: UnsafeMutableRawBufferPointer,
                          into write: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let fd = open(source, O_RDONLY | O_CLOEXEC)
+        let fd = LongPath.open(source, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             if errno == ENOENT { throw ArchiveError.changedDuringBuild(source) }
             throw ArchiveError.unreadable(source, errno: errno)

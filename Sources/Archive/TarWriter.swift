@@ -50,7 +50,10 @@ public final class TarWriter {
     /// A header with the fixed metadata every member shares.
     private func header(path: String, type: UInt32, mode: UInt32) -> OpaquePointer? {
         guard let entry = archive_entry_new() else { return nil }
-        archive_entry_set_pathname_utf8(entry, path)
+        // Names go in as bytes (the "multibyte" form) and are written under C.UTF-8 (UTF8Locale), so they reach
+        // the PAX header unchanged: libarchive's `_utf8` setters normalize to NFC when the name is read back,
+        // which would turn a decomposed "é" (e + U+0301) into another name.
+        archive_entry_copy_pathname(entry, path)
         archive_entry_set_filetype(entry, type)
         archive_entry_set_perm(entry, mode_t(mode))
         archive_entry_set_uid(entry, 0)
@@ -79,9 +82,9 @@ public final class TarWriter {
         guard let header = header(path: entry.path, type: type, mode: entry.mode) else { throw ArchiveError.write("out of memory") }
         defer { archive_entry_free(header) }
         switch entry.kind {
-        case let .symlink(target): archive_entry_set_symlink_utf8(header, target)
+        case let .symlink(target): archive_entry_copy_symlink(header, target)
         case let .hardlink(target):
-            archive_entry_set_hardlink_utf8(header, target)
+            archive_entry_copy_hardlink(header, target)
             archive_entry_set_size(header, 0)
         default: break
         }

@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Any name a Linux file system allows is archived exactly and read back exactly by GNU tar and umoci, in
+/// whatever locale kiln runs; a name that is not UTF-8 is refused in one line (PAX names are UTF-8).
+/// CI runs this against the release binary too (KILN_BIN).
+@Suite struct FileNameTests {
+    /// 32 names that break naive code: non-ASCII (accents, CJK, emoji, combining marks), 255 bytes, spaces,
+    /// control characters, shell and glob metacharacters, leading dashes, dots.
+    static let names = [
+        "données.txt", "模型.bin", "😀 emoji.txt", "e\u{301}-combining.txt", "ß-straße", "Ελληνικά", "مرحبا.txt",
+        String(repeating: "a", count: 255), String(repeating: "é", count: 127) + "x", "with space", "new\nline", "tab\tname",
+        "back\\slash", "-leading-dash", "--double-dash", "quote\"d", "single'q", "$dollar", "*star", "?question", "[brackets]",
+        "percent%20", "colon:name", "semi;colon", "amp&", "pipe|", "lt<gt>", "hash#", ".hidden", "..dots", "ends.", "UPPER",
+    ]
+
+    static func tree() throws -> TemporaryDirectory {
+        let root = try TemporaryDirectory("names")
+        for (index, name) in names.enumerated() { try root.write("t/\(name)", "file \(index)\n") }
+        try root.write("t/dir with space/модель/weights.bin", "w")
+        try root.symlink("t/link → données", to: "données.txt")
+        return root
+    }
+
+    /// Relative paths under `directory`, sorted, as the file system has them.
+    static func listing(_ directory: String) -> [String] {
+        var paths: [String] = []
+        let enumerator = FileManager.default.enumerator(atPath: directory)
+        while let path = enumerator?.nextObject() as? String { paths.append(path) }
+        return paths.sorted()
+    }
+
+    @Test(arguments: ["C", "C.UTF-8", "fr_FR.ISO-8859-1"])
+    func everyNameRoundTripsThroughUmoci(locale: String) throws {
+        let root = try Self.tree()
+        let out = try TemporaryDirectory("out")
+        _ = try KilnBinary.build(["--base", "scratch", "--add", "\(root.file("t")):/data", "--output", "oci:\(out.file("img")):1"],
+                                 environment: ["LC_ALL": locale, "LANG": locale])
+        let unpacked = try run("umoci", ["unpack", "--rootless", "--image", out.file("img") + ":1", out.file("bundle")])
+        #expect(unpacked.status == 0, "\(unpacked.stderr)")
+        let expected = Self.listing(root.file("t"))
+        #expect(expected.count >= 35)
+        #expect(Self.listing(out.file("bundle/rootfs/data")) == expected)
+        for (index, name) in Self.names.enumerated() {
+            #expect((try? String(contentsOfFile: out.file("bundle/rootfs/data/\(name)"), encoding: .utf8)) == "file \(index)\n", "\(Array(name.utf8))")
+        }
+    }
+
+    /// A path of more than 4 KiB: Kiln opens it in pieces; GNU tar lists it back byte for byte (extracting
+    /// it hits PATH_MAX in tar and umoci themselves).
+    @Test func pathsLongerThanPathMaxAreArchived() throws {
+        let root = try Self.tree()
+        var deep = root.file("t/deep")
+        let component = String(repeating: "d", count: 250)
+        try FileManager.default.createDirectory(atPath: deep, withIntermediateDirectories: true)
+        // mkdir(2) refuses a path over PATH_MAX, so the shell builds the chain one directory at a time.
+        let made = try run(pythonPath(), ["-c", "import os, sys\nos.chdir(sys.argv[1])\nfor _ in range(18):\n    os.mkdir(sys.argv[2]); os.chdir(sys.argv[2])\nopen('f', 'w').write('deep')", deep, component])
+        #expect(made.status == 0, "\(made.stderr)")
+        deep += "/" + Array(repeating: component, count: 18).joined(separator: "/") + "/f"
+        #expect(deep.utf8.count > 4096)
+        let out = try TemporaryDirectory("out")
+        let built = try KilnBinary.build(["--base", "scratch", "--add", "\(root.file("t")):/data", "--output", "oci:\(out.file("img")):1"])
+        let layer = out.file("img/blobs/sha256/" + (built.layers.last?.digest.dropFirst(7) ?? ""))
+        let ours = try run("tar", ["--quoting-style=escape", "-tzf", layer])
+        let reference = try run("tar", ["--quoting-style=escape", "--format=pax", "-C", root.file("t"), "-cf", out.file("ref.tar"), "."])
+        #expect(reference.status == 0, "\(reference.stderr)")
+        let theirs = try run("tar", ["--quoting-style=escape", "-tf", out.file("ref.tar")])
+        let ourNames = Set(ours.stdout.split(separator: "\n").map { String($0.dropFirst("data/".count)).trimmingTrailingSlash }.filter { !$0.isEmpty })
+        let theirNames = Set(theirs.stdout.split(separator: "\n").map { String($0.dropFirst("./".count)).trimmingTrailingSlash }.filter { !$0.isEmpty })
+        #expect(ourNames == theirNames, "\(ourNames.symmetricDifference(theirNames))")
+        #expect(ourNames.contains { $0.hasSuffix("/f") && $0.utf8.count > 4096 })
+    }
+
+    @Test func aNameThatIsNotUTF8IsRefusedInOneLine() throws {
+        let root = try Self.tree()
+        let made = try run("/bin/sh", ["-c", "printf x > \"$1\"/$(printf 'bad-\\377\\376.txt')", "sh", root.file("t")])
+        #expect(made.status == 0, "\(made.stderr)")
+        let out = try TemporaryDirectory("out")
+        let result = try KilnBinary.run(["build", "--base", "scratch", "--add", "\(root.file("t")):/data", "--output", "oci:\(out.file("img")):1"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("'bad-\\xff\\xfe.txt' is not valid UTF-8"), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: out.file("img")))
+    }
+}
+
+extension String {
+    fileprivate var trimmingTrailingSlash: String { hasSuffix("/") ? String(dropLast()) : self }
+}
