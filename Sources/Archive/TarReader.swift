@@ -23,12 +23,16 @@ public struct TarMember: Sendable, Equatable {
 public final class TarReader {
     private let archive: OpaquePointer
     private let what: String
+    private let strictNames: Bool
 
-    /// `zip` also accepts a ZIP archive (a `.conda` package's outer container).
-    public init(path: String, zip: Bool = false) throws {
+    /// `zip` also accepts a ZIP archive (a `.conda` package's outer container). `strictNames` refuses a
+    /// member whose name is not UTF-8 (packages); otherwise such a name is read with replacement
+    /// characters (image layers, which Kiln only scans).
+    public init(path: String, zip: Bool = false, strictNames: Bool = false) throws {
         guard let archive = archive_read_new() else { throw ArchiveError.read(path, detail: "archive_read_new failed") }
         self.archive = archive
         self.what = path
+        self.strictNames = strictNames
         archive_read_support_filter_all(archive)
         archive_read_support_format_tar(archive)
         archive_read_support_format_gnutar(archive)
@@ -46,14 +50,23 @@ public final class TarReader {
         .read(what, detail: archive_error_string(archive).map { String(cString: $0) } ?? "unknown error")
     }
 
+    /// A name libarchive holds, from its UTF-8 form or else its raw bytes, which must be UTF-8 under `strictNames`.
+    func name(_ utf8: UnsafePointer<CChar>?, _ raw: UnsafePointer<CChar>?) throws -> String? {
+        guard let pointer = utf8 ?? raw else { return nil }
+        guard let text = String(validatingCString: pointer) else {
+            guard strictNames else { return String(cString: pointer) }
+            let bytes = UnsafeBufferPointer(start: pointer, count: strlen(pointer)).map { UInt8(bitPattern: $0) }
+            throw ArchiveError.hostileMember(ArchiveError.escaped(bytes), reason: "its name is not valid UTF-8")
+        }
+        return text
+    }
+
     /// The next member, or nil at the end of the archive.
     public func next() throws -> TarMember? {
         var entry: OpaquePointer?
         let status = UTF8Locale.with { archive_read_next_header(archive, &entry) }
         if status == ARCHIVE_EOF { return nil }
         guard status >= ARCHIVE_WARN, let entry else { throw failure() }
-        let path = archive_entry_pathname_utf8(entry).map { String(cString: $0) }
-            ?? archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
         var kind: TarMember.Kind
         switch UInt32(archive_entry_filetype(entry)) {
         case KILN_AE_IFREG: kind = .file
@@ -61,13 +74,19 @@ public final class TarReader {
         case KILN_AE_IFLNK: kind = .symlink
         default: kind = .other
         }
+        // Names are converted under C.UTF-8 whatever the process locale. The _utf8 forms answer when a name
+        // is stored as pax UTF-8 and the plain forms return NULL; a name that is UTF-8 in neither is refused.
+        let (path, hardlink, symlink) = try UTF8Locale.with {
+            (try name(archive_entry_pathname_utf8(entry), archive_entry_pathname(entry)) ?? "",
+             try name(archive_entry_hardlink_utf8(entry), archive_entry_hardlink(entry)),
+             kind == .symlink ? try name(archive_entry_symlink_utf8(entry), archive_entry_symlink(entry)) : nil)
+        }
         var target: String?
-        // The _utf8 forms answer when a name is stored as pax UTF-8 and the plain forms return NULL.
-        if let link = archive_entry_hardlink_utf8(entry) ?? archive_entry_hardlink(entry) {
+        if let hardlink {
             kind = .hardlink
-            target = String(cString: link)
-        } else if kind == .symlink, let link = archive_entry_symlink_utf8(entry) ?? archive_entry_symlink(entry) {
-            target = String(cString: link)
+            target = hardlink
+        } else if let symlink {
+            target = symlink
         }
         return TarMember(path: path, kind: kind, mode: UInt32(archive_entry_perm(entry)), size: archive_entry_size(entry),
                          linkTarget: target, uid: archive_entry_uid(entry), gid: archive_entry_gid(entry),

@@ -23,7 +23,7 @@ public enum PackageArchive {
 
     static func extractConda(_ archive: URL, into directory: URL) throws {
         let name = archive.lastPathComponent
-        let reader = try TarReader(path: archive.path, zip: true)
+        let reader = try TarReader(path: archive.path, zip: true, strictNames: true)
         var inner: [String] = []
         defer { for path in inner { unlink(path) } }
         while let member = try reader.next() {
@@ -45,7 +45,7 @@ public enum PackageArchive {
 
     static func extractTar(_ path: String, into directory: URL, what: String) throws {
         let reader: TarReader
-        do { reader = try TarReader(path: path) } catch { throw CondaError.package("\(what): \(error)") }
+        do { reader = try TarReader(path: path, strictNames: true) } catch { throw CondaError.package("\(what): \(error)") }
         let root = directory.standardizedFileURL.path
         while let member = try reader.next() {
             let relative = try safeRelativePath(member.path, what: what)

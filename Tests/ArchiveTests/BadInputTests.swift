@@ -83,3 +83,22 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: directory.file("out")))
     }
 }
+
+/// Names read from archives: a package member whose name is not UTF-8 is refused with its bytes shown;
+/// an image layer is only scanned, so it reads with replacement characters. Decomposed accents stay as
+/// they are (libarchive's UTF-8 getters would otherwise normalise them).
+@Suite struct ArchiveNameTests {
+    @Test func nonUTF8MemberNames() throws {
+        let directory = try TemporaryDirectory()
+        let made = try run("/bin/sh", ["-c", "cd \"$1\" && mkdir t && printf x > t/$(printf 'bad-\\377.txt') && printf y > t/$(printf 'e\\314\\201.txt') && tar --format=gnu -cf a.tar -C t .", "sh", directory.path])
+        #expect(made.status == 0, "\(made.stderr)")
+        let strict = try TarReader(path: directory.file("a.tar"), strictNames: true)
+        let error = #expect(throws: ArchiveError.self) { while try strict.next() != nil {} }
+        #expect(error.map { "\($0)" }?.contains("'./bad-\\xff.txt': its name is not valid UTF-8") == true, "\(String(describing: error))")
+        let lenient = try TarReader(path: directory.file("a.tar"))
+        var names: [[UInt8]] = []
+        while let member = try lenient.next() { names.append(Array(member.path.utf8)) }
+        #expect(names.contains(Array("./bad-\u{FFFD}.txt".utf8)))
+        #expect(names.contains(Array("./e\u{301}.txt".utf8)), "the decomposed name keeps its bytes")
+    }
+}
