@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Conda", "HTTP", "Plan", "OCI", "TestSupport"]),
         .testTarget(name: "AzureMLTests", dependencies: ["AzureML", "Plan", "TestSupport"]),
         .testTarget(name: "KilnTests", dependencies: ["Kiln", "AzureML", "TestSupport"]),
-        .testTarget(name: "RunTests", dependencies: ["Run", "Archive", "OCI", "Plan", "TestSupport"]),
+        .testTarget(name: "RunTests", dependencies: ["Run", "Images", "Archive", "OCI", "Plan", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Kiln", "AzureML", "OCI", "Archive", "TestSupport"]),
     ]
 )

@@ -11,7 +11,34 @@ public enum Atomic {
             throw ImageError.output("the directory \(parent) does not exist")
         }
         guard access(parent, W_OK) == 0 else { throw ImageError.output("cannot write to \(parent): permission denied") }
+        removeLeftovers(of: url.lastPathComponent, in: parent)
         return "\(parent)/.\(url.lastPathComponent).kiln-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    /// Removes the staging directories of earlier runs for the same output whose process is gone (a
+    /// SIGKILL or a power cut gives no chance to clean up). A live process's directory is left alone.
+    static func removeLeftovers(of name: String, in parent: String) {
+        let prefix = ".\(name).kiln-"
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where entry.hasPrefix(prefix) {
+            guard let pid = entry.dropFirst(prefix.count).split(separator: "-").first.flatMap({ Int32($0) }), pid != getpid(),
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(atPath: "\(parent)/\(entry)")
+        }
+    }
+
+    /// Runs `body` holding an exclusive lock on `path`'s parent directory (flock works on directories, so
+    /// no lock file is left behind). Writers of one layout take turns: two builds adding tags both land,
+    /// and two creating it do not race to rename onto the same name.
+    public static func withLock<T>(onParentOf path: String, _ body: () async throws -> T) async throws -> T {
+        let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw ImageError.output("cannot open \(parent): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw ImageError.output("cannot lock \(parent): \(String(cString: strerror(errno)))") }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try await body()
     }
 
     /// Creates the missing parent directories of `path` and returns them, deepest first, so a failed

@@ -46,7 +46,8 @@ public struct LayoutSource: ImageSource {
 ///
 /// A new directory is assembled beside its final name and renamed into place, so a failure leaves
 /// nothing. Into an existing layout, blobs are added first and `index.json` is replaced last, by rename,
-/// so readers never see an index that names a missing blob. Remote layers are downloaded.
+/// so readers never see an index that names a missing blob. Writers take turns under a lock on the parent
+/// directory, so concurrent builds into one layout all land. Remote layers are downloaded.
 public struct LayoutSink: ImageSink {
     /// The layout directory, created if missing.
     public let path: String
@@ -63,6 +64,10 @@ public struct LayoutSink: ImageSink {
 
     /// Adds `image` to the layout, creating it if needed; always returns nil.
     public func write(_ image: Image) async throws -> PushSummary? {
+        try await Atomic.withLock(onParentOf: path) { try await writeLocked(image) }
+    }
+
+    func writeLocked(_ image: Image) async throws -> PushSummary? {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         if fm.fileExists(atPath: path, isDirectory: &isDirectory) {

@@ -16,6 +16,9 @@ public struct BuildOptions: Sendable {
     public var tags: [String] = []
     /// Where conda packages, repodata, wheels and index pages are cached.
     public var cacheDirectory: URL = Fetcher.defaultCacheDirectory
+    /// SIGINT and SIGTERM remove the job's staging directory and exit the process with 130 or 143. For
+    /// command-line programs; a program that handles signals itself leaves it off and cancels the task.
+    public var handleSignals = false
     /// Progress and warnings, one line at a time, with secrets already redacted.
     public var log: @Sendable (String) -> Void = { _ in }
 

@@ -19,7 +19,7 @@ extension Kiln {
         baseSettings.credentials.perRegistry.merge(options.baseCredentials) { _, base in base }
         let baseSession = RegistrySession(settings: baseSettings)
         let outputSession = RegistrySession(settings: options.registry)
-        return try await Staging.around(destination) { work in
+        return try await Staging.around(destination, handleSignals: options.handleSignals) { work in
             let base = try await plan.base.source(session: baseSession, scratch: work.appendingPathComponent("base")).image(platform: plan.platform)
             var plan = plan
             var prefix: String?

@@ -22,7 +22,7 @@ extension Kiln {
                 return BuildResult(location: destination, index: entry.digest, push: push)
             }
         }
-        return try await Staging.around(destination) { work in
+        return try await Staging.around(destination, handleSignals: options.handleSignals) { work in
             let image = try await source.source(session: session, scratch: work.appendingPathComponent("source")).image(platform: platform)
             let sink = try destination.sink(session: session, tags: options.tags)
             let push = try await sink.write(image)

@@ -36,6 +36,7 @@ struct RegistryOptions: ParsableArguments {
     /// chunk size, CA file, and a log to standard error.
     func options() throws -> BuildOptions {
         var options = BuildOptions()
+        options.handleSignals = true
         var explicit: Credential?
         if passwordStdin {
             guard let username else { throw PlanError.invalid("--password-stdin needs --username") }

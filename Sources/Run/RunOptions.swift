@@ -17,7 +17,7 @@ public struct RunOptions: Sendable {
     public var timeout: Double = 120
     /// A JSON body to POST to the scoring route once the server is up.
     public var request: Data?
-    /// Ctrl-C and SIGTERM stop the container, remove its files, and exit the process with 130. Turn this
+    /// Ctrl-C and SIGTERM stop the container, remove its files, and exit the process with 130 (SIGINT) or 143 (SIGTERM). Turn this
     /// off when the program handles signals itself; cancelling the task also cleans up.
     public var handleSignals = true
     /// Where the work directory (bundle, runc state, log) is made; the system's temporary directory when nil.

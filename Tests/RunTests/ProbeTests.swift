@@ -1,4 +1,5 @@
 import Foundation
+import Images
 import Plan
 @testable import Run
 import Testing

@@ -4,9 +4,10 @@ import Foundation
 import Glibc
 #endif
 
-/// Steps that must run exactly once however a run ends: normally, by an error, or by Ctrl-C or SIGTERM.
-/// A container left running would keep its port and its processes, so the steps (stop the container,
-/// remove the work directory) also run from a signal handler, which then exits with status 130.
+/// Steps that must run exactly once however a job ends: normally, by an error, or by Ctrl-C or SIGTERM.
+/// A build's staging directory or a container left running would outlive the process, so the steps
+/// (remove the staging directory, stop the container) also run from a signal handler, which then exits
+/// with 128 + the signal's number: 130 for SIGINT, 143 for SIGTERM.
 public final class Cleanup: @unchecked Sendable {
     private let lock = NSLock()
     private var steps: [@Sendable () -> Void] = []
@@ -40,16 +41,16 @@ public final class Cleanup: @unchecked Sendable {
         steps.removeAll()
     }
 
-    /// Until `removeSignalHandlers()`, SIGINT and SIGTERM run the steps and exit the process with 130.
+    /// Until `removeSignalHandlers()`, SIGINT and SIGTERM run the steps and exit the process with 130 or 143.
     /// `notice` hears one line when a signal arrives.
     public func exitOnSignals(_ signals: [Int32] = [SIGINT, SIGTERM], notice: @escaping @Sendable (String) -> Void = { _ in }) {
         for number in signals {
             previous[number] = signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [self] in
-                notice("interrupted: stopping the container and removing its files")
+                notice("interrupted: cleaning up")
                 run()
-                exit(130)
+                exit(128 + number)
             }
             source.resume()
             sources.append(source)
