@@ -24,8 +24,13 @@ public struct KilnCommand: AsyncParsableCommand {
     /// Runs kiln with `arguments` and returns the exit code. Kiln's own errors print as one line,
     /// `kiln: error: …`; usage errors print ArgumentParser's usage text.
     public static func run(_ arguments: [String]) async -> Int32 {
+        var command: ParsableCommand
         do {
-            var command = try parseAsRoot(arguments)
+            command = try parseAsRoot(arguments)
+        } catch {
+            return usage(error)
+        }
+        do {
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -33,17 +38,34 @@ public struct KilnCommand: AsyncParsableCommand {
             }
             return 0
         } catch let error as KilnReportable {
-            FileHandle.standardError.write(Data("kiln: error: \(oneLine(error.reportText))\n".utf8))
+            report(error.reportText)
             return 1
+        } catch let error as CleanExit {
+            return usage(error)
+        } catch let error as ValidationError {
+            return usage(error)
+        } catch let error as ExitCode {
+            return error.rawValue
         } catch {
-            let message = fullMessage(for: error)
-            let code = exitCode(for: error).rawValue
-            if !message.isEmpty {
-                let handle = code == 0 ? FileHandle.standardOutput : FileHandle.standardError
-                handle.write(Data((message + "\n").utf8))
-            }
-            return code
+            // Anything else (a library below Kiln, the system) still gets one line, never a type dump.
+            report(String(describing: error))
+            return 1
         }
+    }
+
+    /// ArgumentParser's own text: usage, help, version.
+    static func usage(_ error: Error) -> Int32 {
+        let message = fullMessage(for: error)
+        let code = exitCode(for: error).rawValue
+        if !message.isEmpty {
+            let handle = code == 0 ? FileHandle.standardOutput : FileHandle.standardError
+            handle.write(Data((message + "\n").utf8))
+        }
+        return code
+    }
+
+    static func report(_ text: String) {
+        FileHandle.standardError.write(Data("kiln: error: \(oneLine(text))\n".utf8))
     }
 
     static func oneLine(_ text: String) -> String {

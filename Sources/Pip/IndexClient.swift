@@ -232,7 +232,7 @@ public actor IndexClient {
             if response.status.code == 404 { return nil }
             throw Self.failure(response.status.code, label)
         }
-        let data = Data((try await response.body.collect(upTo: 64 << 20)).readableBytesView)
+        let data = Data((try await response.body.collect(upTo: 64 << 20, from: url)).readableBytesView)
         if let expected = file.metadataSHA256, Self.sha256Hex(data) != expected.lowercased() {
             throw PipError.metadata("\(label): sha256 \(Self.sha256Hex(data)) does not match the index's \(expected)")
         }
@@ -248,7 +248,7 @@ public actor IndexClient {
         let response = try await execute(try request(file.url, headers: [("Range", "bytes=-65557")]), label: label)
         switch response.status.code {
         case 206:
-            let tail = Data((try await response.body.collect(upTo: 1 << 20)).readableBytesView)
+            let tail = Data((try await response.body.collect(upTo: 1 << 20, from: file.url)).readableBytesView)
             guard let range = response.headers.first(name: "Content-Range"), let total = range.split(separator: "/").last.flatMap({ Int64($0) }),
                   total >= Int64(tail.count) else {
                 throw PipError.index("\(label): a 206 answer without a usable Content-Range")

@@ -128,7 +128,7 @@ extension RegistryClient {
     /// Sends a token request and decodes the answer; failures never echo the body (it may hold secrets).
     func tokenExchange(_ request: HTTPClientRequest, what: String) async throws -> TokenResponse {
         let response = try await execute(request)
-        let body = try await response.body.collect(upTo: 1 << 20)
+        let body = try await response.body.collect(upTo: 1 << 20, from: request.url)
         guard response.status == .ok else {
             throw RegistryError.unauthorized(registry: registry, detail: "\(what) \(Redaction.url(request.url)) answered \(response.status.code)"
                                              + (credential.map { " for the credentials from \($0.source)" } ?? ""))

@@ -27,7 +27,7 @@ extension RegistryClient {
         }
         if response.status == .notFound { throw RegistryError.notFound("manifest \(registry)/\(repository):\(reference)") }
         guard response.status == .ok else { throw await failure(response, method: "GET", url: path) }
-        let body = try await response.body.collect(upTo: Layout.maxJSONBlobSize)
+        let body = try await response.body.collect(upTo: Layout.maxJSONBlobSize, from: path)
         let data = Data(body.readableBytesView)
         let digest = Digest.sha256(of: data)
         if let wanted = try? Digest(parsing: reference), wanted != digest {

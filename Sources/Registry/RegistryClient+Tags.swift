@@ -19,7 +19,7 @@ extension RegistryClient {
                 return nil
             }
             guard response.status == .ok else { throw await failure(response, method: "GET", url: page) }
-            let body = try await response.body.collect(upTo: 16 << 20)
+            let body = try await response.body.collect(upTo: 16 << 20, from: page)
             struct TagList: Decodable { var tags: [String]? }
             guard let list = try? JSONDecoder().decode(TagList.self, from: Data(body.readableBytesView)) else {
                 throw RegistryError.protocolViolation("tag list of \(repository) is not valid JSON")
