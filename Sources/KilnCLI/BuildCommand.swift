@@ -77,7 +77,7 @@ struct BuildCommand: AsyncParsableCommand {
         }
         let result = try await Kiln.build(plan, to: destination, options: options)
         if let push = result.push, !json, case let .registry(reference) = destination {
-            print("pushed \(reference.registry)/\(reference.repository):\(push.tags.joined(separator: ",")) \(push.summary)")
+            print("pushed \(push.pushedName(reference, digest: result.manifestDigest)) \(push.summary)")
         }
         try BuildReport(result, output: output).print(json: json)
     }

@@ -46,7 +46,8 @@ struct PushCommand: AsyncParsableCommand {
         options.tags = try await RegistryOptions.resolve(tags: tag, for: target, options: options)
         let result = try await Kiln.copy(from: from, to: .registry(target), platform: try platform.map(Platform.init(parsing:)), options: options)
         let push = result.push
-        print("pushed \(target.registry)/\(target.repository):\((push?.tags ?? [target.tagOrLatest]).joined(separator: ",")) \(result.manifestDigest) \(push?.summary ?? "")")
+        let name = push?.pushedName(target, digest: result.manifestDigest) ?? "\(target.registry)/\(target.repository):\(target.tagOrLatest)"
+        print("pushed \(name) \(result.manifestDigest) \(push?.summary ?? "")")
     }
 }
 

@@ -76,4 +76,11 @@ struct RegistryOptions: ParsableArguments {
 
 extension PushSummary {
     var summary: String { "(uploaded \(uploaded.count), mounted \(mounted.count), present \(existing.count))" }
+
+    /// `REGISTRY/REPO:TAG[,TAG…]`, or `REGISTRY/REPO@DIGEST` when the push named the manifest by digest.
+    func pushedName(_ reference: Reference, digest: Digest) -> String {
+        let names = tags.filter { !$0.isEmpty && !$0.hasPrefix("sha256:") }
+        let repository = "\(reference.registry)/\(reference.repository)"
+        return names.isEmpty ? "\(repository)@\(digest)" : "\(repository):\(names.joined(separator: ","))"
+    }
 }
