@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/needs.sh test
-# Peers for the conda and pip tests (PyPI): py-rattler, py-rattler-build, uv, in a venv the tests find.
-peers="py-rattler==0.28.0 py-rattler-build==0.73.0 uv==0.13.9 packaging==26.3"
+# Peers (PyPI), in a venv the tests find: py-rattler, py-rattler-build and uv for the conda and pip tests,
+# spdx-tools to validate the SBOM.
+peers="py-rattler==0.28.0 py-rattler-build==0.73.0 uv==0.13.9 packaging==26.3 spdx-tools==0.8.5"
 if [ "$(cat .venv-peers/.kiln-peers 2>/dev/null)" != "$peers" ]; then
   [ -x .venv-peers/bin/python ] || python3 -m venv .venv-peers
   .venv-peers/bin/pip install --quiet $peers

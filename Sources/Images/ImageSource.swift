@@ -13,6 +13,9 @@ public protocol ImageSource: Sendable {
 public protocol ImageSink: Sendable {
     /// Writes `image` whole, or leaves nothing behind. Returns what the registry did, if it was one.
     func write(_ image: Image) async throws -> PushSummary?
+    /// Attaches `artifact` to `image`, already written here; returns the artifact manifest's descriptor,
+    /// or nil where the format has no place for artifacts.
+    func attach(_ artifact: Artifact, to image: Image) async throws -> Descriptor?
 }
 
 /// What a push did: blobs uploaded, mounted from another repository, or already there, and the tags.

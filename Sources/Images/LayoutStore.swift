@@ -98,6 +98,25 @@ public struct LayoutSink: ImageSink {
         return nil
     }
 
+    /// Adds the artifact's blobs and lists its manifest in `index.json`, untagged, beside the image.
+    public func attach(_ artifact: Artifact, to image: Image) async throws -> Descriptor? {
+        try await Atomic.withLock(onParentOf: path) {
+            let layout = try Layout.open(path)
+            let manifest = try artifact.manifestData(subject: image.manifestDescriptor)
+            let descriptor = artifact.descriptor(manifest: manifest)
+            for (data, digest) in [(artifact.data, artifact.blobDescriptor.digest), (Artifact.emptyConfig, Artifact.emptyDescriptor.digest),
+                                   (manifest, descriptor.digest)] {
+                let target = layout.blobURL(digest).path
+                if !FileManager.default.fileExists(atPath: target) { try Atomic.write(data, to: target) }
+            }
+            var index = try layout.readIndex()
+            index.manifests.removeAll { $0.digest == descriptor.digest }
+            index.manifests.append(descriptor)
+            try Atomic.write(CanonicalJSON.encode(index), to: layout.root.appendingPathComponent("index.json").path)
+            return descriptor
+        }
+    }
+
     func entry(for image: Image) -> Descriptor {
         var descriptor = image.manifestDescriptor
         if let tag { descriptor.annotations = [Descriptor.refNameAnnotation: tag] }

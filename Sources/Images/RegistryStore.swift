@@ -84,6 +84,28 @@ public struct RegistrySink: ImageSink {
         return PushSummary(uploaded: report.uploaded, mounted: report.mounted, existing: report.existing, tags: allTags)
     }
 
+    /// Pushes the artifact by digest. A registry without the referrers API gets the OCI tag fallback
+    /// too: the index under `sha256-<hex of the image>` lists it beside any referrers already there.
+    public func attach(_ artifact: Artifact, to image: Image) async throws -> Descriptor? {
+        let client = try await session.client(for: reference)
+        let manifest = try artifact.manifestData(subject: image.manifestDescriptor)
+        let descriptor = artifact.descriptor(manifest: manifest)
+        _ = try await client.pushImage(reference.repository, blobs: [BlobSource(descriptor: Artifact.emptyDescriptor, data: Artifact.emptyConfig),
+                                                                     BlobSource(descriptor: artifact.blobDescriptor, data: artifact.data)],
+                                       manifest: manifest, mediaType: MediaType.ociManifest, tags: [descriptor.digest.description])
+        if try await client.referrers(reference.repository, digest: image.manifestDigest) == nil {
+            let tag = Artifact.fallbackTag(for: image.manifestDigest)
+            var index = Index(manifests: [])
+            if try await client.manifestDigest(reference.repository, reference: tag) != nil {
+                index = try Index.decode(try await client.manifest(reference.repository, reference: tag).data, what: "referrers tag \(tag)")
+            }
+            index.manifests.removeAll { $0.digest == descriptor.digest }
+            index.manifests.append(descriptor)
+            try await client.putManifest(reference.repository, reference: tag, data: try CanonicalJSON.encode(index), mediaType: MediaType.ociIndex)
+        }
+        return descriptor
+    }
+
     /// Pushes the index `descriptor` in `layout` with everything it names: each child image (by digest)
     /// before the index, nested indexes depth first, then the index under each tag.
     public func write(index descriptor: Descriptor, in layout: Layout) async throws -> PushSummary {

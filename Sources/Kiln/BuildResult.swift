@@ -26,6 +26,8 @@ public struct BuildResult: Sendable {
     public var push: PushSummary?
     /// The prefix of the conda environment, if the plan had one.
     public var environmentPrefix: String?
+    /// The SPDX SBOM attached to the image (an OCI artifact whose subject is the image), when it has an environment.
+    public var sbom: Descriptor?
 
     init(location: ImageLocation, image: Image, push: PushSummary?, environmentPrefix: String? = nil) {
         self.location = location

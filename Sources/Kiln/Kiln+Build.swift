@@ -23,8 +23,10 @@ extension Kiln {
             let base = try await plan.base.source(session: baseSession, scratch: work.appendingPathComponent("base")).image(platform: plan.platform)
             var plan = plan
             var prefix: String?
+            var realised: EnvironmentStage.Result?
             if let environment = plan.environment {
                 let result = try await realise(environment, over: base, plan: plan, session: baseSession, work: work, options: options)
+                realised = result
                 plan.layers += try EnvironmentLayers.specs(for: result, work: work)
                 for variable in result.env { plan.config.setEnv(variable.key, variable.value) }
                 plan.config.labels[Self.lockLabel] = result.lockDigest.description
@@ -36,7 +38,15 @@ extension Kiln {
             let image = try ImageBuilder(workDirectory: work).build(plan, base: base)
             let sink = try destination.sink(session: outputSession, tags: options.tags, remotes: baseSession, epoch: plan.sourceDateEpoch)
             let push = try await sink.write(image)
-            return BuildResult(location: destination, image: image, push: push, environmentPrefix: prefix)
+            var result = BuildResult(location: destination, image: image, push: push, environmentPrefix: prefix)
+            if let realised {
+                let baseName = { if case let .registry(reference) = plan.base { return reference.description } else { return "base image" } }()
+                let sbom = try SPDX.document(for: realised, baseName: baseName,
+                                             baseDigest: base.layers.isEmpty ? nil : base.manifestDigest, epoch: plan.sourceDateEpoch)
+                result.sbom = try await sink.attach(Artifact(artifactType: SPDX.mediaType, data: sbom), to: image)
+                if result.sbom == nil { options.log("note: \(destination) has no place for the SBOM (an OCI layout or a registry has)") }
+            }
+            return result
         }
     }
 

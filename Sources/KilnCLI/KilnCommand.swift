@@ -16,7 +16,7 @@ public struct KilnCommand: AsyncParsableCommand {
         abstract: "Build reproducible OCI images for ML models, with no daemon.",
         version: KilnVersion.current,
         subcommands: [BuildCommand.self, PullCommand.self, PushCommand.self, TagsCommand.self, EnvCommand.self, PipCommand.self,
-                      InspectCommand.self, DiffCommand.self, RunCommand.self]
+                      InspectCommand.self, DiffCommand.self, SBOMCommand.self, RunCommand.self]
     )
 
     public init() {}

@@ -59,7 +59,7 @@ public struct Layout: Sendable {
     /// The index.json entry tagged `tag` (or the only entry when `tag` is nil), whatever its type.
     public func entry(tag: String?) throws -> Descriptor {
         let index = try readIndex()
-        let found = tag.map { tag in index.manifests.filter { $0.annotations?[Descriptor.refNameAnnotation] == tag } } ?? index.manifests
+        let found = tag.map { tag in index.manifests.filter { $0.annotations?[Descriptor.refNameAnnotation] == tag } } ?? index.images
         guard found.count == 1 else {
             throw OCIError.layout(path: root.path, reason: tag.map { "\(found.count) entries are tagged '\($0)'" } ?? "holds \(found.count) entries; name one with oci:DIR:TAG")
         }
@@ -78,10 +78,10 @@ public struct Layout: Sendable {
                 throw OCIError.layout(path: root.path, reason: "no image tagged '\(tag)' (tags: \(tags.isEmpty ? "none" : tags.joined(separator: ", ")))")
             }
         } else {
-            guard index.manifests.count == 1 else {
-                throw OCIError.layout(path: root.path, reason: "holds \(index.manifests.count) entries; name one with oci:DIR:TAG")
+            guard index.images.count == 1 else {
+                throw OCIError.layout(path: root.path, reason: "holds \(index.images.count) entries; name one with oci:DIR:TAG")
             }
-            candidates = index.manifests
+            candidates = index.images
         }
         var descriptor = candidates.count == 1 ? candidates[0] : try Index(manifests: candidates).manifest(for: platform)
         // Follow nested indexes down to an image manifest for the platform.
@@ -97,4 +97,10 @@ public struct Layout: Sendable {
                                                    what: "config \(manifest.config.digest) in \(root.path)")
         return (descriptor, manifest, config)
     }
+}
+
+extension Index {
+    /// The entries that are images or indexes, not artifacts attached to them (an SBOM lists its
+    /// `artifactType`): what "the only entry" of an untagged layout means.
+    public var images: [Descriptor] { manifests.filter { $0.artifactType == nil } }
 }

@@ -38,6 +38,44 @@ import TestSupport
             return try JSONDecoder().decode([Double].self, from: Data(body.utf8))
         }
 
+        /// `kiln sbom IMAGE`: an SPDX document that spdx-tools validates and whose packages are exactly the
+        /// image's conda-meta records and dist-info directories.
+        func expectSBOMListsTheEnvironment(_ image: String) throws -> Data {
+            let sbom = try KilnBinary.run(["sbom", image])
+            #expect(sbom.status == 0, "\(sbom.stderr)")
+            let file = root.file("sbom.spdx.json")
+            try root.write("sbom.spdx.json", sbom.stdout)
+            let validated = try run(URL(fileURLWithPath: try peerPython()).deletingLastPathComponent().appendingPathComponent("pyspdxtools").path, ["-i", file])
+            #expect(validated.status == 0 && validated.stdout.isEmpty && validated.stderr.isEmpty, "\(validated.stdout)\(validated.stderr)")
+            struct Document: Decodable {
+                struct Package: Decodable { var SPDXID: String; var name: String; var versionInfo: String? }
+                var packages: [Package]
+            }
+            let document = try JSONDecoder().decode(Document.self, from: Data(sbom.stdout.utf8))
+            let listed = document.packages.filter { $0.SPDXID.hasPrefix("SPDXRef-conda-") || $0.SPDXID.hasPrefix("SPDXRef-pypi-") }
+                .map { "\($0.SPDXID.hasPrefix("SPDXRef-conda-") ? "conda" : "pypi") \($0.name.lowercased().replacingOccurrences(of: "_", with: "-")) \($0.versionInfo ?? "")" }
+            struct Inspection: Decodable { var files: [String] }
+            let files = try JSONDecoder().decode(Inspection.self, from: Data(try KilnBinary.run(["inspect", "--files", image]).stdout.utf8)).files
+            var installed: [String] = []
+            for line in files {
+                guard let path = line.split(separator: " ").first(where: { $0.hasPrefix("/") }) else { continue }
+                if path.contains("/conda-meta/"), path.hasSuffix(".json"), let name = path.split(separator: "/").last {
+                    let parts = name.dropLast(5).split(separator: "-")
+                    installed.append("conda \(parts.dropLast(2).joined(separator: "-")) \(parts[parts.count - 2])")
+                } else if path.hasSuffix(".dist-info/"), let distInfo = path.split(separator: "/").last {
+                    let stem = distInfo.dropLast(".dist-info".count)
+                    guard let dash = stem.lastIndex(of: "-") else { continue }
+                    installed.append("pypi \(stem[..<dash].lowercased().replacingOccurrences(of: "_", with: "-")) \(stem[stem.index(after: dash)...])")
+                }
+            }
+            // A conda package that is a python distribution (conda's pip) has a dist-info too: it is the conda record.
+            let conda = Set(installed.filter { $0.hasPrefix("conda ") })
+            installed.removeAll { $0.hasPrefix("pypi ") && conda.contains("conda " + $0.dropFirst(5)) }
+            #expect(listed.sorted() == installed.sorted(), "\(Set(listed).symmetricDifference(installed))")
+            #expect(installed.count > 40)
+            return Data(sbom.stdout.utf8)
+        }
+
         func expectSamePredictions(_ image: String) throws {
             let answer = try score(image)
             let expected = try self.expected
@@ -79,6 +117,13 @@ import TestSupport
         try project.expectSamePredictions(image)
         let inspect = try KilnBinary.run(["inspect", image])
         #expect(inspect.stdout.contains("azmlinfsrv") && inspect.stdout.contains("5001/tcp"), "\(inspect.stdout)")
+        // The SBOM: found through distribution 2.8.2's lack of a referrers API, by the sha256-<digest> tag;
+        // the same image written to a layout carries the same bytes.
+        let pushedSBOM = try project.expectSBOMListsTheEnvironment(image)
+        #expect(try KilnBinary.run(["tags", "\(registry.host)/diabetes/v2"]).stdout.contains("sha256-\(first.manifestDigest.dropFirst(7))"))
+        let layout = try TemporaryDirectory("layout")
+        _ = try KilnBinary.build([project.root.file("deployment.yml"), "--index-url", project.index.url(), "--output", "oci:\(layout.file("img")):1"])
+        #expect(try KilnBinary.run(["sbom", "oci:\(layout.file("img")):1"]).stdout == String(decoding: pushedSBOM, as: UTF8.self))
 
         // Edit score.py only: one new layer, and the push sends only it and the config.
         try project.root.write("code/score.py", (try String(contentsOfFile: project.root.file("code/score.py"), encoding: .utf8)) + "\n# edited\n")
@@ -103,6 +148,7 @@ import TestSupport
         let inspect = try KilnBinary.run(["inspect", image])
         #expect(inspect.stdout.contains("AZUREML_CONDA_ENVIRONMENT_PATH=/azureml-envs/azureml_"), "\(inspect.stdout)")
         try project.expectSamePredictions(image)
+        _ = try project.expectSBOMListsTheEnvironment(image)
     }
 
     /// ACR-style: the base comes from a registry that needs the config's service principal, and the

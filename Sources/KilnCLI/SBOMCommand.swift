@@ -1,0 +1,23 @@
+import ArgumentParser
+import Foundation
+import Kiln
+
+/// `kiln sbom IMAGE`: prints the SPDX document attached to an image.
+struct SBOMCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sbom", abstract: "Print the SPDX 2.3 SBOM attached to an image (an OCI artifact whose subject is the image).")
+
+    @Argument(help: "oci:DIR[:TAG] or REGISTRY/REPO[:TAG|@DIGEST]")
+    var image: String
+    @Option(help: "Platform to pick from an index, os/arch[/variant].")
+    var platform: String?
+    @OptionGroup var registryOptions: RegistryOptions
+
+    func run() async throws {
+        let location = try FlagError.reading("IMAGE") { try ImageLocation(parsing: image) }
+        let platform = try platform.map { value in try FlagError.reading("--platform") { try Platform(parsing: value) } }
+        let document = try await Kiln.sbom(location, platform: platform, options: registryOptions.options())
+        FileHandle.standardOutput.write(document)
+        FileHandle.standardOutput.write(Data("\n".utf8))
+    }
+}
