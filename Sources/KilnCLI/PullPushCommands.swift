@@ -11,6 +11,8 @@ struct PullCommand: AsyncParsableCommand {
     var destination: String
     @Option(help: "Platform to pick from an index, os/arch[/variant]; default: the host's.")
     var platform: String?
+    @Flag(help: "Print one JSON object (source, destination, manifestDigest) instead.")
+    var json = false
     @OptionGroup var registryOptions: RegistryOptions
 
     func run() async throws {
@@ -21,7 +23,11 @@ struct PullCommand: AsyncParsableCommand {
         let wanted = try platform.map(Platform.init(parsing:)) ?? .host
         let result = try await Kiln.copy(from: .registry(source), to: .layout(path: path, tag: tag ?? source.tag), platform: wanted,
                                          options: registryOptions.options())
-        print("pulled \(source) \(result.manifestDigest)")
+        if json {
+            print(try prettyJSON(["source": source.description, "destination": destination, "manifestDigest": result.manifestDigest.description]))
+        } else {
+            print("pulled \(source) \(result.manifestDigest)")
+        }
     }
 }
 
@@ -36,6 +42,8 @@ struct PushCommand: AsyncParsableCommand {
     var tag: [String] = []
     @Option(help: "Push only this platform's image from an index, os/arch[/variant]; default: the whole index.")
     var platform: String?
+    @Flag(help: "Print one JSON object (pushed, manifestDigest, tags, uploaded, mounted, present) instead.")
+    var json = false
     @OptionGroup var registryOptions: RegistryOptions
 
     func run() async throws {
@@ -47,7 +55,11 @@ struct PushCommand: AsyncParsableCommand {
         let result = try await Kiln.copy(from: from, to: .registry(target), platform: try platform.map(Platform.init(parsing:)), options: options)
         let push = result.push
         let name = push?.pushedName(target, digest: result.manifestDigest) ?? "\(target.registry)/\(target.repository):\(target.tagOrLatest)"
-        print("pushed \(name) \(result.manifestDigest) \(push?.summary ?? "")")
+        if json {
+            print(try prettyJSON(PushReport(pushed: name, manifestDigest: result.manifestDigest.description, push: push)))
+        } else {
+            print("pushed \(name) \(result.manifestDigest) \(push?.summary ?? "")")
+        }
     }
 }
 
@@ -58,11 +70,38 @@ struct TagsCommand: AsyncParsableCommand {
     var repository: String
     @Option(name: .customLong("page-size"), help: "Tags per request (the registry's `n`); pages are followed.")
     var pageSize: Int?
+    @Flag(help: "Print one JSON object (repository, tags) instead.")
+    var json = false
     @OptionGroup var registryOptions: RegistryOptions
 
     func run() async throws {
         let reference = try Reference(parsing: repository)
         if let pageSize, pageSize < 1 { throw PlanError.invalid("--page-size must be at least 1") }
-        for tag in try await Kiln.tags(of: reference, pageSize: pageSize, options: registryOptions.options()) { print(tag) }
+        let tags = try await Kiln.tags(of: reference, pageSize: pageSize, options: registryOptions.options())
+        if json {
+            struct Listing: Encodable { var repository: String; var tags: [String] }
+            print(try prettyJSON(Listing(repository: "\(reference.registry)/\(reference.repository)", tags: tags)))
+        } else {
+            tags.forEach { print($0) }
+        }
+    }
+}
+
+/// What `kiln push --json` prints.
+struct PushReport: Encodable {
+    var pushed: String
+    var manifestDigest: String
+    var tags: [String]
+    var uploaded: [String]
+    var mounted: [String]
+    var present: [String]
+
+    init(pushed: String, manifestDigest: String, push: PushSummary?) {
+        self.pushed = pushed
+        self.manifestDigest = manifestDigest
+        tags = push?.tags ?? []
+        uploaded = push?.uploaded.map(\.description) ?? []
+        mounted = push?.mounted.map(\.description) ?? []
+        present = push?.existing.map(\.description) ?? []
     }
 }
