@@ -43,6 +43,8 @@ struct DockerfileApplier {
     var workdir: String?
     /// Whether a CMD came before, so that ENTRYPOINT keeps it (Docker's `d.cmd.IsSet`).
     var cmdSet = false
+    /// ENV names whose values still hold `${x}` for the base image to fill in.
+    var basePending: Set<String> = []
     /// Image directories this Dockerfile made: WORKDIRs and COPY destinations.
     var directories: Set<String> = ["/"]
     /// Host directories copied so far and where they went, to tell whether a destination is one of
@@ -253,12 +255,24 @@ struct DockerfileApplier {
     }
 
     /// `ENV name=value ...` or `ENV name value`: every value is substituted before any is set, as in Docker.
+    /// `ENV name=value ...`. A value may use the base image's variables (`PATH=/opt/bin:$PATH`): Kiln has
+    /// not read the base when planning, so such a reference stays `${PATH}` and the build fills it in from
+    /// the base image's config (`ConfigEdits.baseReferences`).
     mutating func applyEnv(_ instruction: Dockerfile.Instruction) throws {
         try refuseFlags(instruction)
-        let pairs = try pairs(instruction).map { (try word($0.0, instruction), try word($0.1, instruction)) }
-        for (name, value) in pairs {
+        let pairs = try pairs(instruction).map { pair -> (String, String, Bool) in
+            let value = try substituting(instruction) { try $0.wordReferringToBase(pair.1, scope: stage) }
+            // A value built from one that waits for the base waits too.
+            let waits = !value.base.isEmpty || basePending.contains { pair.1.contains("$\($0)") || pair.1.contains("${\($0)") }
+            return (try word(pair.0, instruction), value.text, waits)
+        }
+        for (name, value, waits) in pairs {
             guard !name.isEmpty else { throw fail(instruction, "ENV names can not be blank") }
             plan.config.setEnv(name, value)
+            if waits { plan.config.baseReferences.insert(name); basePending.insert(name) } else {
+                plan.config.baseReferences.remove(name)
+                basePending.remove(name)
+            }
             stage.values[name] = value
             stage.unset.remove(name)
         }

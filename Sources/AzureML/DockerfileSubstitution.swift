@@ -42,6 +42,15 @@ struct ShellLexer {
         return try scanner.process(until: nil, rawEscapes: false).text
     }
 
+    /// `word`, except that a plain `$x` or `${x}` the scope does not know is kept as `${x}`, for the base
+    /// image's environment to fill in when the image is built; the names so kept are returned too.
+    func wordReferringToBase(_ text: String, scope: VariableScope) throws -> (text: String, base: Set<String>) {
+        var scanner = ShellScanner(scalars: Array(text.unicodeScalars), escape: escape, scope: scope)
+        scanner.keepsBaseReferences = true
+        let text = try scanner.process(until: nil, rawEscapes: false).text
+        return (text, scanner.baseReferences)
+    }
+
     func words(_ text: String, scope: VariableScope) throws -> [String] {
         var scanner = ShellScanner(scalars: Array(text.unicodeScalars), escape: escape, scope: scope)
         return try scanner.process(until: nil, rawEscapes: false).words
@@ -57,6 +66,9 @@ struct ShellScanner {
     /// Inside a `${x:-word}` word, whose unknown variables matter only if the word is used.
     var deferring = 0
     var deferredUnknown: String?
+    /// Whether an unknown plain reference is kept as `${x}` (see `ShellLexer.wordReferringToBase`).
+    var keepsBaseReferences = false
+    var baseReferences: Set<String> = []
 
     init(scalars: [Unicode.Scalar], escape: Unicode.Scalar, scope: VariableScope) {
         self.scalars = scalars
@@ -208,11 +220,21 @@ struct ShellScanner {
         }
     }
 
+    /// A plain reference's value; an unknown one kept for the base image when allowed.
+    mutating func plainValue(_ name: String) throws -> String {
+        do {
+            return try value(name) ?? ""
+        } catch SubstitutionError.unknown(let unknown) where keepsBaseReferences && deferring == 0 {
+            baseReferences.insert(unknown)
+            return "${\(unknown)}"
+        }
+    }
+
     mutating func dollar() throws -> String {
         position += 1
         guard peek() == "{" else {
             let name = name()
-            return name.isEmpty ? "$" : try value(name) ?? ""
+            return name.isEmpty ? "$" : try plainValue(name)
         }
         position += 1
         switch peek() {
@@ -223,7 +245,7 @@ struct ShellScanner {
         let name = name()
         guard var modifier = next() else { throw SubstitutionError.syntax("syntax error: missing '}'") }
         var nullIsUnset = false
-        if modifier == "}" { return try value(name) ?? "" }
+        if modifier == "}" { return try plainValue(name) }
         if modifier == ":" {
             nullIsUnset = true
             guard let following = next() else { throw SubstitutionError.syntax("syntax error: missing '}'") }

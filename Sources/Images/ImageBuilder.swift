@@ -51,7 +51,10 @@ public struct ImageBuilder: Sendable {
 
     static func apply(_ edits: ConfigEdits, to base: ContainerConfig) -> ContainerConfig {
         var config = base
-        for variable in edits.env { config.setEnv(variable.key, variable.value) }
+        for variable in edits.env {
+            let value = edits.baseReferences.contains(variable.key) ? Self.expand(variable.value, from: config.env ?? []) : variable.value
+            config.setEnv(variable.key, value)
+        }
         if let entrypoint = edits.entrypoint {
             config.entrypoint = entrypoint
             // As in Docker, a new entrypoint drops the base's Cmd unless a Cmd is given too.
@@ -81,6 +84,23 @@ public struct ImageBuilder: Sendable {
 }
 
 extension ImageBuilder {
+    /// `text` with each `${NAME}` replaced by NAME's value in `env` (`KEY=VALUE` entries), or "" when unset.
+    static func expand(_ text: String, from env: [String]) -> String {
+        var values: [String: String] = [:]
+        for entry in env {
+            guard let equals = entry.firstIndex(of: "=") else { continue }
+            values[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+        }
+        var result = ""
+        var rest = Substring(text)
+        while let start = rest.range(of: "${"), let end = rest[start.upperBound...].firstIndex(of: "}") {
+            result += rest[..<start.lowerBound]
+            result += values[String(rest[start.upperBound..<end])] ?? ""
+            rest = rest[rest.index(after: end)...]
+        }
+        return result + rest
+    }
+
     /// A base layer with a Docker media type given its OCI twin (same bytes, same digest), so the
     /// manifest Kiln writes is a consistent OCI manifest.
     static func ociLayer(_ layer: Layer) -> Layer {

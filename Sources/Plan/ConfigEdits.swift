@@ -16,6 +16,9 @@ public struct ConfigEdits: Sendable, Equatable {
     public var exposedPorts: [String] = []
     /// Labels to add, replacing base labels with the same key.
     public var labels: [String: String] = [:]
+    /// Variables (keys of `env`) whose values hold `${NAME}` references to the base image's environment,
+    /// filled in when the image is built, as Docker's ENV does (`PATH=/opt/bin:$PATH`); an unset name gives "".
+    public var baseReferences: Set<String> = []
     /// Replaces the base's health check; unset timings get Docker's defaults when the image is built.
     public var healthcheck: Healthcheck?
 

@@ -21,13 +21,18 @@ import TestSupport
             LANG=C.UTF-8
         LABEL org.example.team="ml platform" stage=prod
         COPY assets/ /opt/assets/
+        ENV PATH=/opt/tools/bin:$PATH
         """)
         try root.write("inferenceconfig.json", #"{"entryScript": "score.py", "sourceDirectory": "code", "extraDockerfileSteps": "steps.dockerfile"}"#)
         let out = try TemporaryDirectory("out")
-        _ = try KilnBinary.build([root.file("inferenceconfig.json"), "--base", "scratch", "--no-server", "--output", "oci:\(out.file("img")):1"])
+        // $PATH is the base image's, read when the image is built.
+        _ = try KilnBinary.build(["--base", "scratch", "--env", "PATH=/usr/local/bin:/usr/bin:/bin", "--output", "oci:\(out.file("base")):1"])
+        _ = try KilnBinary.build([root.file("inferenceconfig.json"), "--base", "oci:\(out.file("base")):1", "--no-server",
+                                  "--output", "oci:\(out.file("img")):1"])
         let inspect = try KilnBinary.run(["inspect", "oci:\(out.file("img")):1", "--files"])
         #expect(inspect.status == 0, "\(inspect.stderr)")
-        for expected in ["TOKENIZERS_PARALLELISM=false", "LANG=C.UTF-8", "ml platform", "/opt/assets/données.txt"] {
+        for expected in ["TOKENIZERS_PARALLELISM=false", "LANG=C.UTF-8", "ml platform", "/opt/assets/données.txt",
+                         "PATH=/opt/tools/bin:/usr/local/bin:/usr/bin:/bin"] {
             #expect(inspect.stdout.contains(expected), "\(expected) in \(inspect.stdout)")
         }
     }
