@@ -65,7 +65,9 @@ extension RegistryClient {
         }
     }
 
-    /// Whether the repository has the blob (HEAD).
+    /// Whether the repository has the blob (HEAD). A server error (after the retries) counts as "no":
+    /// the caller uploads the blob again, and the upload's digest check decides. distribution answers 500
+    /// for a blob whose write was cut off by a crash, and a new upload repairs it.
     public func blobExists(_ repository: String, digest: Digest, scope: Scope? = nil) async throws -> Bool {
         let path = url("/v2/\(repository)/blobs/\(digest)")
         let response = try await send([scope ?? .pull(repository)]) {
@@ -76,6 +78,7 @@ extension RegistryClient {
         switch response.status {
         case .ok: return true
         case .notFound: return false
+        case let status where status.code >= 500: return false
         default: throw await failure(response, method: "HEAD", url: path)
         }
     }
