@@ -48,6 +48,10 @@ public final class Cleanup: @unchecked Sendable {
             previous[number] = signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [self] in
+                // Held until exit: the main thread, failing because its work was cut off, waits here
+                // (`Cleanup.interruption()`) instead of exiting with its own error before the steps are done.
+                Self.signalLock.lock()
+                Self.signalNumber = number
                 notice("interrupted: cleaning up")
                 run()
                 exit(128 + number)
@@ -55,6 +59,17 @@ public final class Cleanup: @unchecked Sendable {
             source.resume()
             sources.append(source)
         }
+    }
+
+    private static let signalLock = NSLock()
+    nonisolated(unsafe) private static var signalNumber: Int32?
+
+    /// The signal whose clean-up is under way, if one arrived; waits for that clean-up, which then exits
+    /// the process with 128 + the signal. Nil at once when no signal arrived.
+    public static func interruption() -> Int32? {
+        signalLock.lock()
+        defer { signalLock.unlock() }
+        return signalNumber
     }
 
     /// Stops handling signals and gives them back their earlier handlers.

@@ -38,6 +38,7 @@ public struct KilnCommand: AsyncParsableCommand {
             }
             return 0
         } catch let error as KilnReportable {
+            if let signal = Cleanup.interruption() { return 128 + signal }
             report(error.reportText)
             return 1
         } catch let error as CleanExit {
@@ -48,6 +49,7 @@ public struct KilnCommand: AsyncParsableCommand {
             return error.rawValue
         } catch {
             // Anything else (a library below Kiln, the system) still gets one line, never a type dump.
+            if let signal = Cleanup.interruption() { return 128 + signal }
             report(String(describing: error))
             return 1
         }
