@@ -14,13 +14,25 @@ final class FakeProcess: WatchedProcess, @unchecked Sendable {
     func logTail(lines: Int) -> String { "Traceback (most recent call last): | ImportError: no module named azureml" }
 }
 
+/// Runs `body` with a probe that is shut down however `body` ends: a client dropped without shutdown
+/// aborts the whole test process. The timeouts are generous, since only a failure waits for them.
+func probing<T>(_ body: (HTTPProbe) async throws -> T) async throws -> T {
+    let probe = HTTPProbe()
+    do {
+        let result = try await body(probe)
+        await probe.shutdown()
+        return result
+    } catch {
+        await probe.shutdown()
+        throw error
+    }
+}
+
 @Suite struct ProbeTests {
     @Test func anyStatusCountsAsAnAnswer() async throws {
         let server = try TestHTTPServer { _ in .init(status: 503, body: Data("loading".utf8)) }
         let port = try #require(Int(server.host.split(separator: ":").last ?? ""))
-        let probe = HTTPProbe()
-        let answer = try await probe.waitForAnswer(Route(port: port, path: "/health"), timeout: 5, watching: FakeProcess())
-        await probe.shutdown()
+        let answer = try await probing { try await $0.waitForAnswer(Route(port: port, path: "/health"), timeout: 60, watching: FakeProcess()) }
         #expect(answer.status == 503)
         #expect(answer.url == "http://127.0.0.1:\(port)/health")
     }
@@ -28,23 +40,19 @@ final class FakeProcess: WatchedProcess, @unchecked Sendable {
     @Test func redirectsAreNotFollowed() async throws {
         let server = try TestHTTPServer { _ in .init(status: 302, headers: [("Location", "http://192.0.2.1/elsewhere")]) }
         let port = try #require(Int(server.host.split(separator: ":").last ?? ""))
-        let probe = HTTPProbe()
-        let answer = try await probe.waitForAnswer(Route(port: port, path: "/"), timeout: 5, watching: FakeProcess())
-        await probe.shutdown()
+        let answer = try await probing { try await $0.waitForAnswer(Route(port: port, path: "/"), timeout: 60, watching: FakeProcess()) }
         #expect(answer.status == 302)
     }
 
     @Test func retriesUntilTheTimeoutAndReportsTheLog() async throws {
         let port = try freePort()
-        let probe = HTTPProbe()
         let start = Date()
-        let error = try await #require(throws: RunError.self) {
-            try await probe.waitForAnswer(Route(port: port, path: "/"), timeout: 1, watching: FakeProcess())
+        let outcome: Result<ProbeAnswer, Error> = await Result {
+            try await probing { try await $0.waitForAnswer(Route(port: port, path: "/"), timeout: 1, watching: FakeProcess()) }
         }
-        let elapsed = Date().timeIntervalSince(start)
-        await probe.shutdown()
         // Bounded by the timeout, with room for a loaded machine (the suite runs in parallel).
-        #expect(elapsed < 10)
+        #expect(Date().timeIntervalSince(start) < 15)
+        guard case let .failure(error as RunError) = outcome else { Issue.record("expected a RunError, got \(outcome)"); return }
         #expect(error.description == "server did not answer GET http://127.0.0.1:\(port)/ within 1 s (last attempt: connection refused); "
                 + "last log lines: Traceback (most recent call last): | ImportError: no module named azureml")
     }
@@ -52,15 +60,13 @@ final class FakeProcess: WatchedProcess, @unchecked Sendable {
     @Test func aProcessThatExitsEndsTheWaitAtOnce() async throws {
         let port = try freePort()
         let process = FakeProcess()
-        let probe = HTTPProbe()
         let start = Date()
         Task { try await Task.sleep(for: .milliseconds(300)); process.exit(1) }
-        let error = try await #require(throws: RunError.self) {
-            try await probe.waitForAnswer(Route(port: port, path: "/"), timeout: 60, watching: process)
+        let outcome: Result<ProbeAnswer, Error> = await Result {
+            try await probing { try await $0.waitForAnswer(Route(port: port, path: "/"), timeout: 60, watching: process) }
         }
-        let elapsed = Date().timeIntervalSince(start)
-        await probe.shutdown()
-        #expect(elapsed < 30, "well before the 60 s timeout")
+        #expect(Date().timeIntervalSince(start) < 30, "well before the 60 s timeout")
+        guard case let .failure(error as RunError) = outcome else { Issue.record("expected a RunError, got \(outcome)"); return }
         #expect(error.description.hasPrefix("the container exited with status 1 before GET http://127.0.0.1:\(port)/ answered; last log lines: Traceback"))
     }
 
@@ -69,18 +75,22 @@ final class FakeProcess: WatchedProcess, @unchecked Sendable {
             .init(status: 200, body: Data("{\"method\":\"\(request.method)\",\"type\":\"\(request.header("Content-Type") ?? "")\"}".utf8))
         }
         let port = try #require(Int(server.host.split(separator: ":").last ?? ""))
-        let probe = HTTPProbe()
-        let answer = try await probe.post(Data("{\"data\":[[1,2]]}".utf8), to: Route(port: port, path: "/score"), timeout: 5)
-        await probe.shutdown()
+        let answer = try await probing { try await $0.post(Data("{\"data\":[[1,2]]}".utf8), to: Route(port: port, path: "/score"), timeout: 60) }
         #expect(answer.status == 200)
         #expect(answer.body == "{\"method\":\"POST\",\"type\":\"application/json\"}")
         let refused = try freePort()
-        let error = try await #require(throws: RunError.self) {
-            let probe = HTTPProbe()
-            defer { Task { await probe.shutdown() } }
-            return try await probe.post(Data(), to: Route(port: refused, path: "/score"), timeout: 2)
+        let outcome: Result<ProbeAnswer, Error> = await Result {
+            try await probing { try await $0.post(Data(), to: Route(port: refused, path: "/score"), timeout: 2) }
         }
+        guard case let .failure(error as RunError) = outcome else { Issue.record("expected a RunError, got \(outcome)"); return }
         #expect(error.description == "POST http://127.0.0.1:\(refused)/score: connection refused")
+    }
+}
+
+extension Result where Failure == Error {
+    /// The outcome of an async throwing call.
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }
 
