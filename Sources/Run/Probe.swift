@@ -76,6 +76,10 @@ public final class HTTPProbe: Sendable {
                       process: some WatchedProcess) async throws -> ProbeAnswer {
         var last = "nothing answered"
         while true {
+            // Checked here too, so an exit is reported as such even when this task wakes after the deadline.
+            if let status = process.exitStatus {
+                throw RunError.exited(status: status, url: route.url, log: process.logTail(lines: 10))
+            }
             let remaining = deadline - ContinuousClock.now
             guard remaining > .zero else {
                 throw RunError.notAnswered(url: route.url, seconds: timeout, lastAttempt: last, log: process.logTail(lines: 10))
