@@ -52,7 +52,12 @@ public enum DeploymentPlanner {
         if let mountPath, !mountPath.hasPrefix("/") || mountPath.split(separator: "/").contains("..") {
             throw document.error(at: fields["model_mount_path"], "model_mount_path '\(mountPath)' must be an absolute path without '..'")
         }
-        if let node = fields["model"] { try model(node, in: document, directory: directory, mountPath: mountPath, to: &plan) }
+        if let node = fields["model"] {
+            notes += try model(node, in: document, directory: directory, mountPath: mountPath, scoringScript: code != nil, to: &plan)
+        }
+        if !environment.asset.metadataKeys.isEmpty {
+            notes.append("\(environment.file ?? path): environment \(environment.asset.metadataKeys.joined(separator: ", ")) describe the registered asset, not the image")
+        }
 
         for (key, value) in try document.stringMap(fields["environment_variables"], "environment_variables") {
             let variable = try EnvVar(parsing: "\(key)=\(value)")
@@ -81,7 +86,8 @@ public enum DeploymentPlanner {
             routes.apply(to: &plan, probe: nil, healthcheck: (routes.liveness ?? routes.readiness).map(Routes.shellCheck))
         }
         try Provenance.apply(inputs: [("config", path)] + asset.inputs, title: asset.name, description: asset.description, to: &plan)
-        return FrontEndResult(plan: plan, baseCredentials: nil, base: base?.entry, notes: [])
+        let notes = asset.metadataKeys.isEmpty ? [] : ["\(path): \(asset.metadataKeys.joined(separator: ", ")) describe the registered asset, not the image"]
+        return FrontEndResult(plan: plan, baseCredentials: nil, base: base?.entry, notes: notes)
     }
 
     /// `environment:` inline, or a path to an environment YAML; `azureml:` references cannot be read here.
@@ -98,7 +104,10 @@ public enum DeploymentPlanner {
     }
 
     /// `model:` as `{name, version, path}` or a local path; registered models (`azureml:`) are refused.
-    static func model(_ node: Node, in document: YAMLDocument, directory: String, mountPath: String?, to plan: inout BuildPlan) throws {
+    /// Returns notes on the model's keys that describe the registered model rather than the image.
+    static func model(_ node: Node, in document: YAMLDocument, directory: String, mountPath: String?, scoringScript: Bool,
+                      to plan: inout BuildPlan) throws -> [String] {
+        var notes: [String] = []
         var name: String?
         var version: String?
         var local: String?
@@ -110,8 +119,14 @@ public enum DeploymentPlanner {
             version = try document.string(fields["version"], "model.version")
             local = try document.string(fields["path"], "model.path")
             if local == nil { throw document.error(at: node, "model needs a local path (Kiln cannot download registered models)") }
+            let type = try document.string(fields["type"], "model.type")
+            if type == "mlflow_model", !scoringScript {
+                throw document.error(at: fields["type"], "model type mlflow_model without code_configuration needs the scoring script AzureML generates, which Kiln does not; give code_configuration with a scoring script")
+            }
+            let metadata = fields.keys.filter { ["type", "description", "tags", "properties"].contains($0) }.sorted()
+            if !metadata.isEmpty { notes.append("\(document.path): model \(metadata.joined(separator: ", ")) describe the registered model, not the image") }
         }
-        guard let local else { return }
+        guard let local else { return notes }
         if local.hasPrefix("azureml:") || local.contains("://") {
             throw document.error(at: node, "model '\(local)' is not local; download it first (az ml model download) and give its path")
         }
@@ -126,6 +141,7 @@ public enum DeploymentPlanner {
             let spec = try ModelSpec(parsing: "\(name ?? ModelSpec.safeName(folder)):\(version ?? "1")=\(source)")
             spec.apply(to: &plan)
         }
+        return notes
     }
 
     static func probe(_ node: Node?, _ field: String, in document: YAMLDocument) throws -> HealthProbe? {

@@ -19,6 +19,8 @@ public struct EnvironmentAsset: Sendable, Equatable {
     /// The routes of a custom container's server.
     public var routes: Routes?
     public var tags: [(String, String)] = []
+    /// Registry metadata keys the file has (`properties`, `datastore`, …): read, not part of an image.
+    public var metadataKeys: [String] = []
 
     public static func == (a: EnvironmentAsset, b: EnvironmentAsset) -> Bool {
         a.name == b.name && a.version == b.version && a.image == b.image && a.condaFile == b.condaFile
@@ -79,6 +81,7 @@ public struct EnvironmentAsset: Sendable, Equatable {
             self.routes = Routes(liveness: try route("liveness_route"), readiness: try route("readiness_route"), scoring: try route("scoring_route"))
         }
         tags = try document.stringMap(fields["tags"], "tags")
+        metadataKeys = fields.keys.filter { ["properties", "datastore", "intellectual_property", "stage"].contains($0) }.sorted()
     }
 
     /// Applies the environment to `plan`: its base (the command line's wins), its conda environment in

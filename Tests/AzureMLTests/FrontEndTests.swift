@@ -76,6 +76,7 @@ import TestSupport
           name: diabetes
           version: 4
           path: model
+          type: custom_model
         code_configuration:
           code: onlinescoring
           scoring_script: score.py
@@ -104,6 +105,7 @@ import TestSupport
         #expect(plan.config.healthcheck?.interval == 5_000_000_000 && plan.config.healthcheck?.retries == 30)
         #expect(plan.config.labels["team"] == "ml" && plan.config.labels["org.opencontainers.image.title"] == "blue")
         #expect(result.notes.contains { $0.contains("instance_count, instance_type") })
+        #expect(result.notes.contains { $0.contains("model type describe the registered model") }, "\(result.notes)")
     }
 
     @Test func customContainerDeployment() throws {
@@ -182,6 +184,7 @@ import TestSupport
         ("deployment.yml", "model: {path: model\nenvironment: [\n", "malformed"),
         ("deployment.yml", "model: {path: model}\nenvironment: {image: ubuntu, os_type: windows}\n", "os_type 'windows'"),
         ("deployment.yml", "model: {path: model}\n", "environment is required"),
+        ("deployment.yml", "model: {path: model, type: mlflow_model}\nenvironment: {image: ubuntu}\n", "mlflow_model without code_configuration"),
         ("env.yml", "image: ubuntu\nconda_file: nowhere.yml\n", "conda_file not found"),
         ("ic.json", #"{"entryScript": "onlinescoring/score.py", "entryScrpit": "x"}"#, "unknown key 'entryScrpit'"),
         ("ic.json", #"{"entryScript": "onlinescoring/score.py", "environment": {"name": "x"}}"#, "'environment' object is not supported"),
