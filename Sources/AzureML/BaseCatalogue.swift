@@ -109,6 +109,13 @@ public struct BaseCatalogue: Sendable {
         return .layout(path: path, tag: base.tag)
     }
 
+    /// `text` as a base: a catalogue name (its GPU variant with `gpu`), else an image location.
+    public static func resolve(_ text: String, in catalogue: BaseCatalogue?, gpu: Bool = false) throws -> (location: ImageLocation, entry: BaseImage?) {
+        guard let catalogue, let named = catalogue.bases[text] else { return (try ImageLocation(parsing: text), nil) }
+        let entry = gpu ? try catalogue.gpu(of: named) : named
+        return (try catalogue.location(of: entry), entry)
+    }
+
     /// The GPU variant of `base`, or `base` itself when it is a GPU base already.
     public func gpu(of base: BaseImage) throws -> BaseImage {
         if base.cuda != nil { return base }

@@ -45,11 +45,8 @@ struct BaseChoice {
             let entry = gpu ? try catalogue.gpu(of: fallback) : fallback
             return BaseChoice(location: try catalogue.location(of: entry), entry: entry)
         }
-        if let catalogue = options.catalogue, let named = catalogue.bases[text] {
-            let entry = gpu ? try catalogue.gpu(of: named) : named
-            return BaseChoice(location: try catalogue.location(of: entry), entry: entry)
-        }
-        return BaseChoice(location: try ImageLocation(parsing: text), entry: nil)
+        let resolved = try BaseCatalogue.resolve(text, in: options.catalogue, gpu: gpu)
+        return BaseChoice(location: resolved.location, entry: resolved.entry)
     }
 
     /// Sets the plan's base; for a GPU build with a conda environment, the `__cuda` virtual package too.

@@ -37,9 +37,6 @@ public struct Artifact: Sendable {
     func descriptor(manifest: Data) -> Descriptor {
         Descriptor(mediaType: MediaType.ociManifest, digest: Digest.sha256(of: manifest), size: Int64(manifest.count), artifactType: artifactType)
     }
-
-    /// The fallback tag for registries without the referrers API: `sha256-<hex of the subject>`.
-    static func fallbackTag(for subject: Digest) -> String { "sha256-\(subject.encoded)" }
 }
 
 extension ImageSink {

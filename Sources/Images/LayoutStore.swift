@@ -104,11 +104,8 @@ public struct LayoutSink: ImageSink {
             let layout = try Layout.open(path)
             let manifest = try artifact.manifestData(subject: image.manifestDescriptor)
             let descriptor = artifact.descriptor(manifest: manifest)
-            for (data, digest) in [(artifact.data, artifact.blobDescriptor.digest), (Artifact.emptyConfig, Artifact.emptyDescriptor.digest),
-                                   (manifest, descriptor.digest)] {
-                let target = layout.blobURL(digest).path
-                if !FileManager.default.fileExists(atPath: target) { try Atomic.write(data, to: target) }
-            }
+            try Self.writeMissing([(artifact.data, artifact.blobDescriptor.digest), (Artifact.emptyConfig, Artifact.emptyDescriptor.digest),
+                                   (manifest, descriptor.digest)], to: layout)
             var index = try layout.readIndex()
             index.manifests.removeAll { $0.digest == descriptor.digest }
             index.manifests.append(descriptor)
@@ -135,7 +132,12 @@ public struct LayoutSink: ImageSink {
                 try await remotes.download(remote, digest: layer.descriptor.digest, to: target)
             }
         }
-        for (data, digest) in [(image.configData, image.manifest.config.digest), (image.manifestData, image.manifestDigest)] {
+        try Self.writeMissing([(image.configData, image.manifest.config.digest), (image.manifestData, image.manifestDigest)], to: layout)
+    }
+
+    /// Writes each blob the layout does not have yet (blobs are content-addressed, so one there is the same).
+    static func writeMissing(_ blobs: [(Data, Digest)], to layout: Layout) throws {
+        for (data, digest) in blobs {
             let target = layout.blobURL(digest).path
             if !FileManager.default.fileExists(atPath: target) { try Atomic.write(data, to: target) }
         }

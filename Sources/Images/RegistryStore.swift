@@ -94,11 +94,8 @@ public struct RegistrySink: ImageSink {
                                                                      BlobSource(descriptor: artifact.blobDescriptor, data: artifact.data)],
                                        manifest: manifest, mediaType: MediaType.ociManifest, tags: [descriptor.digest.description])
         if try await client.referrers(reference.repository, digest: image.manifestDigest) == nil {
-            let tag = Artifact.fallbackTag(for: image.manifestDigest)
-            var index = Index(manifests: [])
-            if try await client.manifestDigest(reference.repository, reference: tag) != nil {
-                index = try Index.decode(try await client.manifest(reference.repository, reference: tag).data, what: "referrers tag \(tag)")
-            }
+            let tag = RegistryClient.referrersTag(for: image.manifestDigest)
+            var index = try await client.fallbackReferrers(reference.repository, subject: image.manifestDigest)
             index.manifests.removeAll { $0.digest == descriptor.digest }
             index.manifests.append(descriptor)
             try await client.putManifest(reference.repository, reference: tag, data: try CanonicalJSON.encode(index), mediaType: MediaType.ociIndex)

@@ -23,7 +23,7 @@ extension Kiln {
             case let .registry(reference):
                 let client = try await session.client(for: reference)
                 var referrers = try await client.referrers(reference.repository, digest: image.manifestDigest)
-                if referrers == nil { referrers = try await fallbackReferrers(client, reference.repository, image.manifestDigest) }
+                if referrers == nil { referrers = try await client.fallbackReferrers(reference.repository, subject: image.manifestDigest) }
                 for entry in referrers?.manifests ?? [] where entry.artifactType == SPDX.mediaType {
                     let manifest = try Manifest.decode(try await client.manifest(reference.repository, reference: entry.digest.description).data,
                                                        what: "artifact \(entry.digest)")
@@ -37,11 +37,5 @@ extension Kiln {
             }
             throw ImageError.source("\(location) has no SPDX SBOM attached (Kiln attaches one to images with an environment, in an OCI layout or a registry)")
         }
-    }
-
-    static func fallbackReferrers(_ client: RegistryClient, _ repository: String, _ digest: Digest) async throws -> Index {
-        let tag = "sha256-\(digest.encoded)"
-        guard try await client.manifestDigest(repository, reference: tag) != nil else { return Index(manifests: []) }
-        return try Index.decode(try await client.manifest(repository, reference: tag).data, what: "referrers tag \(tag)")
     }
 }

@@ -16,8 +16,7 @@ enum Staging {
             cleanup.run()
         }
         guard let path = destination.path else {
-            let url = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+            let url = try makeTemporaryDirectory()
             cleanup.add { try? FileManager.default.removeItem(at: url) }
             return try await body(url)
         }
@@ -32,9 +31,15 @@ enum Staging {
 
     /// Runs `body` with a private temporary directory that is removed afterwards.
     static func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async throws -> T {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        let url = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: url) }
         return try await body(url)
+    }
+
+    /// A new private directory, `kiln-PID-RANDOM`, in the system's temporary directory.
+    static func makeTemporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
     }
 }

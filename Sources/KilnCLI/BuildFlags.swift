@@ -16,18 +16,18 @@ extension BuildCommand {
         if let platform { plan.platform = try FlagError.reading("--platform") { try Platform(parsing: platform) } }
         let catalogue = try BaseCatalogue.located()
         var frontEnd: FrontEndResult?
+        var named: BaseImage?
         if input != nil, inferenceConfig != nil { throw PlanError.invalid("give an input file or --inference-config, not both") }
         let azureML = try input.map(AzureMLInput.detect) ?? inferenceConfig.map { AzureMLInput.inferenceConfig($0) }
         if let azureML {
             frontEnd = try azureML.plan(over: plan, options: FrontEndOptions(base: base, serve: !noServer, catalogue: catalogue))
             plan = frontEnd?.plan ?? plan
+            named = frontEnd?.base
         } else if let base {
-            plan.base = try FlagError.reading("--base") {
-                if let named = catalogue?.bases[base] { return try catalogue?.location(of: named) ?? .scratch }
-                return try ImageLocation(parsing: base)
-            }
+            let resolved = try FlagError.reading("--base") { try BaseCatalogue.resolve(base, in: catalogue) }
+            plan.base = resolved.location
+            named = resolved.entry
         }
-        let named = frontEnd?.base ?? base.flatMap { catalogue?.bases[$0] }
         if condaFile != nil || locked != nil || !requirements.isEmpty || plan.environment != nil {
             var environment = plan.environment ?? EnvironmentPlan()
             if condaFile != nil || locked != nil || environment.usesConda { environment = AzureMLLayout.environment(environment) }

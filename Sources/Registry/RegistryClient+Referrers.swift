@@ -21,4 +21,14 @@ extension RegistryClient {
             throw await failure(response, method: "GET", url: path)
         }
     }
+
+    /// The OCI tag-schema fallback for registries without the referrers API: `sha256-<hex of the subject>`.
+    public static func referrersTag(for subject: Digest) -> String { "sha256-\(subject.encoded)" }
+
+    /// The index under `subject`'s fallback tag, or an empty one when the tag does not exist yet.
+    public func fallbackReferrers(_ repository: String, subject: Digest) async throws -> Index {
+        let tag = Self.referrersTag(for: subject)
+        guard try await manifestDigest(repository, reference: tag) != nil else { return Index(manifests: []) }
+        return try Index.decode(try await manifest(repository, reference: tag).data, what: "referrers tag \(tag)")
+    }
 }
