@@ -25,8 +25,14 @@ public struct Fetcher: Sendable {
         return URL(fileURLWithPath: base).appendingPathComponent("kiln")
     }
 
-    /// The bytes at `url`, or nil when it does not exist (404, or no such file).
-    public func data(_ url: String) async throws -> Data? {
+    /// The largest repodata Kiln reads, compressed or not. conda-forge's biggest subdir is about 300 MB
+    /// of JSON; an answer past this is refused rather than read.
+    public static let maxRepodataSize = 1 << 30
+    /// The largest package archive Kiln downloads when the channel does not give its size.
+    public static let maxPackageSize: Int64 = 8 << 30
+
+    /// The bytes at `url` (at most `limit`), or nil when it does not exist (404, or no such file).
+    public func data(_ url: String, limit: Int = Fetcher.maxRepodataSize) async throws -> Data? {
         if url.hasPrefix("file://") {
             return FileManager.default.contents(atPath: Self.path(fromFileURL: url))
         }
@@ -36,7 +42,7 @@ public struct Fetcher: Sendable {
         let cache = HTTPCache(directory: cacheDirectory.appendingPathComponent("http"))
         let answer: HTTPCache.Answer
         do {
-            answer = try await cache.get(HTTPClientRequest(url: url), key: HTTPCache.key(url), client: http, limit: 2 << 30)
+            answer = try await cache.get(HTTPClientRequest(url: url), key: HTTPCache.key(url), client: http, limit: limit)
         } catch {
             throw CondaError.repodata("cannot reach \(SafeURL(url)): \(error)")
         }
@@ -73,13 +79,40 @@ public struct Fetcher: Sendable {
             guard FileManager.default.fileExists(atPath: source) else { throw CondaError.package("\(record.url) does not exist") }
             try FileManager.default.copyItem(atPath: source, toPath: temporary.path)
         } else {
-            guard let data = try await data(record.url) else { throw CondaError.package("\(record.url) was not found (404)") }
-            try data.write(to: temporary)
+            try await download(record.url, to: temporary, limit: record.size ?? Self.maxPackageSize)
         }
         let hashes = try verify(temporary, record)
         _ = try? FileManager.default.removeItem(at: cached)
         try FileManager.default.moveItem(at: temporary, to: cached)
         return FetchedPackage(url: cached, sha256: hashes.sha256, md5: hashes.md5, size: hashes.size)
+    }
+
+    /// Streams `url` into `file`, at most `limit` bytes (the size the channel declares), paced (`Pace`),
+    /// retried as `RetryPolicy` says.
+    func download(_ url: String, to file: URL, limit: Int64) async throws {
+        guard url.hasPrefix("https://") || url.hasPrefix("http://127.") || url.hasPrefix("http://localhost") else {
+            throw CondaError.package("\(SafeURL(url)): only https:// and file:// packages are allowed")
+        }
+        do {
+            var request = HTTPClientRequest(url: url)
+            request.headers.replaceOrAdd(name: "User-Agent", value: KilnVersion.userAgent)
+            let sending = request
+            let response = try await RetryPolicy.standard.send { _ in try await http.execute(sending, timeout: Pace.current.timeAmount) }
+            guard response.status == .ok else {
+                await response.body.discard(from: url)
+                throw CondaError.package("\(SafeURL(url)) answered \(response.status.code)")
+            }
+            try response.refuseDeclaredLength(over: Int(clamping: limit), from: url)
+            guard FileManager.default.createFile(atPath: file.path, contents: nil), let handle = FileHandle(forWritingAtPath: file.path) else {
+                throw CondaError.package("cannot write \(file.path)")
+            }
+            defer { try? handle.close() }
+            try await response.body.forEach(upTo: limit, from: url) { buffer in try buffer.withUnsafeReadableBytes { try handle.write(contentsOf: $0) } }
+        } catch let error as CondaError {
+            throw error
+        } catch {
+            throw CondaError.package("cannot download \(SafeURL(url)): \(error)")
+        }
     }
 
     /// Checks the archive's sha256 (or md5 when the record has no sha256) and size; returns its hashes.

@@ -3,7 +3,8 @@ import Foundation
 
 /// zstd decompression for repodata.json.zst (streaming, so the frame size need not be known).
 enum Zstd {
-    static func decompress(_ data: Data, what: String) throws -> Data {
+    /// At most `limit` bytes out, so a small hostile frame cannot expand without bound.
+    static func decompress(_ data: Data, what: String, limit: Int = Fetcher.maxRepodataSize) throws -> Data {
         guard let stream = ZSTD_createDStream() else { throw CondaError.repodata("\(what): cannot start zstd") }
         defer { ZSTD_freeDStream(stream) }
         ZSTD_initDStream(stream)
@@ -22,6 +23,7 @@ enum Zstd {
                     return ZSTD_isError(status) != 0 ? -1 : Int(status)
                 }
                 guard result >= 0 else { throw CondaError.repodata("\(what) is not valid zstd") }
+                guard output.count <= limit else { throw CondaError.repodata("\(what) expands to more than \(limit) bytes") }
                 if result == 0 && input.pos == input.size { return }
                 if produced == 0 && input.pos == input.size { throw CondaError.repodata("\(what) is truncated") }
             }

@@ -40,9 +40,10 @@ public struct HTTPCache: Sendable {
     }
 
     /// GETs `request` (made with the validators' headers), retried by `policy`, and returns the body from
-    /// the network or, on `304`, from disk. Bodies over `limit` bytes are refused.
+    /// the network or, on `304`, from disk. Bodies over `limit` bytes are refused, and a body is paced
+    /// (`Pace`). `timeout` bounds the wait for the answer's head.
     public func get(_ request: HTTPClientRequest, key: String, client: HTTPClient, policy: RetryPolicy = .standard,
-                    limit: Int, timeout: TimeAmount = .minutes(10)) async throws -> Answer {
+                    limit: Int, timeout: TimeAmount = Pace.current.timeAmount) async throws -> Answer {
         let body = directory.appendingPathComponent(key)
         let meta = directory.appendingPathComponent(key + ".json")
         let cached = FileManager.default.fileExists(atPath: body.path)
@@ -55,27 +56,39 @@ public struct HTTPCache: Sendable {
         let response = try await policy.send { _ in try await client.execute(sending, timeout: timeout) }
         switch response.status.code {
         case 304:
-            _ = try? await response.body.collect(upTo: 1 << 16)
-            guard let cached, let data = try? Data(contentsOf: body) else { return .status(304) }
+            await response.body.discard(from: request.url)
+            guard let cached, let data = try? Data(contentsOf: body, options: .alwaysMapped) else { return .status(304) }
             return .body(data, contentType: cached.contentType)
         case 200:
-            let data: Data
+            try response.refuseDeclaredLength(over: limit, from: request.url)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let temporary = directory.appendingPathComponent(".\(UUID().uuidString).part")
+            defer { try? FileManager.default.removeItem(at: temporary) }
+            // Streamed to disk, so memory stays flat however large the answer is until `limit` ends it.
+            guard FileManager.default.createFile(atPath: temporary.path, contents: nil),
+                  let handle = FileHandle(forWritingAtPath: temporary.path) else {
+                throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: directory.path])
+            }
             do {
-                data = Data(try await response.body.collect(upTo: limit).readableBytesView)
-            } catch is NIOTooManyBytesError {
-                throw HTTPError.tooLarge(SafeURL(request.url), limit: limit)
+                try await response.body.forEach(upTo: limit, from: request.url) { buffer in
+                    try buffer.withUnsafeReadableBytes { try handle.write(contentsOf: $0) }
+                }
+                try handle.close()
+            } catch {
+                try? handle.close()
+                throw error
             }
             let validators = Validators(etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified"),
                                         contentType: response.headers.first(name: "Content-Type"))
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            try data.write(to: body, options: .atomic)
+            _ = try? FileManager.default.removeItem(at: body)
+            try FileManager.default.moveItem(at: temporary, to: body)
             try JSONEncoder().encode(validators).write(to: meta, options: .atomic)
-            return .body(data, contentType: validators.contentType)
+            return .body(try Data(contentsOf: body, options: .alwaysMapped), contentType: validators.contentType)
         case 404, 410:
-            _ = try? await response.body.collect(upTo: 1 << 16)
+            await response.body.discard(from: request.url)
             return .notFound
         default:
-            _ = try? await response.body.collect(upTo: 1 << 16)
+            await response.body.discard(from: request.url)
             return .status(response.status.code)
         }
     }

@@ -9,7 +9,7 @@ import NIOSSL
 /// Clients follow up to five redirects; AsyncHTTPClient drops `Authorization` when a redirect crosses
 /// origins, as the distribution spec requires of storage redirects. A refused connection fails at once
 /// instead of being retried until the request's deadline: `RetryPolicy` decides about retries. TLS is
-/// always verified.
+/// always verified. The read timeout is `Pace.current`'s window, so a server that stops sending is cut off.
 public enum HTTPClients {
     nonisolated(unsafe) private static var clients: [String: HTTPClient] = [:]
     private static let lock = NSLock()
@@ -22,7 +22,7 @@ public enum HTTPClients {
         let key = caFile ?? ""
         if let client = clients[key] { return client }
         var configuration = HTTPClient.Configuration(redirectConfiguration: .follow(max: 5, allowCycles: false),
-                                                     timeout: .init(connect: .seconds(15), read: .seconds(300)))
+                                                     timeout: .init(connect: .seconds(15), read: Pace.current.timeAmount))
         configuration.connectionPool.retryConnectionEstablishment = false
         if let caFile {
             var tls = TLSConfiguration.makeClientConfiguration()
@@ -52,6 +52,8 @@ public enum HTTPError: Error, CustomStringConvertible, Sendable {
     case caFile(String, fromEnvironment: Bool)
     /// A response body longer than the caller allows.
     case tooLarge(SafeURL, limit: Int)
+    /// A response that stalled, or delivered fewer than `Pace.minimumBytes` in a window.
+    case tooSlow(SafeURL, bytes: Int, seconds: Int)
 
     /// A one-line message naming the file or the redacted URL.
     public var description: String {
@@ -60,6 +62,9 @@ public enum HTTPError: Error, CustomStringConvertible, Sendable {
             return "\(fromEnvironment ? "SSL_CERT_FILE" : "CA file") '\(path)': no such readable file"
         case let .tooLarge(url, limit):
             return "\(url): the response is larger than \(limit) bytes"
+        case let .tooSlow(url, bytes, seconds):
+            return bytes == 0 ? "\(url): the server sent nothing for \(seconds) s (KILN_HTTP_TIMEOUT sets how long to wait)"
+                : "\(url): the server sent only \(bytes) bytes in \(seconds) s (KILN_HTTP_TIMEOUT sets how long to wait)"
         }
     }
 }

@@ -55,7 +55,7 @@ public struct RetryPolicy: Sendable {
                 let retryAfter = response.headers.first(name: "Retry-After").flatMap(Self.seconds(retryAfter:))
                 let wait = delay(afterAttempt: number, retryAfter: retryAfter)
                 guard number < maxAttempts, clock.now - start + .seconds(wait) < deadline else { return response }
-                _ = try? await response.body.collect(upTo: 1 << 20)
+                await response.body.discard(from: "")
                 log?("answer \(response.status.code), retrying in \(String(format: "%.1f", wait)) s")
                 try await Task.sleep(for: .seconds(wait))
             } catch {

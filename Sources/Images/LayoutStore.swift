@@ -129,7 +129,7 @@ public struct LayoutSink: ImageSink {
             case let .file(source): try Atomic.placeBlob(from: source, at: target)
             case let .remote(remote):
                 if FileManager.default.fileExists(atPath: target) { continue }
-                try await remotes.download(remote, digest: layer.descriptor.digest, to: target)
+                try await remotes.download(remote, digest: layer.descriptor.digest, size: layer.descriptor.size, to: target)
             }
         }
         try Self.writeMissing([(image.configData, image.manifest.config.digest), (image.manifestData, image.manifestDigest)], to: layout)

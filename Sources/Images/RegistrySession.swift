@@ -45,11 +45,11 @@ public actor RegistrySession {
     }
 
     /// Downloads a remote blob to `path`, verified, through a hidden sibling renamed into place.
-    public func download(_ remote: RemoteBlob, digest: Digest, to path: String) async throws {
+    public func download(_ remote: RemoteBlob, digest: Digest, size: Int64, to path: String) async throws {
         let client = try await client(registry: remote.registry, repository: remote.repository)
         let staging = try Atomic.stagingPath(for: path)
         do {
-            _ = try await client.downloadBlob(remote.repository, digest: digest, to: staging)
+            _ = try await client.downloadBlob(remote.repository, digest: digest, size: size, to: staging)
             try Atomic.rename(staging, to: path)
         } catch {
             unlink(staging)
@@ -65,7 +65,7 @@ public actor RegistrySession {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let path = directory + "/" + result[index].descriptor.digest.encoded
             if !FileManager.default.fileExists(atPath: path) {
-                try await download(remote, digest: result[index].descriptor.digest, to: path)
+                try await download(remote, digest: result[index].descriptor.digest, size: result[index].descriptor.size, to: path)
             }
             result[index].blob = .file(path)
         }

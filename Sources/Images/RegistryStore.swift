@@ -34,7 +34,7 @@ public struct RegistrySource: ImageSource {
         let manifest = try Manifest.decode(fetched.data, what: "manifest \(reference)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         let configPath = scratch.appendingPathComponent("config-" + manifest.config.digest.encoded).path
-        _ = try await client.downloadBlob(reference.repository, digest: manifest.config.digest, to: configPath)
+        _ = try await client.downloadBlob(reference.repository, digest: manifest.config.digest, size: min(manifest.config.size, Int64(Layout.maxJSONBlobSize)), to: configPath)
         guard let configData = FileManager.default.contents(atPath: configPath) else {
             throw ImageError.source("cannot read the config of \(reference)")
         }

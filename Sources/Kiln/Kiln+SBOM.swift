@@ -29,7 +29,7 @@ extension Kiln {
                                                        what: "artifact \(entry.digest)")
                     guard manifest.subject?.digest == image.manifestDigest, let blob = manifest.layers.first else { continue }
                     let file = scratch.appendingPathComponent("sbom.json").path
-                    _ = try await client.downloadBlob(reference.repository, digest: blob.digest, to: file)
+                    _ = try await client.downloadBlob(reference.repository, digest: blob.digest, size: blob.size, to: file)
                     return try Data(contentsOf: URL(fileURLWithPath: file))
                 }
             case .dockerArchive, .scratch:

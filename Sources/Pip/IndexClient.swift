@@ -143,7 +143,7 @@ public actor IndexClient {
     /// Sends `request`, retried as `RetryPolicy` says; transport failures become one `PipError`.
     func execute(_ request: HTTPClientRequest, label: String) async throws -> HTTPClientResponse {
         do {
-            return try await RetryPolicy.standard.send({ _ in try await http.execute(request, timeout: .minutes(10)) },
+            return try await RetryPolicy.standard.send({ _ in try await http.execute(request, timeout: Pace.current.timeAmount) },
                                                        log: { [log] line in log("\(label): \(line)") })
         } catch {
             throw PipError.index("cannot reach \(label): \(error)")
@@ -228,7 +228,7 @@ public actor IndexClient {
         log("GET \(label)")
         let response = try await execute(try request(url), label: label)
         guard response.status.code == 200 else {
-            _ = try? await response.body.collect(upTo: 1 << 20)
+            await response.body.discard(from: url)
             if response.status.code == 404 { return nil }
             throw Self.failure(response.status.code, label)
         }
@@ -259,7 +259,7 @@ public actor IndexClient {
             let path = try await store(response, file)
             return try await Self.wheelMetadata(try FileByteSource(path: path), file)
         default:
-            _ = try? await response.body.collect(upTo: 1 << 20)
+            await response.body.discard(from: file.url)
             throw Self.failure(response.status.code, label)
         }
     }
@@ -269,10 +269,10 @@ public actor IndexClient {
         count("range")
         let response = try await execute(try request(url, headers: [("Range", "bytes=\(offset)-\(offset + Int64(length) - 1)")]), label: label)
         guard response.status.code == 206 else {
-            _ = try? await response.body.collect(upTo: 1 << 20)
+            await response.body.discard(from: url)
             throw PipError.index("\(label): a range request answered \(response.status.code), not 206")
         }
-        let data = Data((try await response.body.collect(upTo: max(length, 1) + 1)).readableBytesView)
+        let data = Data((try await response.body.collect(upTo: max(length, 1) + 1, from: url)).readableBytesView)
         guard data.count == length else { throw PipError.index("\(label): a range request returned \(data.count) bytes, not \(length)") }
         return data
     }
@@ -323,12 +323,16 @@ public actor IndexClient {
         log("GET \(label)")
         let response = try await execute(try request(file.url), label: label)
         guard response.status.code == 200 else {
-            _ = try? await response.body.collect(upTo: 1 << 20)
+            await response.body.discard(from: file.url)
             throw Self.failure(response.status.code, label)
         }
         let path = try await store(response, file, allowed: allowed)
         return (path, try Self.sha256File(path))
     }
+
+    /// The largest distribution file Kiln downloads. The biggest wheels on PyPI (CUDA builds of torch) are
+    /// under 4 GiB; a larger or endless answer is refused rather than left to fill the disk.
+    static let maxDistributionSize = 8 << 30
 
     /// Streams a 200 answer into the wheel cache, hashing as it writes; only a verified file is kept.
     func store(_ response: HTTPClientResponse, _ file: DistributionFile, allowed: Set<String> = []) async throws -> String {
@@ -341,9 +345,10 @@ public actor IndexClient {
         }
         var hasher = SHA256()
         do {
-            for try await buffer in response.body {
+            try response.refuseDeclaredLength(over: Self.maxDistributionSize, from: file.url)
+            try await response.body.forEach(upTo: Self.maxDistributionSize, from: file.url) { buffer in
                 buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
-                try handle.write(contentsOf: Data(buffer.readableBytesView))
+                try buffer.withUnsafeReadableBytes { try handle.write(contentsOf: $0) }
             }
             try handle.close()
         } catch {

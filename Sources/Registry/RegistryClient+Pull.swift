@@ -27,6 +27,7 @@ extension RegistryClient {
         }
         if response.status == .notFound { throw RegistryError.notFound("manifest \(registry)/\(repository):\(reference)") }
         guard response.status == .ok else { throw await failure(response, method: "GET", url: path) }
+        try response.refuseDeclaredLength(over: Layout.maxJSONBlobSize, from: path)
         let body = try await response.body.collect(upTo: Layout.maxJSONBlobSize, from: path)
         let data = Data(body.readableBytesView)
         let digest = Digest.sha256(of: data)
@@ -93,8 +94,9 @@ extension RegistryClient {
 
     /// Downloads a blob to `path`, hashing as it streams. A connection lost mid-body resumes with
     /// `Range: bytes=N-` (a server that answers 200 instead of 206 starts it over). A digest mismatch
-    /// deletes the file and throws.
-    public func downloadBlob(_ repository: String, digest: Digest, to path: String) async throws -> Int64 {
+    /// deletes the file and throws, as does a body longer than `size`, the length the manifest declares,
+    /// so an endless answer cannot fill the disk.
+    public func downloadBlob(_ repository: String, digest: Digest, size: Int64, to path: String) async throws -> Int64 {
         let location = url("/v2/\(repository)/blobs/\(digest)")
         var hash = HashingSink(next: try FileSink(path: path))
         var attempt = 1
@@ -112,12 +114,15 @@ extension RegistryClient {
                 throw await failure(response, method: "GET", url: location)
             }
             do {
-                for try await buffer in response.body {
+                try response.refuseDeclaredLength(over: Int(clamping: size - hash.count), from: location)
+                try await response.body.forEach(upTo: size - hash.count, from: location) { buffer in
                     try buffer.withUnsafeReadableBytes { try hash.write($0) }
                 }
                 break
             } catch {
-                guard attempt < Self.retryPolicy.maxAttempts, !(error is ArchiveError) else {
+                var final = error is ArchiveError
+                if case HTTPError.tooLarge = error { final = true }
+                guard attempt < Self.retryPolicy.maxAttempts, !final else {
                     unlink(path)
                     throw error as? RegistryError ?? RegistryError.network(url: SafeURL(location), detail: "\(error)")
                 }

@@ -9,7 +9,7 @@ extension RegistryClient {
     public func mountBlob(_ repository: String, digest: Digest, from source: String) async throws -> Bool {
         let path = url("/v2/\(repository)/blobs/uploads/?mount=\(digest)&from=\(source)")
         let response = try await send([.push(repository), .pull(source)]) { Self.emptyRequest(.POST, path) }
-        _ = try? await response.body.collect(upTo: 64 * 1024)
+        await response.body.discard(from: path)
         switch response.status {
         case .created: return true
         case .accepted:
@@ -39,7 +39,7 @@ extension RegistryClient {
     func uploadOnce(_ repository: String, digest: Digest, size: Int64, from bytes: BlobBytes) async throws {
         let start = url("/v2/\(repository)/blobs/uploads/")
         let opened = try await send([.push(repository)]) { Self.emptyRequest(.POST, start) }
-        _ = try? await opened.body.collect(upTo: 64 * 1024)
+        await opened.body.discard(from: start)
         guard opened.status == .accepted, let first = opened.headers.first(name: "Location") else {
             throw await failure(opened, method: "POST", url: start)
         }
@@ -58,7 +58,7 @@ extension RegistryClient {
         }
         let putURL = location + (location.contains("?") ? "&" : "?") + "digest=\(digest)"
         let done = try await send([.push(repository)]) { Self.emptyRequest(.PUT, putURL) }
-        _ = try? await done.body.collect(upTo: 64 * 1024)
+        await done.body.discard(from: putURL)
         guard done.status == .created else { throw await failure(done, method: "PUT", url: putURL) }
         if let echoed = done.headers.first(name: "Docker-Content-Digest"), echoed != digest.description {
             throw RegistryError.digestMismatch(what: "uploaded blob", expected: digest.description, actual: echoed)
@@ -86,7 +86,7 @@ extension RegistryClient {
             }
             return request
         }
-        _ = try? await patched.body.collect(upTo: 64 * 1024)
+        await patched.body.discard(from: location)
         guard patched.status == .accepted || patched.status == .noContent else {
             throw await failure(patched, method: "PATCH", url: location)
         }
@@ -109,7 +109,7 @@ extension RegistryClient {
             request.body = .bytes(ByteBuffer(bytes: data))
             return request
         }
-        _ = try? await response.body.collect(upTo: 64 * 1024)
+        await response.body.discard(from: path)
         guard response.status == .created else { throw await failure(response, method: "PUT", url: path) }
         let digest = Digest.sha256(of: data)
         if let echoed = response.headers.first(name: "Docker-Content-Digest"), echoed != digest.description {

@@ -15,7 +15,7 @@ extension RegistryClient {
             let body = try await response.body.collect(upTo: Layout.maxJSONBlobSize, from: path)
             return try Index.decode(Data(body.readableBytesView), what: "referrers of \(registry)/\(repository)@\(digest)")
         case .notFound:
-            _ = try? await response.body.collect(upTo: 64 * 1024)
+            await response.body.discard(from: path)
             return nil
         default:
             throw await failure(response, method: "GET", url: path)

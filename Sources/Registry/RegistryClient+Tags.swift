@@ -1,11 +1,13 @@
 import AsyncHTTPClient
 import Foundation
+import HTTP
 import NIOCore
 import OCI
 
 extension RegistryClient {
     /// Every tag in `repository`, following `Link: <…>; rel="next"` pages. A server that ignores `n` or
-    /// sends no Link simply gives one page; a Link that repeats itself or adds nothing ends the walk.
+    /// sends no Link simply gives one page; a Link that repeats itself or adds nothing ends the walk. A
+    /// Link to another host is refused: the next request would carry this registry's credentials there.
     /// nil when the repository does not exist.
     public func tags(_ repository: String, pageSize: Int? = nil) async throws -> [String]? {
         var next: String? = url("/v2/\(repository)/tags/list") + (pageSize.map { "?n=\($0)" } ?? "")
@@ -15,7 +17,7 @@ extension RegistryClient {
         while let page = next, seenPages.insert(page).inserted {
             let response = try await send([.pull(repository)]) { HTTPClientRequest(url: page) }
             if response.status == .notFound, all.isEmpty {
-                _ = try? await response.body.collect(upTo: 64 * 1024)
+                await response.body.discard(from: page)
                 return nil
             }
             guard response.status == .ok else { throw await failure(response, method: "GET", url: page) }
@@ -27,6 +29,9 @@ extension RegistryClient {
             let fresh = (list.tags ?? []).filter { known.insert($0).inserted }
             all += fresh
             next = fresh.isEmpty ? nil : Self.nextLink(response.headers["Link"]).map(resolve)
+            if let link = next, !link.hasPrefix(baseURL + "/") {
+                throw RegistryError.protocolViolation("\(registry) sent a tag-list Link to another host (\(SafeURL(link))); not followed")
+            }
         }
         return all
     }

@@ -55,7 +55,7 @@ public final class RegistryClient: Sendable {
         let speaksTLS: Bool
         do {
             let response = try await http.execute(probe, timeout: .seconds(10))
-            _ = try? await response.body.collect(upTo: 64 * 1024)
+            await response.body.discard(from: probe.url)
             speaksTLS = true
         } catch NIOSSLError.handshakeFailed(let reason) {
             // A plain-HTTP server answers a ClientHello with text: WRONG_VERSION_NUMBER. Anything else
@@ -145,7 +145,10 @@ public final class RegistryClient: Sendable {
         let log = options.log
         log?("> \(request.method.rawValue) \(Redaction.url(request.url))" + Self.describe(request.headers))
         do {
-            let response = try await http.execute(request, timeout: .minutes(30))
+            // A read must get its answer's head within the pace's window. A write's head may come only after
+            // the whole body has gone, or after the registry has committed a large blob: 30 minutes.
+            let reads = request.method == .GET || request.method == .HEAD
+            let response = try await http.execute(request, timeout: reads ? Pace.current.timeAmount : .minutes(30))
             log?("< \(response.status.code) \(request.method.rawValue) \(Redaction.url(request.url))" + Self.describe(response.headers))
             return response
         } catch {
@@ -162,6 +165,9 @@ public final class RegistryClient: Sendable {
                 return "the TLS certificate is not trusted; trust its CA (a CA file in the registry settings, or SSL_CERT_FILE)"
             }
             return "TLS handshake failed (\(text.components(separatedBy: " at ").first ?? text))"
+        }
+        if let error = error as? HTTPClientError, error == .deadlineExceeded || error == .readTimeout {
+            return "no answer within \(Pace.current.window) (KILN_HTTP_TIMEOUT sets how long to wait)"
         }
         return "\(error)"
     }
@@ -180,7 +186,7 @@ public final class RegistryClient: Sendable {
 
     /// Turns a non-success response into an error carrying the registry's error code.
     func failure(_ response: HTTPClientResponse, method: String, url: String) async -> RegistryError {
-        let body = (try? await response.body.collect(upTo: 64 * 1024)).map { Data($0.readableBytesView) } ?? Data()
+        let body = (try? await response.body.collect(upTo: 64 * 1024, from: url)).map { Data($0.readableBytesView) } ?? Data()
         struct Errors: Decodable {
             struct Item: Decodable { var code: String?; var message: String? }
             var errors: [Item]?

@@ -17,11 +17,26 @@ public final class TestHTTPServer: @unchecked Sendable {
         public var status: Int
         public var headers: [(String, String)]
         public var body: Data
-        public init(status: Int, headers: [(String, String)] = [], body: Data = Data()) {
+        /// How the body is sent, for servers that misbehave on purpose.
+        public var delivery: Delivery = .whole
+        public init(status: Int, headers: [(String, String)] = [], body: Data = Data(), delivery: Delivery = .whole) {
             self.status = status
             self.headers = headers
             self.body = body
+            self.delivery = delivery
         }
+    }
+
+    /// Ways of sending a body.
+    public enum Delivery: Sendable {
+        /// All at once, with its true Content-Length.
+        case whole
+        /// One byte every `interval` seconds, with its true Content-Length.
+        case trickle(interval: Double)
+        /// `body` repeated (chunked, no Content-Length) until `total` bytes or the client goes away.
+        case endless(total: Int64)
+        /// The body, announced with `declared` as Content-Length; the connection closes after the body.
+        case declaredLength(Int)
     }
 
     public let host: String
@@ -82,13 +97,57 @@ public final class TestHTTPServer: @unchecked Sendable {
                 record(request)
                 let response = respond(request)
                 var headers = HTTPHeaders(response.headers)
-                headers.replaceOrAdd(name: "Content-Length", value: "\(response.body.count)")
+                switch response.delivery {
+                case .endless: headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked")
+                case let .declaredLength(length): headers.replaceOrAdd(name: "Content-Length", value: "\(length)")
+                default: headers.replaceOrAdd(name: "Content-Length", value: "\(response.body.count)")
+                }
                 let status = HTTPResponseStatus(statusCode: response.status)
                 context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
-                if head.method != .HEAD {
-                    context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
+                guard head.method != .HEAD else {
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                    return
                 }
+                switch response.delivery {
+                case .whole:
+                    context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                case let .trickle(interval):
+                    trickle(Array(response.body), from: 0, every: interval, context: context)
+                case let .endless(total):
+                    pour(ByteBuffer(bytes: response.body.isEmpty ? Data(repeating: 0x20, count: 65536) : response.body), sent: 0, total: total, context: context)
+                case .declaredLength:
+                    let channel = context.channel
+                    context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: response.body))))).whenComplete { _ in
+                        channel.close(promise: nil)
+                    }
+                }
+            }
+        }
+
+        /// Sends one byte, then schedules the next, until the body is done or the client closes.
+        func trickle(_ bytes: [UInt8], from index: Int, every interval: Double, context: ChannelHandlerContext) {
+            guard context.channel.isActive else { return }
+            guard index < bytes.count else {
                 context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                return
+            }
+            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: [bytes[index]])))), promise: nil)
+            context.eventLoop.scheduleTask(in: .milliseconds(Int64(interval * 1000))) {
+                self.trickle(bytes, from: index + 1, every: interval, context: context)
+            }
+        }
+
+        /// Writes `chunk` again as soon as the last write is flushed, so memory stays flat on both sides.
+        func pour(_ chunk: ByteBuffer, sent: Int64, total: Int64, context: ChannelHandlerContext) {
+            guard context.channel.isActive else { return }
+            guard sent < total else {
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                return
+            }
+            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk)))).whenComplete { result in
+                guard case .success = result else { return }
+                self.pour(chunk, sent: sent + Int64(chunk.readableBytes), total: total, context: context)
             }
         }
     }
