@@ -44,7 +44,7 @@ public struct Fetcher: Sendable {
         do {
             answer = try await cache.get(HTTPClientRequest(url: url), key: HTTPCache.key(url), client: http, limit: limit)
         } catch {
-            throw CondaError.repodata("cannot reach \(SafeURL(url)): \(error)")
+            throw CondaError.repodata("cannot reach \(SafeURL(url)): \(HTTPError.explain(error))")
         }
         switch answer {
         case let .body(data, _): return data
@@ -111,7 +111,7 @@ public struct Fetcher: Sendable {
         } catch let error as CondaError {
             throw error
         } catch {
-            throw CondaError.package("cannot download \(SafeURL(url)): \(error)")
+            throw CondaError.package("cannot download \(SafeURL(url)): \(HTTPError.explain(error))")
         }
     }
 

@@ -22,15 +22,24 @@ extension HTTPClientResponse.Body {
         let safe = SafeURL(url)
         var meter = pace.meter(safe)
         var total: Int64 = 0
-        do {
-            for try await buffer in self {
-                total += Int64(buffer.readableBytes)
-                if total > limit { throw HTTPError.tooLarge(safe, limit: Int(clamping: limit)) }
-                try meter.record(buffer.readableBytes)
-                try body(buffer)
+        var pieces = makeAsyncIterator()
+        while true {
+            // Only the transport's failures are explained here; `body`'s own errors pass through as they are.
+            let next: ByteBuffer?
+            do {
+                next = try await pieces.next()
+            } catch let error as HTTPClientError where error == .readTimeout {
+                throw HTTPError.tooSlow(safe, bytes: 0, seconds: pace.seconds)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                throw HTTPError.broken(safe, HTTPError.explain(error))
             }
-        } catch let error as HTTPClientError where error == .readTimeout {
-            throw HTTPError.tooSlow(safe, bytes: 0, seconds: pace.seconds)
+            guard let buffer = next else { return }
+            total += Int64(buffer.readableBytes)
+            if total > limit { throw HTTPError.tooLarge(safe, limit: Int(clamping: limit)) }
+            try meter.record(buffer.readableBytes)
+            try body(buffer)
         }
     }
 

@@ -54,6 +54,8 @@ public enum HTTPError: Error, CustomStringConvertible, Sendable {
     case tooLarge(SafeURL, limit: Int)
     /// A response that stalled, or delivered fewer than `Pace.minimumBytes` in a window.
     case tooSlow(SafeURL, bytes: Int, seconds: Int)
+    /// A response whose body broke off: the connection closed early, or the framing was invalid.
+    case broken(SafeURL, String)
 
     /// A one-line message naming the file or the redacted URL.
     public var description: String {
@@ -62,9 +64,44 @@ public enum HTTPError: Error, CustomStringConvertible, Sendable {
             return "\(fromEnvironment ? "SSL_CERT_FILE" : "CA file") '\(path)': no such readable file"
         case let .tooLarge(url, limit):
             return "\(url): the response is larger than \(limit) bytes"
+        case let .broken(url, detail):
+            return "\(url): the answer broke off (\(detail))"
         case let .tooSlow(url, bytes, seconds):
             return bytes == 0 ? "\(url): the server sent nothing for \(seconds) s (KILN_HTTP_TIMEOUT sets how long to wait)"
                 : "\(url): the server sent only \(bytes) bytes in \(seconds) s (KILN_HTTP_TIMEOUT sets how long to wait)"
         }
+    }
+
+    /// A transport failure in words a user can act on: untrusted certificates, timeouts, redirect loops,
+    /// connections closed early. Anything else is described as the library describes it.
+    public static func explain(_ error: Error) -> String {
+        if let error = error as? HTTPError { return error.description }
+        if case let NIOSSLError.handshakeFailed(reason) = error {
+            let text = "\(reason)"
+            if text.contains("CERTIFICATE_VERIFY_FAILED") {
+                return "the TLS certificate is not trusted; trust its CA (a CA file in the registry settings, or SSL_CERT_FILE)"
+            }
+            return "TLS handshake failed (\(text.components(separatedBy: " at ").first ?? text))"
+        }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout:
+                return "no answer within \(Pace.current.seconds) s (KILN_HTTP_TIMEOUT sets how long to wait)"
+            case .connectTimeout:
+                return "the connection timed out"
+            case .redirectLimitReached, .redirectCycleDetected:
+                return "too many redirects (a redirect loop?)"
+            case .remoteConnectionClosed:
+                return "the server closed the connection early"
+            default:
+                break
+            }
+        }
+        let text = "\(error)"
+        if text.contains("Connection refused") { return "connection refused" }
+        if text == "stream ended at an unexpected time" || text.contains("invalidEOFState") {
+            return "the server closed the connection before the declared Content-Length"
+        }
+        return text
     }
 }

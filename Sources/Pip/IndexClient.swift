@@ -146,7 +146,7 @@ public actor IndexClient {
             return try await RetryPolicy.standard.send({ _ in try await http.execute(request, timeout: Pace.current.timeAmount) },
                                                        log: { [log] line in log("\(label): \(line)") })
         } catch {
-            throw PipError.index("cannot reach \(label): \(error)")
+            throw PipError.index("cannot reach \(label): \(HTTPError.explain(error))")
         }
     }
 
@@ -170,7 +170,7 @@ public actor IndexClient {
         } catch let error as PipError {
             throw error
         } catch {
-            throw PipError.index("cannot reach \(label): \(error)")
+            throw PipError.index("cannot reach \(label): \(HTTPError.explain(error))")
         }
         switch answer {
         case let .body(data, contentType): return (data, contentType ?? "text/html")

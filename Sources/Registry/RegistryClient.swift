@@ -153,23 +153,8 @@ public final class RegistryClient: Sendable {
             return response
         } catch {
             log?("< failed \(request.method.rawValue) \(Redaction.url(request.url)): \(error)")
-            throw RegistryError.network(url: SafeURL(request.url), detail: Self.explain(error))
+            throw RegistryError.network(url: SafeURL(request.url), detail: HTTPError.explain(error))
         }
-    }
-
-    /// A transport error in words a user can act on.
-    static func explain(_ error: Error) -> String {
-        if case let NIOSSLError.handshakeFailed(reason) = error {
-            let text = "\(reason)"
-            if text.contains("CERTIFICATE_VERIFY_FAILED") {
-                return "the TLS certificate is not trusted; trust its CA (a CA file in the registry settings, or SSL_CERT_FILE)"
-            }
-            return "TLS handshake failed (\(text.components(separatedBy: " at ").first ?? text))"
-        }
-        if let error = error as? HTTPClientError, error == .deadlineExceeded || error == .readTimeout {
-            return "no answer within \(Pace.current.window) (KILN_HTTP_TIMEOUT sets how long to wait)"
-        }
-        return "\(error)"
     }
 
     /// Headers worth seeing at --verbose, with credentials and signed URLs masked.
