@@ -57,7 +57,7 @@ public enum Installer {
                 let key = archive.url.deletingPathExtension().lastPathComponent.replacingOccurrences(of: ".tar", with: "")
                 let directory = extracted.appendingPathComponent(key)
                 if !FileManager.default.fileExists(atPath: directory.appendingPathComponent("info/index.json").path) {
-                    try PackageArchive.extract(archive.url, into: directory)
+                    try extractShared(archive.url, into: directory)
                 }
                 packages.append((try installedRecord(record, directory: directory, archive: archive), directory))
             }
@@ -70,6 +70,26 @@ public enum Installer {
         } catch {
             try? FileManager.default.removeItem(at: root)
             throw error
+        }
+    }
+
+    /// Extracts into a private sibling and renames it into place, so a build sharing the cache directory
+    /// never sees a package half extracted: the directory exists complete, or not at all. When another
+    /// build got there first, its copy is used and ours removed.
+    static func extractShared(_ archive: URL, into directory: URL) throws {
+        let parent = directory.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
+        let staging = parent.appendingPathComponent(".\(directory.lastPathComponent).\(UUID().uuidString).part")
+        defer { try? FileManager.default.removeItem(at: staging) }
+        try PackageArchive.extract(archive, into: staging)
+        // A directory left by an older, interrupted extraction (no info/index.json) is replaced.
+        if FileManager.default.fileExists(atPath: directory.path),
+           !FileManager.default.fileExists(atPath: directory.appendingPathComponent("info/index.json").path) {
+            let stale = parent.appendingPathComponent(".\(directory.lastPathComponent).\(UUID().uuidString).stale")
+            if rename(directory.path, stale.path) == 0 { try? FileManager.default.removeItem(at: stale) }
+        }
+        if rename(staging.path, directory.path) != 0, errno != EEXIST, errno != ENOTEMPTY {
+            throw CondaError.package("cannot move \(archive.lastPathComponent) into the cache at \(directory.path): \(String(cString: strerror(errno)))")
         }
     }
 
