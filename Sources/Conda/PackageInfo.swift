@@ -58,6 +58,29 @@ public struct PackageInfo: Sendable {
         return PackageInfo(paths: try legacyPaths(directory, what: what), entryPoints: entryPoints, noarch: noarch)
     }
 
+    /// The `size_in_bytes` that `info/paths.json` gives each file (by normalized relative path), or nil
+    /// when the package has no paths.json. Extraction bounds each member by it.
+    static func declaredSizes(_ directory: URL, what: String, limit: Int64) throws -> [String: Int64]? {
+        let path = directory.appendingPathComponent("info/paths.json").path
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
+        if let size = (attributes[.size] as? NSNumber)?.int64Value, size > limit {
+            throw CondaError.package("\(what): info/paths.json is \(size) bytes, more than the \(limit) Kiln reads")
+        }
+        struct Paths: Decodable {
+            struct Item: Decodable { var _path: String; var path_type: String?; var size_in_bytes: Int64? }
+            var paths: [Item]
+        }
+        guard let data = FileManager.default.contents(atPath: path), let paths = try? JSONDecoder().decode(Paths.self, from: data) else {
+            throw CondaError.package("\(what): info/paths.json is malformed")
+        }
+        var sizes: [String: Int64] = [:]
+        for item in paths.paths where (item.path_type ?? "hardlink") == "hardlink" {
+            guard let size = item.size_in_bytes, size >= 0 else { continue }
+            sizes[try PackageArchive.safeRelativePath(item._path, what: what)] = size
+        }
+        return sizes
+    }
+
     /// `info/files` with `info/has_prefix` (`<placeholder> <text|binary> <path>` or just `<path>`).
     static func legacyPaths(_ directory: URL, what: String) throws -> [PathEntry] {
         let info = directory.appendingPathComponent("info")

@@ -20,8 +20,52 @@ public struct DistributionFile: Sendable, Hashable {
 
 /// Parses simple-API pages.
 enum SimplePage {
+    /// The most files Kiln reads from one project page. The largest real PyPI pages list tens of thousands
+    /// of files (projects with many releases of many wheels each); 200,000 is well above them. A hostile
+    /// page with a million links (90 MB of HTML, under the 256 MiB page limit) cost about 1 GB of memory
+    /// and minutes of parsing before this bound; the links are counted in the raw bytes, before parsing.
+    static let maxFiles = 200_000
+
+    /// Refuses a page whose `count` of file entries is over `maxFiles`.
+    static func check(_ count: Int, pageURL: String) throws {
+        guard count <= maxFiles else {
+            throw PipError.index("\(Redaction.url(pageURL)) lists more than \(maxFiles) files; Kiln reads at most \(maxFiles) from one project page")
+        }
+    }
+
+    /// How many times `needle` occurs in `data`, ASCII letters compared without case; stops past `maxFiles`.
+    /// `followedBySpace` counts only occurrences followed by whitespace (`<a ` but not `<abbr`).
+    static func occurrences(of needle: String, in data: Data, followedBySpace: Bool = false) -> Int {
+        let pattern = Array(needle.lowercased().utf8)
+        guard let first = pattern.first else { return 0 }
+        return data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            var count = 0
+            var index = 0
+            let end = bytes.count - pattern.count - (followedBySpace ? 1 : 0)
+            while index <= end, count <= maxFiles {
+                if bytes[index] | 0x20 == first | 0x20 {
+                    var matched = true
+                    for offset in 1..<pattern.count {
+                        let byte = bytes[index + offset]
+                        let lowered = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+                        if lowered != pattern[offset] { matched = false; break }
+                    }
+                    if matched, followedBySpace {
+                        let next = bytes[index + pattern.count]
+                        matched = next == 0x20 || next == 0x09 || next == 0x0A || next == 0x0D || next == 0x0C
+                    }
+                    if matched { count += 1; index += pattern.count; continue }
+                }
+                index += 1
+            }
+            return count
+        }
+    }
+
     /// PEP 691 JSON.
     static func json(_ data: Data, pageURL: String, order: Int) throws -> [DistributionFile] {
+        try check(occurrences(of: #""filename""#, in: data), pageURL: pageURL)
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let files = object["files"] as? [[String: Any]] else {
             throw PipError.index("\(Redaction.url(pageURL)) is not a PEP 691 JSON page")
@@ -41,7 +85,8 @@ enum SimplePage {
     }
 
     /// PEP 503 HTML (also find-links pages): every anchor, with its data- attributes.
-    static func html(_ data: Data, pageURL: String, order: Int) -> [DistributionFile] {
+    static func html(_ data: Data, pageURL: String, order: Int) throws -> [DistributionFile] {
+        try check(occurrences(of: "<a", in: data, followedBySpace: true), pageURL: pageURL)
         let text = String(decoding: data, as: UTF8.self)
         var base = pageURL
         if let match = text.range(of: #"<base\s+href\s*=\s*["']([^"']+)["']"#, options: [.regularExpression, .caseInsensitive]) {

@@ -87,7 +87,7 @@ public actor IndexClient {
             let root = Self.path(fromFileURL: index)
             let page = root + "/" + key + "/index.html"
             guard let data = FileManager.default.contents(atPath: page) else { return [] }
-            return SimplePage.html(data, pageURL: "file://" + root + "/" + key + "/", order: order)
+            return try SimplePage.html(data, pageURL: "file://" + root + "/" + key + "/", order: order)
         }
         let pageURL = index + "/" + key + "/"
         let accept = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
@@ -95,7 +95,7 @@ public actor IndexClient {
         if contentType.contains("application/vnd.pypi.simple.v1+json") {
             return try SimplePage.json(data, pageURL: credentials.prepare(pageURL).url, order: order)
         }
-        return SimplePage.html(data, pageURL: credentials.prepare(pageURL).url, order: order)
+        return try SimplePage.html(data, pageURL: credentials.prepare(pageURL).url, order: order)
     }
 
     func findLinksFiles(_ link: String, order: Int) async throws -> [DistributionFile] {
@@ -106,7 +106,7 @@ public actor IndexClient {
                 throw PipError.index("--find-links \(local) does not exist")
             }
             if !isDirectory.boolValue {
-                return SimplePage.html(FileManager.default.contents(atPath: local) ?? Data(), pageURL: "file://" + local, order: order)
+                return try SimplePage.html(FileManager.default.contents(atPath: local) ?? Data(), pageURL: "file://" + local, order: order)
             }
             let names = (try? FileManager.default.contentsOfDirectory(atPath: local)) ?? []
             return names.sorted().filter { $0.hasSuffix(".whl") || isSourceDistribution($0) }.map {
@@ -117,7 +117,7 @@ public actor IndexClient {
         guard let (data, _) = try await cachedGet(link, accept: "text/html") else {
             throw PipError.index("--find-links \(Redaction.url(link)) was not found (404)")
         }
-        return SimplePage.html(data, pageURL: credentials.prepare(link).url, order: order)
+        return try SimplePage.html(data, pageURL: credentials.prepare(link).url, order: order)
     }
 
     // MARK: HTTP
