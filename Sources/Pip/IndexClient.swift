@@ -353,6 +353,7 @@ public actor IndexClient {
             try handle.close()
         } catch {
             try? handle.close()
+            if let error = error as? HTTPError { throw PipError.wheel("\(file.fileName): \(error)") }
             throw PipError.wheel("\(Redaction.url(file.url)): download failed: \(error)")
         }
         let actual = hasher.finalize().map { String(format: "%02x", $0) }.joined()
