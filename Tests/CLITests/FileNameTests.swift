@@ -83,6 +83,53 @@ import TestSupport
         #expect(result.stderr.split(separator: "\n").count == 1)
         #expect(!FileManager.default.fileExists(atPath: out.file("img")))
     }
+
+    /// The same rule inside a wheel: a member name that is not UTF-8 (and not flagged as such) is refused
+    /// in one line that names the wheel, and nothing is installed.
+    @Test func aWheelMemberNameThatIsNotUTF8IsRefused() throws {
+        let wheels = try TemporaryDirectory("bad-name-wheel")
+        let script = """
+        import sys, zipfile
+        path = sys.argv[1] + '/badname-1.0-py3-none-any.whl'
+        with zipfile.ZipFile(path, 'w') as wheel:
+            wheel.writestr('badname/__init__.py', '')
+            wheel.writestr('badname/bad-XX.txt', 'x')
+            wheel.writestr('badname-1.0.dist-info/METADATA', 'Metadata-Version: 2.1\\nName: badname\\nVersion: 1.0\\n')
+            wheel.writestr('badname-1.0.dist-info/WHEEL', 'Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n')
+            wheel.writestr('badname-1.0.dist-info/RECORD', '')
+        data = open(path, 'rb').read().replace(b'bad-XX', b'bad-\\xff\\xfe')
+        open(path, 'wb').write(data)
+        """
+        let made = try run(pythonPath(), ["-c", script, wheels.path])
+        try #require(made.status == 0, "\(made.stderr)")
+        let index = try PipIndex(directories: [wheels.path])
+        let requirements = try wheels.write("requirements.txt", "badname\n")
+        let out = try TemporaryDirectory("out")
+        let result = try KilnBinary.run(["pip", "install", "-r", requirements, "--python", "3.11", "--glibc", "2.28",
+                                         "--target", out.file("site"), "--index-url", index.url()],
+                                        environment: ["KILN_CACHE_DIR": out.file("cache")])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("kiln: error: ") && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("badname-1.0-py3-none-any.whl") && result.stderr.contains("not UTF-8"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out.file("site")))
+    }
+
+    /// GNU tar lists every tricky name of a layer back byte for byte, as umoci unpacks them.
+    @Test func gnuTarListsEveryName() throws {
+        let root = try Self.tree()
+        let out = try TemporaryDirectory("out")
+        let built = try KilnBinary.build(["--base", "scratch", "--add", "\(root.file("t")):/data", "--output", "oci:\(out.file("img")):1"],
+                                         environment: ["LC_ALL": "C", "LANG": "C"])
+        let layer = out.file("img/blobs/sha256/" + (built.layers.last?.digest.dropFirst(7) ?? ""))
+        let listed = try run("tar", ["--null", "--quoting-style=literal", "-tzf", layer], environment: ["LC_ALL": "C.UTF-8"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        // One name per line; the name with a newline in it comes out as two lines, so compare on the rest.
+        let names = Set(listed.stdout.split(separator: "\n", omittingEmptySubsequences: true).map { String($0).trimmingTrailingSlash })
+        for name in Self.names where !name.contains("\n") {
+            #expect(names.contains("data/" + name), "\(Array(name.utf8))")
+        }
+        #expect(names.contains("data/dir with space/модель/weights.bin") && names.contains("data/link → données"))
+    }
 }
 
 extension String {
