@@ -8,7 +8,7 @@ let package = Package(
         .executable(name: "kiln", targets: ["kiln"]),
         // Kiln as a library: `Kiln.build(plan, to: location, options:)` and the other jobs, plus the
         // AzureML front ends that turn AzureML files into a plan.
-        .library(name: "Kiln", targets: ["Kiln", "AzureML", "Plan", "OCI"]),
+        .library(name: "Kiln", targets: ["Kiln", "AzureML", "Plan", "OCI", "Progress"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,42 +27,44 @@ let package = Package(
 
         // OCI image model: digests, descriptors, manifests, indexes, config, platforms, references, canonical JSON.
         .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // Progress of long steps, reported to a listener the caller installs (the CLI draws it).
+        .target(name: "Progress"),
         // The build plan and image locations: plain values, no I/O, so a front end stays light.
         .target(name: "Plan", dependencies: ["OCI"]),
         // Deterministic, streaming layer writing and reading: tar, gzip/zstd, hashing.
-        .target(name: "Archive", dependencies: ["OCI", "Plan", "CArchive", "CZlib", "CZstd",
+        .target(name: "Archive", dependencies: ["OCI", "Plan", "Progress", "CArchive", "CZlib", "CZstd",
                                                 .product(name: "Crypto", package: "swift-crypto")]),
         // One HTTP layer for registries, channels and indexes: the client factory, retries, the
         // conditional-GET cache, the self-redacting URL, the User-Agent.
-        .target(name: "HTTP", dependencies: ["OCI", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .target(name: "HTTP", dependencies: ["OCI", "Progress", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                              .product(name: "NIOCore", package: "swift-nio"),
                                              .product(name: "NIOSSL", package: "swift-nio-ssl"),
                                              .product(name: "Crypto", package: "swift-crypto")]),
         // Registry client: the distribution API, Basic and Bearer-token auth, pull and push.
-        .target(name: "Registry", dependencies: ["OCI", "Archive", "HTTP",
+        .target(name: "Registry", dependencies: ["OCI", "Archive", "HTTP", "Progress",
                                                  .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                                  .product(name: "NIOCore", package: "swift-nio"),
                                                  .product(name: "NIOHTTP1", package: "swift-nio"),
                                                  .product(name: "NIOSSL", package: "swift-nio-ssl")]),
         // Conda environments: versions, MatchSpec, channels and repodata, the solver, package extraction,
         // linking into a prefix, lock files.
-        .target(name: "Conda", dependencies: ["OCI", "Archive", "CZstd", "HTTP",
+        .target(name: "Conda", dependencies: ["OCI", "Archive", "CZstd", "HTTP", "Progress",
                                               .product(name: "Crypto", package: "swift-crypto"),
                                               .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                               .product(name: "NIOCore", package: "swift-nio"),
                                               .product(name: "Yams", package: "Yams")]),
         // Python packaging without pip: PEP 440/508, requirement files, the simple API, wheel tags, the
         // PubGrub resolver, the PEP 427 installer.
-        .target(name: "Pip", dependencies: ["CZlib", "HTTP", "OCI",
+        .target(name: "Pip", dependencies: ["CZlib", "HTTP", "OCI", "Progress",
                                             .product(name: "Crypto", package: "swift-crypto"),
                                             .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                             .product(name: "NIOCore", package: "swift-nio"),
                                             .product(name: "NIOHTTP1", package: "swift-nio")]),
         // Images as values and where they live: layers (file or remote), the builder, sources and sinks
         // for layouts, docker-archives and registries, flattening and diff.
-        .target(name: "Images", dependencies: ["OCI", "Archive", "Registry", "Plan", "HTTP"]),
+        .target(name: "Images", dependencies: ["OCI", "Archive", "Registry", "Plan", "HTTP", "Progress"]),
         // Environments realised for an image: conda, then pip, into a prefix; split into layers.
-        .target(name: "Environments", dependencies: ["OCI", "Archive", "Conda", "Pip", "Plan"]),
+        .target(name: "Environments", dependencies: ["OCI", "Archive", "Conda", "Pip", "Plan", "Progress"]),
         // AzureML front ends: inference config (v1), deployment and environment YAML (v2), Dockerfile steps
         // and models into a BuildPlan; AzureML's paths and names; the base-image catalogue.
         .target(name: "AzureML", dependencies: ["OCI", "Plan", .product(name: "Yams", package: "Yams")]),
@@ -72,9 +74,9 @@ let package = Package(
                                             .product(name: "NIOCore", package: "swift-nio"),
                                             .product(name: "NIOHTTP1", package: "swift-nio")]),
         // The library's entry points: build, copy, inspect, diff, tags, environments, run.
-        .target(name: "Kiln", dependencies: ["OCI", "Plan", "Images", "Environments", "Registry", "Conda", "Pip", "HTTP", "Run"]),
+        .target(name: "Kiln", dependencies: ["OCI", "Plan", "Images", "Environments", "Registry", "Conda", "Pip", "HTTP", "Run", "Progress"]),
         // The command line: flags into plans and options, one library call, printing, exit codes.
-        .target(name: "KilnCLI", dependencies: ["Kiln", "AzureML", "Archive", "Registry", "Conda", "Pip", "HTTP",
+        .target(name: "KilnCLI", dependencies: ["Kiln", "AzureML", "Archive", "Registry", "Conda", "Pip", "HTTP", "Progress",
                                                 .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "kiln", dependencies: ["KilnCLI"]),
 

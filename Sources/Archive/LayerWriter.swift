@@ -1,4 +1,5 @@
 import OCI
+import Progress
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -25,7 +26,7 @@ public enum LayerWriter {
     static let readChunk = 1 << 20
 
     public static func write(entries: [LayerEntry], compression: LayerCompression, mtime: Int64,
-                             to path: String) throws -> LayerBlob {
+                             to path: String, progress: ProgressStep? = nil) throws -> LayerBlob {
         let file = try FileSink(path: path)
         let blobHash = HashingSink(next: file)
         let compressor = try makeCompressor(compression, next: blobHash)
@@ -40,7 +41,10 @@ public enum LayerWriter {
                     continue
                 }
                 try tar.addFile(path: entry.path, mode: entry.mode, size: size) { write in
-                    try copyFile(source, buffer: buffer, into: write)
+                    try copyFile(source, buffer: buffer) { piece in
+                        try write(piece)
+                        progress?.advance(by: Int64(piece.count))
+                    }
                 }
             }
             try tar.finish()

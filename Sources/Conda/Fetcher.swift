@@ -42,7 +42,8 @@ public struct Fetcher: Sendable {
         let cache = HTTPCache(directory: cacheDirectory.appendingPathComponent("http"))
         let answer: HTTPCache.Answer
         do {
-            answer = try await cache.get(HTTPClientRequest(url: url), key: HTTPCache.key(url), client: http, limit: limit)
+            answer = try await cache.get(HTTPClientRequest(url: url), key: HTTPCache.key(url), client: http, limit: limit,
+                                         progress: "fetch \(SafeURL(url))")
         } catch {
             throw CondaError.repodata("cannot reach \(SafeURL(url)): \(HTTPError.explain(error))")
         }

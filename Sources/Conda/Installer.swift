@@ -1,4 +1,5 @@
 import Foundation
+import Progress
 
 /// Fetches, verifies, extracts and links a solved environment into a directory.
 public enum Installer {
@@ -51,6 +52,8 @@ public enum Installer {
                                fetcher: Fetcher, epoch: Int64, variables: [String: String] = [:]) async throws -> Report {
         let extracted = fetcher.cacheDirectory.appendingPathComponent("extracted")
         var packages: [(record: PackageRecord, directory: URL)] = []
+        let progress = Progress.start("fetch and extract \(records.count) conda packages", total: records.reduce(0) { $0 + ($1.size ?? 0) })
+        defer { progress.fail() }
         do {
             for record in records.sorted(by: { $0.fileName < $1.fileName }) {
                 let archive = try await fetcher.package(record)
@@ -60,7 +63,9 @@ public enum Installer {
                     try extractShared(archive.url, into: directory)
                 }
                 packages.append((try installedRecord(record, directory: directory, archive: archive), directory))
+                progress.advance(by: record.size ?? 0)
             }
+            progress.finish()
             let rank = Dictionary(order(packages.map(\.record)).enumerated().map { ($1.fileName, $0) }, uniquingKeysWith: { a, _ in a })
             packages.sort { (rank[$0.record.fileName] ?? 0) < (rank[$1.record.fileName] ?? 0) }
             var linker = Linker(prefix: prefix, root: root)

@@ -1,6 +1,7 @@
 import Archive
 import Conda
 import Foundation
+import Progress
 import OCI
 import Pip
 import Plan
@@ -141,7 +142,12 @@ public enum EnvironmentStage {
             guard !records.isEmpty else { throw CondaError.lockFile("\(locked) has no conda packages for \(subdir)") }
         } else {
             guard !specs.isEmpty else { throw PlanError.invalid("a conda environment needs an environment file with dependencies, or a lock file") }
-            records = try await CondaRequest(channels: channels, specs: specs, platform: subdir, virtualPackages: virtual).solve(fetcher: fetcher)
+            records = try await Progress.step("solve conda environment (\(specs.count) specs, \(subdir))") { step in
+                let records = try await CondaRequest(channels: channels, specs: specs, platform: subdir, virtualPackages: virtual).solve(fetcher: fetcher)
+                step.setTotal(Int64(records.count))
+                step.advance(by: Int64(records.count))
+                return records
+            }
         }
         return Solution(file: file, subdir: subdir, virtual: virtual, specs: specs, channels: channels, records: records)
     }

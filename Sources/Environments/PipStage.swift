@@ -1,5 +1,6 @@
 import Conda
 import Foundation
+import Progress
 import OCI
 import Pip
 import Plan
@@ -65,7 +66,7 @@ enum PipStage {
             let wheels = try await job.install(locked: lockedWheels, requested: Set(requirements.entries.map(\.requirement.key)), installer: installer)
             return Result(installed: wheels, locked: lockedWheels)
         }
-        let resolution = try await job.resolve()
+        let resolution = try await Progress.step("resolve pip requirements (\(requirements.entries.count) lines)") { _ in try await job.resolve() }
         let kept = resolution.picks.filter { if case .installed = $0.candidate.origin { return true } else { return false } }
         log("pip: resolved \(resolution.picks.count) distributions for cp\(target.major)\(target.minor)"
             + (kept.isEmpty ? "" : " (\(kept.count) already installed by conda)"))

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Crypto
 import Foundation
 import NIOCore
+import Progress
 
 /// Conditional GETs with answers kept on disk: the body as `<key>` and its validators as
 /// `<key>.json` (`etag`, `lastModified`, `contentType`). A cached answer is revalidated with
@@ -41,9 +42,10 @@ public struct HTTPCache: Sendable {
 
     /// GETs `request` (made with the validators' headers), retried by `policy`, and returns the body from
     /// the network or, on `304`, from disk. Bodies over `limit` bytes are refused, and a body is paced
-    /// (`Pace`). `timeout` bounds the wait for the answer's head.
+    /// (`Pace`). `timeout` bounds the wait for the answer's head. A `progress` title makes a new body's
+    /// download a progress step.
     public func get(_ request: HTTPClientRequest, key: String, client: HTTPClient, policy: RetryPolicy = .standard,
-                    limit: Int, timeout: TimeAmount = Pace.current.timeAmount) async throws -> Answer {
+                    limit: Int, timeout: TimeAmount = Pace.current.timeAmount, progress: String? = nil) async throws -> Answer {
         let body = directory.appendingPathComponent(key)
         let meta = directory.appendingPathComponent(key + ".json")
         let cached = FileManager.default.fileExists(atPath: body.path)
@@ -69,13 +71,18 @@ public struct HTTPCache: Sendable {
                   let handle = FileHandle(forWritingAtPath: temporary.path) else {
                 throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: directory.path])
             }
+            let declared = response.headers.first(name: "Content-Length").flatMap(Int64.init)
+            let step = progress.map { Progress.start($0, total: declared) }
             do {
                 try await response.body.forEach(upTo: limit, from: request.url) { buffer in
                     try buffer.withUnsafeReadableBytes { try handle.write(contentsOf: $0) }
+                    step?.advance(by: Int64(buffer.readableBytes))
                 }
                 try handle.close()
+                step?.finish()
             } catch {
                 try? handle.close()
+                step?.fail()
                 throw error
             }
             let validators = Validators(etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified"),

@@ -1,5 +1,6 @@
 import Archive
 import Foundation
+import Progress
 import OCI
 import Plan
 
@@ -31,8 +32,15 @@ public struct ImageBuilder: Sendable {
             let entries = try EntryCollector.collect(spec.inputs)
             guard !entries.isEmpty else { continue }
             let temporary = workDirectory.appendingPathComponent("layer-\(number).tmp").path
+            let bytes = entries.reduce(Int64(0)) { total, entry in
+                if case let .file(_, size) = entry.kind { return total + size }
+                return total
+            }
+            let progress = Progress.start("write layer \(number + 1)/\(plan.orderedLayers.count) (\(spec.description))", total: bytes)
+            defer { progress.fail() }
             let blob = try LayerWriter.write(entries: entries, compression: plan.compression,
-                                             mtime: plan.sourceDateEpoch, to: temporary)
+                                             mtime: plan.sourceDateEpoch, to: temporary, progress: progress)
+            progress.finish()
             let final = blobs.appendingPathComponent(blob.digest.encoded).path
             guard rename(temporary, final) == 0 else {
                 throw ImageError.output("cannot move layer into \(blobs.path): \(String(cString: strerror(errno)))")

@@ -4,8 +4,9 @@ import Foundation
 import Kiln
 
 /// `kiln build`: flags into a plan, one call to `Kiln.build`, the result printed.
-struct BuildCommand: AsyncParsableCommand {
+struct BuildCommand: AsyncParsableCommand, ReportsProgress {
     static let configuration = CommandConfiguration(commandName: "build", abstract: "Build an image from a base, a model, code and files.")
+    @OptionGroup var consoleOptions: ConsoleOptions
 
     @Option(help: "Base image: REGISTRY/REPO[:TAG|@DIGEST], oci:DIR[:TAG], docker-archive:FILE or scratch.")
     var base: String?
@@ -69,7 +70,7 @@ struct BuildCommand: AsyncParsableCommand {
         let destination = try FlagError.reading("--output") { try ImageLocation(parsing: output) }
         try RegistryOptions.validate(tags: tag)
         let (plan, frontEnd) = try makePlan()
-        for note in frontEnd?.notes ?? [] { FileHandle.standardError.write(Data("kiln: note: \(note)\n".utf8)) }
+        for note in frontEnd?.notes ?? [] { Console.line("kiln: note: \(note)") }
         var options = try registryOptions.options()
         options.baseCredentials = Self.baseCredentials(frontEnd?.baseCredentials)
         if case let .registry(reference) = destination {

@@ -47,13 +47,14 @@ struct EnvironmentOptions: ParsableArguments {
     func options() throws -> BuildOptions {
         var options = BuildOptions()
         options.registry.caFile = try KilnCLI.caFile(flag: caFile)
-        options.log = { line in FileHandle.standardError.write(Data("kiln: \(line)\n".utf8)) }
+        options.log = { line in Console.line("kiln: \(line)") }
         return options
     }
 }
 
-struct EnvSolveCommand: AsyncParsableCommand {
+struct EnvSolveCommand: AsyncParsableCommand, ReportsProgress {
     static let configuration = CommandConfiguration(commandName: "solve", abstract: "Solve an environment.yml and print the records.")
+    @OptionGroup var consoleOptions: ConsoleOptions
 
     @Argument(help: "environment.yml")
     var file: String
@@ -74,8 +75,9 @@ struct EnvSolveCommand: AsyncParsableCommand {
     }
 }
 
-struct EnvInstallCommand: AsyncParsableCommand {
+struct EnvInstallCommand: AsyncParsableCommand, ReportsProgress {
     static let configuration = CommandConfiguration(commandName: "install", abstract: "Install an environment.yml, pip: section included, into a new directory.")
+    @OptionGroup var consoleOptions: ConsoleOptions
 
     @Argument(help: "environment.yml")
     var file: String

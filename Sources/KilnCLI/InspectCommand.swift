@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 import Kiln
 
-struct InspectCommand: AsyncParsableCommand {
+struct InspectCommand: AsyncParsableCommand, ReportsProgress {
     static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Show an image's manifest, config and layers.")
+    @OptionGroup var consoleOptions: ConsoleOptions
 
     @Argument(help: "oci:DIR[:TAG], docker-archive:FILE or REGISTRY/REPO[:TAG|@DIGEST]")
     var source: String
@@ -21,8 +22,9 @@ struct InspectCommand: AsyncParsableCommand {
     }
 }
 
-struct DiffCommand: AsyncParsableCommand {
+struct DiffCommand: AsyncParsableCommand, ReportsProgress {
     static let configuration = CommandConfiguration(commandName: "diff", abstract: "List the files and config fields that differ between two images.")
+    @OptionGroup var consoleOptions: ConsoleOptions
 
     @Argument(help: "oci:DIR[:TAG], docker-archive:FILE or REGISTRY/REPO[:TAG|@DIGEST]")
     var first: String

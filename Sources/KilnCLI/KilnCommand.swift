@@ -7,6 +7,7 @@ import Foundation
 import HTTP
 import Kiln
 import Pip
+import Progress
 import Registry
 
 /// The `kiln` command.
@@ -30,14 +31,26 @@ public struct KilnCommand: AsyncParsableCommand {
         } catch {
             return usage(error)
         }
+        let console = (command as? ReportsProgress)?.consoleOptions
+        let interval = ProcessInfo.processInfo.environment["KILN_PROGRESS_INTERVAL"].flatMap(Double.init) ?? 5
+        let display = ProgressDisplay(mode: ProgressDisplay.mode(quiet: console?.quiet ?? false, requested: console?.progress), interval: interval)
+        Console.display = display
+        defer {
+            display.stop()
+            Console.display = nil
+        }
         do {
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
+            try await Progress.$reporter.withValue(display) {
+                if var asyncCommand = command as? AsyncParsableCommand {
+                    try await asyncCommand.run()
+                } else {
+                    try command.run()
+                }
             }
+            display.stop()
             return 0
         } catch let error as KilnReportable {
+            display.stop()
             if let signal = Cleanup.interruption() { return 128 + signal }
             report(error.reportText)
             return 1
@@ -48,6 +61,7 @@ public struct KilnCommand: AsyncParsableCommand {
         } catch let error as ExitCode {
             return error.rawValue
         } catch {
+            display.stop()
             // Anything else (a library below Kiln, the system) still gets one line, never a type dump.
             if let signal = Cleanup.interruption() { return 128 + signal }
             report(String(describing: error))

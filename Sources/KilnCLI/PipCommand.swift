@@ -47,7 +47,7 @@ struct PipOptions: ParsableArguments {
         let installed = sitePackages.map { InstalledDistribution.scan(sitePackages: $0) } ?? [:]
         let verbose = verbose
         return PipJob(file: file, target: target, installed: installed, cacheDirectory: Fetcher.defaultCacheDirectory, http: HTTPClients.shared(),
-                      log: { line in if verbose { FileHandle.standardError.write(Data("kiln: \(line)\n".utf8)) } })
+                      log: { line in if verbose { Console.line("kiln: \(line)") } })
     }
 
     /// The architecture of `--platform linux/<arch>`.
@@ -64,8 +64,9 @@ struct PipOptions: ParsableArguments {
     }
 }
 
-struct PipResolveCommand: AsyncParsableCommand {
+struct PipResolveCommand: AsyncParsableCommand, ReportsProgress {
     static let configuration = CommandConfiguration(commandName: "resolve", abstract: "Resolve requirements and print name==version lines.")
+    @OptionGroup var consoleOptions: ConsoleOptions
 
     @OptionGroup var options: PipOptions
 
@@ -80,8 +81,9 @@ struct PipResolveCommand: AsyncParsableCommand {
     }
 }
 
-struct PipInstallCommand: AsyncParsableCommand {
+struct PipInstallCommand: AsyncParsableCommand, ReportsProgress {
     static let configuration = CommandConfiguration(commandName: "install", abstract: "Install requirements into a new directory (like pip install --target).")
+    @OptionGroup var consoleOptions: ConsoleOptions
 
     @OptionGroup var options: PipOptions
 

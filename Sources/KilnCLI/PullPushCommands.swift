@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 import Kiln
 
-struct PullCommand: AsyncParsableCommand {
+struct PullCommand: AsyncParsableCommand, ReportsProgress {
     static let configuration = CommandConfiguration(commandName: "pull", abstract: "Pull an image from a registry into an OCI layout.")
+    @OptionGroup var consoleOptions: ConsoleOptions
 
     @Argument(help: "REGISTRY/REPO[:TAG|@DIGEST]")
     var reference: String
@@ -31,8 +32,9 @@ struct PullCommand: AsyncParsableCommand {
     }
 }
 
-struct PushCommand: AsyncParsableCommand {
+struct PushCommand: AsyncParsableCommand, ReportsProgress {
     static let configuration = CommandConfiguration(commandName: "push", abstract: "Push an image from an OCI layout or docker-archive to a registry.")
+    @OptionGroup var consoleOptions: ConsoleOptions
 
     @Argument(help: "oci:DIR[:TAG] or docker-archive:FILE")
     var source: String
@@ -63,8 +65,9 @@ struct PushCommand: AsyncParsableCommand {
     }
 }
 
-struct TagsCommand: AsyncParsableCommand {
+struct TagsCommand: AsyncParsableCommand, ReportsProgress {
     static let configuration = CommandConfiguration(commandName: "tags", abstract: "List a repository's tags, one per line.")
+    @OptionGroup var consoleOptions: ConsoleOptions
 
     @Argument(help: "REGISTRY/REPO")
     var repository: String

@@ -54,8 +54,8 @@ struct RegistryOptions: ParsableArguments {
             options.registry.client.chunkSize = chunkSize
         }
         options.registry.caFile = try KilnCLI.caFile(flag: caFile)
-        if verbose { options.registry.client.log = { line in FileHandle.standardError.write(Data(("kiln: " + line + "\n").utf8)) } }
-        options.log = { line in FileHandle.standardError.write(Data("kiln: \(line)\n".utf8)) }
+        if verbose { options.registry.client.log = { line in Console.line("kiln: " + line) } }
+        options.log = { line in Console.line("kiln: \(line)") }
         return options
     }
 

@@ -3,7 +3,7 @@ import Foundation
 import Kiln
 
 /// `kiln run IMAGE`: a local smoke run under runc, no Docker. Exit 0 when the server answered.
-struct RunCommand: AsyncParsableCommand {
+struct RunCommand: AsyncParsableCommand, ReportsProgress {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run an image under runc with the host network and check that its server answers over HTTP.",
@@ -13,6 +13,7 @@ struct RunCommand: AsyncParsableCommand {
         org.kiln.route.scoring route (default 5001:/score) and prints the answer. The container is then stopped \
         and its files removed. Needs runc; as root the container runs as root, otherwise rootless.
         """)
+    @OptionGroup var consoleOptions: ConsoleOptions
 
     @Argument(help: "oci:DIR[:TAG], docker-archive:FILE or REGISTRY/REPO[:TAG|@DIGEST]")
     var image: String

@@ -3,9 +3,10 @@ import Foundation
 import Kiln
 
 /// `kiln sbom IMAGE`: prints the SPDX document attached to an image.
-struct SBOMCommand: AsyncParsableCommand {
+struct SBOMCommand: AsyncParsableCommand, ReportsProgress {
     static let configuration = CommandConfiguration(
         commandName: "sbom", abstract: "Print the SPDX 2.3 SBOM attached to an image (an OCI artifact whose subject is the image).")
+    @OptionGroup var consoleOptions: ConsoleOptions
 
     @Argument(help: "oci:DIR[:TAG] or REGISTRY/REPO[:TAG|@DIGEST]")
     var image: String

@@ -18,6 +18,9 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible, Codable, Comp
     /// Lower-case hex.
     public let encoded: String
 
+    /// `sha256:` and the first 12 hex characters, enough to tell blobs apart in progress lines.
+    public var shortDescription: String { "\(algorithm.rawValue):\(encoded.prefix(12))" }
+
     /// A digest from its parts, checking the hex's length and case.
     public init(algorithm: Algorithm, encoded: String) throws {
         guard encoded.utf8.count == algorithm.hexLength,

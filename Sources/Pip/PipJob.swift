@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Progress
 import HTTP
 
 /// A locked pip distribution: exactly this wheel, verified by this sha256.
@@ -118,9 +119,14 @@ public struct PipJob: Sendable {
     }
 
     func fetchAndInstall(_ wanted: [(DistributionFile, Bool, Set<String>)], installer: WheelInstaller, parallel: Int) async throws -> [InstalledWheel] {
+        let progress = Progress.start("fetch \(wanted.count) wheels", total: Int64(wanted.count), unit: .items)
+        defer { progress.fail() }
         let paths = try await Self.concurrently(Array(wanted.indices), parallel: parallel) { index in
-            try await client.wheel(wanted[index].0, allowed: wanted[index].2).path
+            let path = try await client.wheel(wanted[index].0, allowed: wanted[index].2).path
+            progress.advance(by: 1)
+            return path
         }
+        progress.finish()
         // Wheels that share no destination are installed in parallel; the others afterwards, in order, so
         // that the later one wins as it would one at a time.
         var destinations: [Set<String>] = []

@@ -4,6 +4,7 @@ import Foundation
 import HTTP
 import NIOCore
 import OCI
+import Progress
 
 /// A manifest or index as the registry sent it.
 public struct FetchedManifest: Sendable {
@@ -99,6 +100,8 @@ extension RegistryClient {
     public func downloadBlob(_ repository: String, digest: Digest, size: Int64, to path: String) async throws -> Int64 {
         let location = url("/v2/\(repository)/blobs/\(digest)")
         var hash = HashingSink(next: try FileSink(path: path))
+        let progress = Progress.start("pull \(registry)/\(repository) \(digest.shortDescription)", total: size)
+        defer { progress.fail() }
         var attempt = 1
         while true {
             let have = hash.count
@@ -117,6 +120,7 @@ extension RegistryClient {
                 try response.refuseDeclaredLength(over: Int(clamping: size - hash.count), from: location)
                 try await response.body.forEach(upTo: size - hash.count, from: location) { buffer in
                     try buffer.withUnsafeReadableBytes { try hash.write($0) }
+                    progress.advance(by: Int64(buffer.readableBytes))
                 }
                 break
             } catch {
@@ -135,6 +139,7 @@ extension RegistryClient {
             unlink(path)
             throw RegistryError.digestMismatch(what: "blob from \(registry)/\(repository)", expected: digest.description, actual: hash.digest.description)
         }
+        progress.finish()
         return hash.count
     }
 }

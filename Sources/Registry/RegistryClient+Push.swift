@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import OCI
+import Progress
 
 extension RegistryClient {
     /// Asks the registry to mount `digest` from `source` into `repository`; true when it did (201).
@@ -37,6 +38,17 @@ extension RegistryClient {
     }
 
     func uploadOnce(_ repository: String, digest: Digest, size: Int64, from bytes: BlobBytes) async throws {
+        let progress = Progress.start("push \(registry)/\(repository) \(digest.shortDescription)", total: size)
+        do {
+            try await uploadOnce(repository, digest: digest, size: size, from: bytes, progress: progress)
+            progress.finish()
+        } catch {
+            progress.fail()
+            throw error
+        }
+    }
+
+    func uploadOnce(_ repository: String, digest: Digest, size: Int64, from bytes: BlobBytes, progress: ProgressStep) async throws {
         let start = url("/v2/\(repository)/blobs/uploads/")
         let opened = try await send([.push(repository)]) { Self.emptyRequest(.POST, start) }
         await opened.body.discard(from: start)
@@ -50,11 +62,11 @@ extension RegistryClient {
             var offset: Int64 = 0
             while offset < size {
                 let length = min(step, size - offset)
-                location = try await patch(location, body: .file(path), offset: offset, length: length, ranged: true)
+                location = try await patch(location, body: .file(path), offset: offset, length: length, ranged: true, progress: progress)
                 offset += length
             }
         } else {
-            location = try await patch(location, body: bytes, offset: 0, length: size, ranged: false)
+            location = try await patch(location, body: bytes, offset: 0, length: size, ranged: false, progress: progress)
         }
         let putURL = location + (location.contains("?") ? "&" : "?") + "digest=\(digest)"
         let done = try await send([.push(repository)]) { Self.emptyRequest(.PUT, putURL) }
@@ -67,7 +79,7 @@ extension RegistryClient {
 
     /// One PATCH of `length` bytes from `offset`; returns the Location to continue from (2.8.2 encodes
     /// the upload offset in it, so the newest one must always be used).
-    func patch(_ location: String, body: BlobBytes, offset: Int64, length: Int64, ranged: Bool) async throws -> String {
+    func patch(_ location: String, body: BlobBytes, offset: Int64, length: Int64, ranged: Bool, progress: ProgressStep? = nil) async throws -> String {
         let repository = Self.repository(inUploadURL: location) ?? ""
         var source: HTTPClientResponse?
         if case let .remote(client, from, digest) = body { source = try await client.openBlob(from, digest: digest) }
@@ -77,8 +89,10 @@ extension RegistryClient {
             request.headers.add(name: "Content-Type", value: "application/octet-stream")
             if ranged { request.headers.add(name: "Content-Range", value: "\(offset)-\(offset + length - 1)") }
             switch body {
-            case let .file(path): request.body = .stream(FileChunks(path: path, offset: offset, length: length), length: .known(length))
-            case let .data(data): request.body = .bytes(ByteBuffer(bytes: data))
+            case let .file(path): request.body = .stream(FileChunks(path: path, offset: offset, length: length, progress: progress), length: .known(length))
+            case let .data(data):
+                progress?.advance(by: Int64(data.count))
+                request.body = .bytes(ByteBuffer(bytes: data))
             case .remote:
                 guard let stream = source?.body else { throw RegistryError.protocolViolation("source blob stream already used") }
                 source = nil
@@ -146,16 +160,20 @@ struct FileChunks: AsyncSequence, Sendable {
     let path: String
     var offset: Int64 = 0
     var length: Int64 = .max
+    /// Counts the bytes as the upload takes them (it reads only as fast as it sends).
+    var progress: ProgressStep?
 
     struct AsyncIterator: AsyncIteratorProtocol {
         let handle: FileHandle?
         var left: Int64
+        let progress: ProgressStep?
         mutating func next() async throws -> ByteBuffer? {
             guard let handle, left > 0, let data = try handle.read(upToCount: Int(Swift.min(1 << 20, left))), !data.isEmpty else {
                 try handle?.close()
                 return nil
             }
             left -= Int64(data.count)
+            progress?.advance(by: Int64(data.count))
             return ByteBuffer(bytes: data)
         }
     }
@@ -163,6 +181,6 @@ struct FileChunks: AsyncSequence, Sendable {
     func makeAsyncIterator() -> AsyncIterator {
         let handle = FileHandle(forReadingAtPath: path)
         try? handle?.seek(toOffset: UInt64(offset))
-        return AsyncIterator(handle: handle, left: length)
+        return AsyncIterator(handle: handle, left: length, progress: progress)
     }
 }
