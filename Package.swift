@@ -9,6 +9,8 @@ let package = Package(
         // Kiln as a library: `Kiln.build(plan, to: location, options:)` and the other jobs, plus the
         // AzureML front ends that turn AzureML files into a plan.
         .library(name: "Kiln", targets: ["Kiln", "AzureML", "Plan", "OCI", "Progress"]),
+        // The parsers as fuzz targets, for the libFuzzer executables in Fuzz/ (a separate package).
+        .library(name: "KilnFuzzing", targets: ["Fuzzing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -79,6 +81,9 @@ let package = Package(
         .target(name: "KilnCLI", dependencies: ["Kiln", "AzureML", "Archive", "Registry", "Conda", "Pip", "HTTP", "Progress",
                                                 .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "kiln", dependencies: ["KilnCLI"]),
+        // Every untrusted-input parser behind one `FuzzTarget.run(_:)`, for libFuzzer and the corpus replay test.
+        .target(name: "Fuzzing", dependencies: ["Archive", "AzureML", "Conda", "OCI", "Pip", "Plan", "Registry",
+                                                .product(name: "AsyncHTTPClient", package: "async-http-client")]),
 
         // Test helpers: a real registry, the token server, an in-process HTTP server for redirect tests.
         .target(name: "TestSupport", dependencies: [.product(name: "NIOCore", package: "swift-nio"),
@@ -100,5 +105,7 @@ let package = Package(
         .testTarget(name: "KilnTests", dependencies: ["Kiln", "AzureML", "TestSupport"]),
         .testTarget(name: "RunTests", dependencies: ["Run", "Images", "Archive", "OCI", "Plan", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Kiln", "AzureML", "OCI", "Archive", "TestSupport"]),
+        // Replays fixtures/fuzz/<target>/ (seeds and regressions) through every fuzz target.
+        .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing"]),
     ]
 )

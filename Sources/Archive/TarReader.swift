@@ -38,8 +38,8 @@ public final class TarReader {
         archive_read_support_format_gnutar(archive)
         if zip { archive_read_support_format_zip(archive) }
         guard archive_read_open_filename(archive, path, 1 << 20) == ARCHIVE_OK else {
+            // Every stored property is set, so `deinit` runs and frees the handle; freeing it here too was a double free.
             let message = archive_error_string(archive).map { String(cString: $0) } ?? "cannot open"
-            archive_read_free(archive)
             throw ArchiveError.read(path, detail: message)
         }
     }
