@@ -62,20 +62,27 @@ public enum HTTPError: Error, CustomStringConvertible, Sendable {
         switch self {
         case let .caFile(path, fromEnvironment):
             return "\(fromEnvironment ? "SSL_CERT_FILE" : "CA file") '\(path)': no such readable file"
-        case let .tooLarge(url, limit):
-            return "\(url): the response is larger than \(limit) bytes"
-        case let .broken(url, detail):
-            return "\(url): the answer broke off (\(detail))"
-        case let .tooSlow(url, bytes, seconds):
-            return bytes == 0 ? "\(url): the server sent nothing for \(seconds) s (KILN_HTTP_TIMEOUT sets how long to wait)"
-                : "\(url): the server sent only \(bytes) bytes in \(seconds) s (KILN_HTTP_TIMEOUT sets how long to wait)"
+        case let .tooLarge(url, _), let .tooSlow(url, _, _), let .broken(url, _):
+            return "\(url): \(detail)"
+        }
+    }
+
+    /// What went wrong, without the URL, for a caller whose message already names it.
+    public var detail: String {
+        switch self {
+        case .caFile: return description
+        case let .tooLarge(_, limit): return "the response is larger than \(limit) bytes"
+        case let .tooSlow(_, bytes, seconds):
+            return bytes == 0 ? "the server sent nothing for \(seconds) s (KILN_HTTP_TIMEOUT sets how long to wait)"
+                : "the server sent only \(bytes) bytes in \(seconds) s (KILN_HTTP_TIMEOUT sets how long to wait)"
+        case let .broken(_, detail): return "the answer broke off (\(detail))"
         }
     }
 
     /// A transport failure in words a user can act on: untrusted certificates, timeouts, redirect loops,
     /// connections closed early. Anything else is described as the library describes it.
     public static func explain(_ error: Error) -> String {
-        if let error = error as? HTTPError { return error.description }
+        if let error = error as? HTTPError { return error.detail }
         if case let NIOSSLError.handshakeFailed(reason) = error {
             let text = "\(reason)"
             if text.contains("CERTIFICATE_VERIFY_FAILED") {

@@ -62,6 +62,9 @@ public struct KilnCommand: AsyncParsableCommand {
             return error.rawValue
         } catch {
             display.stop()
+            // `--help` parses into ArgumentParser's help command, whose run throws its own (internal) error:
+            // that is usage text, not a failure.
+            if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") { return usage(error) }
             // Anything else (a library below Kiln, the system) still gets one line, never a type dump.
             if let signal = Cleanup.interruption() { return 128 + signal }
             report(String(describing: error))

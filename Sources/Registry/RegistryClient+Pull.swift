@@ -128,7 +128,7 @@ extension RegistryClient {
                 if case HTTPError.tooLarge = error { final = true }
                 guard attempt < Self.retryPolicy.maxAttempts, !final else {
                     unlink(path)
-                    throw error as? RegistryError ?? RegistryError.network(url: SafeURL(location), detail: "\(error)")
+                    throw error as? RegistryError ?? RegistryError.network(url: SafeURL(location), detail: HTTPError.explain(error))
                 }
                 options.log?("resuming \(digest) from byte \(hash.count) after: \(error)")
                 attempt += 1
