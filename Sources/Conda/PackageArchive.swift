@@ -27,24 +27,21 @@ public enum PackageArchive {
         max(1 << 30, archiveSize.multipliedReportingOverflow(by: 200).overflow ? Int64.max : archiveSize * 200)
     }
 
-    /// Extracts `archive` into `directory` (replacing it). The package is unpacked beside `directory` and
-    /// renamed into place when complete, so a refused or interrupted extraction never leaves a directory
-    /// that looks extracted (the installer trusts one with `info/index.json`).
+    /// Extracts `archive` into `directory` (replacing it); nothing is left there if it fails. The installer
+    /// extracts into a private sibling and renames it into place (`Installer.extractShared`).
     public static func extract(_ archive: URL, into directory: URL) throws {
         let name = archive.lastPathComponent
-        let staging = directory.deletingLastPathComponent().appendingPathComponent(".\(directory.lastPathComponent).\(UUID().uuidString).part")
-        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         do {
             let size = (try? FileManager.default.attributesOfItem(atPath: archive.path)[.size] as? NSNumber)?.int64Value ?? 0
             if name.hasSuffix(".conda") {
-                try extractConda(archive, into: staging, archiveSize: size)
+                try extractConda(archive, into: directory, archiveSize: size)
             } else {
-                try extractTarBz2(archive.path, into: staging, what: name, archiveSize: size)
+                try extractTarBz2(archive.path, into: directory, what: name, archiveSize: size)
             }
-            try? FileManager.default.removeItem(at: directory)
-            try FileManager.default.moveItem(at: staging, to: directory)
         } catch {
-            try? FileManager.default.removeItem(at: staging)
+            try? FileManager.default.removeItem(at: directory)
             throw error
         }
     }
@@ -61,7 +58,8 @@ public enum PackageArchive {
         while let member = try reader.next() {
             let base = (member.path as NSString).lastPathComponent
             guard member.kind == .file, base.hasSuffix(".tar.zst"), base.hasPrefix("pkg-") || base.hasPrefix("info-") else { continue }
-            if base.hasPrefix("pkg-") { what = String(base.dropFirst(4).dropLast(8)) + ".conda" }
+            // The cached archive is named by its hash; the inner names give the package's own name for messages.
+            what = String(base.drop { $0 != "-" }.dropFirst().dropLast(8)) + ".conda"
             let temporary = directory.appendingPathComponent(".\(base)").path
             let sink = try FileSink(path: temporary)
             inner.append(temporary)
@@ -98,7 +96,7 @@ public enum PackageArchive {
                              rule: "files before info/ (at most \(expansionLimit(archiveSize: archiveSize)) bytes)")
         var seenInfo = false
         try extractTar(path, into: directory, what: what, budget: &info) { relative in
-            if relative.hasPrefix("info/") { seenInfo = true; return .extract }
+            if relative == "info" || relative.hasPrefix("info/") { seenInfo = true; return .extract }
             return seenInfo ? .stop : .skip
         } skipping: { member, relative in
             _ = try skipped.limit(for: member, relative: relative, what: what)
