@@ -26,6 +26,8 @@ if [ "$(id -u)" -eq 0 ]; then sudo=(); elif sudo -n true 2>/dev/null; then sudo=
   exit 1
 fi
 echo "kiln: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The settings go through env, which sudo's env_reset would drop. A fresh machine (a minbase root, a bare
+# container) has no apt-utils and may have no /dev/pts: no debconf warning, no dpkg log written through a pty.
+apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get)
+"${apt[@]}" update -qq
+"${apt[@]}" install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "${missing[@]}" >/dev/null
