@@ -26,7 +26,8 @@ public enum ArchiveError: Error, CustomStringConvertible {
         case let .invalidDestination(dest, reason): return "invalid destination '\(dest)': \(reason)"
         case let .changedDuringBuild(path): return "file changed while the layer was being written: \(path)"
         case let .write(detail): return "writing layer: \(detail)"
-        case let .compression(detail): return "compression: \(detail)"
+        // The compressors know no path; say at least what they were compressing.
+        case let .compression(detail): return "compressing a layer: \(detail)"
         case let .hostileMember(name, reason): return "rejected archive member '\(name)': \(reason)"
         case let .read(what, detail): return "reading \(what): \(detail)"
         case let .notUTF8(directory, name):

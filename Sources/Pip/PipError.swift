@@ -25,3 +25,8 @@ public enum PipError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+/// A candidate the resolver skips; the reason completes "<name> <versions> …", so it is the whole message.
+extension CandidateUnusable: CustomStringConvertible {
+    public var description: String { reason }
+}

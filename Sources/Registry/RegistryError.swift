@@ -28,7 +28,7 @@ public enum RegistryError: Error, CustomStringConvertible {
         case let .insecureRegistry(host): return "refusing plain HTTP to \(host); use https, or allow plain HTTP for \(host) (an insecure registry) if you trust the network"
         case let .notFound(what): return "not found: \(what)"
         case let .credentials(detail): return "credentials: \(Redaction.text(detail))"
-        case let .tls(detail): return detail
+        case let .tls(detail): return "TLS: \(Redaction.text(detail))"
         }
     }
 }
