@@ -7,9 +7,9 @@ build=(libarchive-dev zlib1g-dev libzstd-dev pkg-config)
 # The example: debootstrap makes the debian-python base, runc runs the image, python3-venv trains the model.
 example=("${build[@]}" debootstrap runc python3 python3-venv ca-certificates)
 # The tests: the independent tools that read Kiln's output, the registry, and the peers' needs.
-# python3-pip-whl is the pip wheel the sklearn-diabetes python channel packages.
+# python3-pip-whl is the pip wheel the sklearn-diabetes python channel packages; podman runs Kiln's images.
 test=("${example[@]}" libssl-dev skopeo umoci busybox-static oci-image-tool tar gzip docker-registry apache2-utils
-      python3-cryptography openssl zstd python3-pip-whl)
+      python3-cryptography openssl zstd python3-pip-whl podman)
 case "${1:-}" in
   build) wanted=("${build[@]}") ;;
   example) wanted=("${example[@]}") ;;

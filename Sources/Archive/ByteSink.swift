@@ -3,6 +3,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
+import Foundation
 import OCI
 
 /// One stage of a streaming pipeline: takes bytes, passes them on. Stages are chained
@@ -29,6 +31,48 @@ public final class HashingSink: ByteSink {
 
     public var digest: Digest { counter.finalize() }
     public var count: Int64 { counter.count }
+}
+
+/// Hands the bytes to `next` on a thread of its own, so that the stages after it (hashing the compressed
+/// stream, writing the file) run beside the ones before it instead of after them. At most `depth` pieces
+/// wait, so memory stays bounded; an error from `next` surfaces on the following `write` or on `finish`.
+public final class BackgroundSink: ByteSink, @unchecked Sendable {
+    private let next: ByteSink
+    private let queue = DispatchQueue(label: "kiln.sink")
+    private let slots: DispatchSemaphore
+    private let lock = NSLock()
+    private var failure: Error?
+
+    public init(next: ByteSink, depth: Int = 8) {
+        self.next = next
+        slots = DispatchSemaphore(value: depth)
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try check()
+        guard bytes.count > 0 else { return }
+        let piece = [UInt8](bytes)
+        slots.wait()
+        queue.async { [self] in
+            defer { slots.signal() }
+            guard lock.withLock({ failure == nil }) else { return }
+            do {
+                try piece.withUnsafeBytes { try next.write($0) }
+            } catch {
+                lock.withLock { failure = error }
+            }
+        }
+    }
+
+    public func finish() throws {
+        queue.sync {}
+        try check()
+        try next.finish()
+    }
+
+    private func check() throws {
+        if let failure = lock.withLock({ failure }) { throw failure }
+    }
 }
 
 /// Discards everything.

@@ -4,14 +4,18 @@ import Foundation
 
 /// gzip, compressed on every core, with output that depends only on the input.
 ///
-/// The stream is cut into fixed 1 MiB blocks, as pigz does. Each block is deflated on its own, primed
-/// with the previous block's last 32 KiB as a dictionary so the ratio barely changes, and ends with a
-/// sync flush so that the pieces join into one valid deflate stream. Because block boundaries never
-/// depend on timing or core count, every machine writes the same bytes. The header is fixed (no name,
-/// mtime 0, OS 255 "unknown") where zlib would write the build host's OS code. At most a few blocks
-/// are in flight, so memory stays bounded.
+/// The stream is cut into fixed 1 MiB blocks, as pigz does. Each block is judged by its own bytes
+/// (`Block.incompressible`): one that will not compress (weights in fp32, archives, random data) goes out
+/// as stored deflate blocks, at memory speed; the others are deflated at `level`, primed with the previous
+/// block's last 32 KiB as a dictionary, and end with a sync flush, so that the pieces join into one valid
+/// deflate stream. Each worker also computes its block's CRC-32; the trailer's CRC joins them with
+/// `crc32_combine`, as pigz does. Block boundaries, the gate and the level never depend on timing, core
+/// count or CPU features, so every machine writes the same bytes. The header is fixed (no name, mtime 0,
+/// OS 255 "unknown") where zlib would write the build host's OS code. At most a few blocks are in
+/// flight, so memory stays bounded.
 public final class GzipSink: ByteSink {
-    public static let level: Int32 = 6
+    /// zlib's fastest level, for the blocks that compress (go-containerregistry's streamed layers use it too).
+    public static let level: Int32 = 1
     static let blockSize = 1 << 20
     static let window = 32 * 1024
     static let header: [UInt8] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]
@@ -36,8 +40,7 @@ public final class GzipSink: ByteSink {
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-        crc = crc32_z(crc, base.assumingMemoryBound(to: Bytef.self), bytes.count)
+        guard bytes.count > 0 else { return }
         length &+= UInt64(bytes.count)
         var offset = 0
         while offset < bytes.count {
@@ -75,6 +78,7 @@ public final class GzipSink: ByteSink {
         let job = pending.removeFirst()
         job.done.wait()
         if let error = job.error { throw error }
+        crc = crc32_combine(crc, job.crc, Int(job.input.count))
         if !started {
             started = true
             try Self.header.withUnsafeBytes { try next.write($0) }
@@ -89,6 +93,7 @@ public final class GzipSink: ByteSink {
         let last: Bool
         let level: Int32
         var output: [UInt8] = []
+        var crc: UInt = 0
         var error: Error?
         let done = DispatchSemaphore(value: 0)
 
@@ -101,6 +106,11 @@ public final class GzipSink: ByteSink {
 
         func run() {
             defer { done.signal() }
+            crc = input.withUnsafeBufferPointer { crc32_z(0, $0.baseAddress, $0.count) }
+            if Block.incompressible(input) {
+                output = Block.stored(input, last: last)
+                return
+            }
             do { output = try deflateBlock() } catch { self.error = error }
         }
 
@@ -139,5 +149,54 @@ public final class GzipSink: ByteSink {
             output.removeLast(output.count - produced)
             return output
         }
+    }
+}
+
+/// The per-block rule that decides between storing and deflating, and the stored form.
+enum Block {
+    /// Blocks scoring below this are stored. Measured on 1 MiB blocks: random bytes score about 250,
+    /// English text about 10⁷, fp16 weights about 10⁶; 1,000 leaves room on both sides.
+    static let threshold: UInt64 = 1_000
+    /// Shorter blocks (a stream's last) are always deflated: too few bytes for the statistic, and cheap.
+    static let minimumSize = 4096
+
+    /// Pearson's chi-square of the byte histogram against a uniform one, in integers:
+    /// (256 · Σ countᵢ² − n²) / n. Data that will not compress has nearly uniform bytes.
+    static func score(_ bytes: [UInt8]) -> UInt64 {
+        var counts = [UInt64](repeating: 0, count: 256)
+        bytes.withUnsafeBufferPointer { buffer in
+            counts.withUnsafeMutableBufferPointer { table in
+                for byte in buffer { table[Int(byte)] &+= 1 }
+            }
+        }
+        let n = UInt64(bytes.count)
+        guard n > 0 else { return 0 }
+        let squares = counts.reduce(UInt64(0)) { $0 &+ $1 &* $1 }
+        return (256 &* squares &- n &* n) / n
+    }
+
+    static func incompressible(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= minimumSize && score(bytes) < threshold
+    }
+
+    /// `bytes` as stored deflate blocks of at most 65,535 bytes (RFC 1951 §3.2.4): a header byte (BFINAL
+    /// only on the stream's last), LEN and its complement, the bytes. The stream is byte-aligned before
+    /// each block, since every block before it ends with a sync flush or is stored itself.
+    static func stored(_ bytes: [UInt8], last: Bool) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count + (bytes.count / 65_535 + 1) * 5)
+        var offset = 0
+        repeat {
+            let length = min(65_535, bytes.count - offset)
+            let final = last && offset + length == bytes.count
+            output.append(final ? 1 : 0)
+            output.append(UInt8(length & 0xff))
+            output.append(UInt8(length >> 8))
+            output.append(UInt8(~length & 0xff))
+            output.append(UInt8((~length >> 8) & 0xff))
+            output.append(contentsOf: bytes[offset..<(offset + length)])
+            offset += length
+        } while offset < bytes.count
+        return output
     }
 }

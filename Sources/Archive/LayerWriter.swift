@@ -29,7 +29,8 @@ public enum LayerWriter {
                              to path: String, progress: ProgressStep? = nil) throws -> LayerBlob {
         let file = try FileSink(path: path)
         let blobHash = HashingSink(next: file)
-        let compressor = try makeCompressor(compression, next: blobHash)
+        // The compressed stream is hashed and written on its own thread, beside the tar's hashing.
+        let compressor = try makeCompressor(compression, next: BackgroundSink(next: blobHash))
         let tarHash = HashingSink(next: compressor)
         let tar = try TarWriter(sink: tarHash, mtime: mtime)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readChunk, alignment: 16)

@@ -25,6 +25,9 @@ public final class TarWriter {
         archive_write_set_format_pax_restricted(archive)
         archive_write_add_filter_none(archive)
         archive_write_set_bytes_in_last_block(archive, 1)
+        // No 10 KiB output blocking: each header and data piece goes straight to the sink (the bytes are
+        // the same; only the number of calls drops, from about 100,000 per GiB).
+        archive_write_set_bytes_per_block(archive, 0)
         let opaque = Unmanaged.passUnretained(self).toOpaque()
         let status = archive_write_open2(archive, opaque, nil, { _, client, buffer, length in
             guard let client, let buffer else { return -1 }
