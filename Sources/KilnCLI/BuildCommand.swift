@@ -5,7 +5,19 @@ import Kiln
 
 /// `kiln build`: flags into a plan, one call to `Kiln.build`, the result printed.
 struct BuildCommand: AsyncParsableCommand, ReportsProgress {
-    static let configuration = CommandConfiguration(commandName: "build", abstract: "Build an image from a base, a model, code and files.")
+    static let configuration = CommandConfiguration(
+        commandName: "build", abstract: "Build an image from a base, a model, code and files.",
+        discussion: """
+        With --json, stdout holds one JSON object: output, manifestDigest, configDigest, and layers (digest, \
+        diffID, size, mediaType).
+
+        EXAMPLES:
+          kiln build inferenceconfig.json --base oci:base-layout:latest \\
+            --model churn:3=outputs/model --output oci:out/churn:1
+          kiln build deployment.yml --output myregistry.azurecr.io/ml/churn --tag auto
+          kiln build --base scratch --add app:/app --cmd /app/serve \\
+            --output docker-archive:app.tar:ml/app:1 --json
+        """)
     @OptionGroup var consoleOptions: ConsoleOptions
 
     @Option(help: "Base image: REGISTRY/REPO[:TAG|@DIGEST], oci:DIR[:TAG], docker-archive:FILE or scratch.")

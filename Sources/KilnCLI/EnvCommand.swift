@@ -53,7 +53,17 @@ struct EnvironmentOptions: ParsableArguments {
 }
 
 struct EnvSolveCommand: AsyncParsableCommand, ReportsProgress {
-    static let configuration = CommandConfiguration(commandName: "solve", abstract: "Solve an environment.yml and print the records.")
+    static let configuration = CommandConfiguration(
+        commandName: "solve", abstract: "Solve an environment.yml and print the records.",
+        discussion: """
+        With --json, stdout holds one JSON array of records: name, version, build, build_number, subdir, url, sha256.
+
+        EXAMPLES:
+          kiln env solve environment.yml
+          kiln env solve environment.yml --virtual-package __cuda=12.2 --glibc 2.31
+          kiln env solve environment.yml --channel conda-forge \\
+            --platform linux-aarch64 --json
+        """)
     @OptionGroup var consoleOptions: ConsoleOptions
 
     @Argument(help: "environment.yml")
@@ -76,7 +86,17 @@ struct EnvSolveCommand: AsyncParsableCommand, ReportsProgress {
 }
 
 struct EnvInstallCommand: AsyncParsableCommand, ReportsProgress {
-    static let configuration = CommandConfiguration(commandName: "install", abstract: "Install an environment.yml, pip: section included, into a new directory.")
+    static let configuration = CommandConfiguration(
+        commandName: "install", abstract: "Install an environment.yml, pip: section included, into a new directory.",
+        discussion: """
+        With --json, stdout holds one JSON object: directory, prefix, packages (name, version, build; in install \
+        order) and distributions (name, version; the pip: section's).
+
+        EXAMPLES:
+          kiln env install environment.yml --prefix out/env
+          kiln env install environment.yml --prefix out/env --target-prefix /opt/env
+          kiln env install environment.yml --prefix out/env --json
+        """)
     @OptionGroup var consoleOptions: ConsoleOptions
 
     @Argument(help: "environment.yml")
@@ -86,13 +106,34 @@ struct EnvInstallCommand: AsyncParsableCommand, ReportsProgress {
     @Option(name: .customLong("target-prefix"), help: "The path written into files, if the environment will live elsewhere (default: --prefix).")
     var targetPrefix: String?
     @OptionGroup var options: EnvironmentOptions
+    @Flag(help: "Print one JSON object (directory, prefix, packages, distributions) instead.")
+    var json = false
 
     func run() async throws {
         var plan = options.plan(file)
         plan.prefix = targetPrefix
         let result = try await Kiln.installEnvironment(plan, into: prefix, platform: options.imagePlatform(), glibc: options.glibc,
                                                        options: options.options())
+        if json {
+            let report = EnvironmentReport(
+                directory: result.root.path, prefix: result.prefix,
+                packages: result.records.map { .init(name: $0.name, version: $0.version.description, build: $0.build) },
+                distributions: result.wheels.map { DistributionReport(name: $0.name, version: $0.version.description) })
+            print(try prettyJSON(report))
+            return
+        }
         let pip = result.wheels.isEmpty ? "" : " and \(result.wheels.count) pip distributions"
         print("installed \(result.records.count) packages\(pip) into \(result.root.path)")
     }
+}
+
+/// What `kiln env install --json` prints: the same facts as its line, with the names behind the counts.
+struct EnvironmentReport: Encodable {
+    struct Package: Encodable { var name: String; var version: String; var build: String }
+    /// Where the files are.
+    var directory: String
+    /// The path written into them (--target-prefix, else the directory).
+    var prefix: String
+    var packages: [Package]
+    var distributions: [DistributionReport]
 }

@@ -65,14 +65,33 @@ struct PipOptions: ParsableArguments {
 }
 
 struct PipResolveCommand: AsyncParsableCommand, ReportsProgress {
-    static let configuration = CommandConfiguration(commandName: "resolve", abstract: "Resolve requirements and print name==version lines.")
+    static let configuration = CommandConfiguration(
+        commandName: "resolve", abstract: "Resolve requirements and print name==version lines.",
+        discussion: """
+        With --json, stdout holds one JSON object: distributions, each with name, version, requirement \
+        (name==version), installed (kept from --site-packages) and, for a wheel, url and sha256.
+
+        EXAMPLES:
+          kiln pip resolve -r requirements.txt
+          kiln pip resolve -r requirements.txt --python 3.10 --platform linux/arm64
+          kiln pip resolve -r requirements.txt --glibc none --json
+          kiln pip resolve -r requirements.txt \\
+            --site-packages out/env/lib/python3.11/site-packages
+        """)
     @OptionGroup var consoleOptions: ConsoleOptions
 
     @OptionGroup var options: PipOptions
+    @Flag(help: "Print one JSON object (distributions) instead.")
+    var json = false
 
     func run() async throws {
         let job = try options.job()
         let resolution = try await Kiln.resolveRequirements(job)
+        if json {
+            struct Listing: Encodable { var distributions: [DistributionReport] }
+            print(try prettyJSON(Listing(distributions: resolution.picks.map(DistributionReport.init(pick:)))))
+            return
+        }
         for pick in resolution.picks {
             var line = "\(pick.key)==\(pick.candidate.version)"
             if case .installed = pick.candidate.origin { line += "  # installed" }
@@ -82,7 +101,17 @@ struct PipResolveCommand: AsyncParsableCommand, ReportsProgress {
 }
 
 struct PipInstallCommand: AsyncParsableCommand, ReportsProgress {
-    static let configuration = CommandConfiguration(commandName: "install", abstract: "Install requirements into a new directory (like pip install --target).")
+    static let configuration = CommandConfiguration(
+        commandName: "install", abstract: "Install requirements into a new directory (like pip install --target).",
+        discussion: """
+        With --json, stdout holds one JSON object: target, and distributions (name, version, requirement).
+
+        EXAMPLES:
+          kiln pip install -r requirements.txt --target out/site
+          kiln pip install -r requirements.txt --target out/site --lock pip.lock
+          kiln pip install -r requirements.txt --target out/again \\
+            --locked pip.lock --json
+        """)
     @OptionGroup var consoleOptions: ConsoleOptions
 
     @OptionGroup var options: PipOptions
@@ -99,11 +128,55 @@ struct PipInstallCommand: AsyncParsableCommand, ReportsProgress {
     @Option(help: "Install the wheels of this lock (conda-lock v1 or @EXPLICIT with `# pip` lines) without resolving.")
     var locked: String?
 
+    @Flag(help: "Print one JSON object (target, distributions) instead.")
+    var json = false
+
     func run() async throws {
         let installed = try await Kiln.installRequirements(options.job(), into: target, pythonPath: pythonPath,
                                                            platform: Platform(os: "linux", architecture: options.architecture()),
                                                            lockedFile: locked, writeLock: lock)
-        print("installed \(installed.count) distributions into \(URL(fileURLWithPath: target).standardizedFileURL.path)")
+        let directory = URL(fileURLWithPath: target).standardizedFileURL.path
+        if json {
+            struct Report: Encodable { var target: String; var distributions: [DistributionReport] }
+            let distributions = installed.map { DistributionReport(name: $0.name, version: $0.version.description) }
+            print(try prettyJSON(Report(target: directory, distributions: distributions)))
+            return
+        }
+        print("installed \(installed.count) distributions into \(directory)")
     }
 }
 
+
+/// One Python distribution in `--json` output: `kiln pip resolve`, `kiln pip install`, `kiln env install`.
+struct DistributionReport: Encodable {
+    var name: String
+    var version: String
+    /// `name==version`, as `kiln pip resolve` prints it.
+    var requirement: String
+    /// Kept from `--site-packages` rather than picked from an index (resolve only).
+    var installed: Bool?
+    /// The wheel picked, credentials redacted (resolve only).
+    var url: String?
+    var sha256: String?
+
+    init(name: String, version: String) {
+        self.name = name
+        self.version = version
+        requirement = "\(name)==\(version)"
+    }
+
+    init(pick: Resolution.Pick) {
+        self.init(name: pick.key, version: pick.candidate.version.description)
+        switch pick.candidate.origin {
+        case let .wheel(file):
+            installed = false
+            url = Redaction.url(file.url)
+            sha256 = file.sha256
+        case .installed:
+            installed = true
+        case .unavailable:
+            // The resolver never picks an unavailable candidate; nothing more to say about one.
+            break
+        }
+    }
+}

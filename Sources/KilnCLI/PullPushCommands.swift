@@ -3,7 +3,14 @@ import Foundation
 import Kiln
 
 struct PullCommand: AsyncParsableCommand, ReportsProgress {
-    static let configuration = CommandConfiguration(commandName: "pull", abstract: "Pull an image from a registry into an OCI layout.")
+    static let configuration = CommandConfiguration(
+        commandName: "pull", abstract: "Pull an image from a registry into an OCI layout.",
+        discussion: """
+        EXAMPLES:
+          kiln pull myregistry.azurecr.io/ml/churn:3 oci:out/churn:3
+          kiln pull myregistry.azurecr.io/ml/churn:3 oci:out/arm --platform linux/arm64
+          kiln pull myregistry.azurecr.io/ml/churn:3 oci:out/churn --json
+        """)
     @OptionGroup var consoleOptions: ConsoleOptions
 
     @Argument(help: "REGISTRY/REPO[:TAG|@DIGEST]")
@@ -33,7 +40,15 @@ struct PullCommand: AsyncParsableCommand, ReportsProgress {
 }
 
 struct PushCommand: AsyncParsableCommand, ReportsProgress {
-    static let configuration = CommandConfiguration(commandName: "push", abstract: "Push an image from an OCI layout or docker-archive to a registry.")
+    static let configuration = CommandConfiguration(
+        commandName: "push", abstract: "Push an image from an OCI layout or docker-archive to a registry.",
+        discussion: """
+        EXAMPLES:
+          kiln push oci:out/churn:1 myregistry.azurecr.io/ml/churn:1
+          kiln push docker-archive:churn.tar myregistry.azurecr.io/ml/churn --tag auto
+          kiln push oci:out/churn:1 myregistry.azurecr.io/ml/churn \\
+            --tag 1 --tag latest --json
+        """)
     @OptionGroup var consoleOptions: ConsoleOptions
 
     @Argument(help: "oci:DIR[:TAG] or docker-archive:FILE")
@@ -66,7 +81,13 @@ struct PushCommand: AsyncParsableCommand, ReportsProgress {
 }
 
 struct TagsCommand: AsyncParsableCommand, ReportsProgress {
-    static let configuration = CommandConfiguration(commandName: "tags", abstract: "List a repository's tags, one per line.")
+    static let configuration = CommandConfiguration(
+        commandName: "tags", abstract: "List a repository's tags, one per line.",
+        discussion: """
+        EXAMPLES:
+          kiln tags myregistry.azurecr.io/ml/churn
+          kiln tags myregistry.azurecr.io/ml/churn --page-size 100 --json
+        """)
     @OptionGroup var consoleOptions: ConsoleOptions
 
     @Argument(help: "REGISTRY/REPO")

@@ -12,6 +12,15 @@ struct RunCommand: AsyncParsableCommand, ReportsProgress {
         exposed port at /, on 127.0.0.1; any HTTP status counts. With --request, POSTs the file to the \
         org.kiln.route.scoring route (default 5001:/score) and prints the answer. The container is then stopped \
         and its files removed. Needs runc; as root the container runs as root, otherwise rootless.
+
+        With --json, stdout holds one JSON object: manifestDigest, ready (method, url, status, seconds) and, \
+        with --request, scoring (the same, and body). A scoring answer of 400 or more still prints it, then \
+        fails.
+
+        EXAMPLES:
+          kiln run oci:out/churn:1 --request sample.json
+          kiln run myregistry.azurecr.io/ml/churn:3 --route 5001:/ --timeout 300
+          kiln run docker-archive:churn.tar --json
         """)
     @OptionGroup var consoleOptions: ConsoleOptions
 
