@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "ImagesTests", dependencies: ["Images", "Plan", "OCI", "TestSupport"]),
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Conda", "HTTP", "Plan", "OCI", "TestSupport"]),
         .testTarget(name: "AzureMLTests", dependencies: ["AzureML", "Plan", "TestSupport"]),
-        .testTarget(name: "KilnTests", dependencies: ["Kiln", "AzureML", "TestSupport"]),
+        .testTarget(name: "KilnTests", dependencies: ["Kiln", "AzureML", "Archive", "Registry", "HTTP", "Conda", "Pip", "Run", "TestSupport"]),
         .testTarget(name: "RunTests", dependencies: ["Run", "Images", "Archive", "OCI", "Plan", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Kiln", "AzureML", "OCI", "Archive", "TestSupport"]),
         // Replays fixtures/fuzz/<target>/ (seeds and regressions) through every fuzz target.
