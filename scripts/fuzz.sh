@@ -30,7 +30,15 @@ max_len() {
         *) echo 16384 ;;
     esac
 }
-CI_RUNS=${KILN_FUZZ_CI_RUNS:-20000}
+# --ci: new inputs per target after the corpus; the slow, file-based targets get fewer (a few minutes in all).
+ci_runs() {
+    if [ -n "${KILN_FUZZ_CI_RUNS:-}" ]; then echo "$KILN_FUZZ_CI_RUNS"; return; fi
+    case "$1" in
+        tar|repodata|simple-index|yaml|inference-config) echo 2000 ;;
+        zip) echo 5000 ;;
+        *) echo 20000 ;;
+    esac
+}
 TARGETS=${KILN_FUZZ_TARGETS:-$ALL_TARGETS}
 
 # libFuzzer ships with swift.org toolchains; say so in one line if this one lacks it.
@@ -73,8 +81,8 @@ for target in $TARGETS; do
     args=(-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 -max_len="$(max_len "$target")"
           -artifact_prefix="$artifacts/" -print_final_stats=1 -close_fd_mask=1)
     if [ "$MODE" = ci ]; then
-        args+=(-runs="$CI_RUNS" -seed=1)
-        echo "== $target: corpus + $CI_RUNS inputs (seed 1)"
+        args+=(-runs="$(ci_runs "$target")" -seed=1)
+        echo "== $target: corpus + $(ci_runs "$target") inputs (seed 1)"
     else
         args+=(-max_total_time=$((MINUTES * 60)))
         echo "== $target: $MINUTES min"

@@ -31,7 +31,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// Dockerfiles through `Dockerfile.parse`.
     case dockerfile
 
-    /// Feeds `data` to the parser. Never throws: only crashes count.
+    /// Feeds `data` to the parser. Never throws: only crashes count. Call it from a plain thread (as libFuzzer
+    /// does), not from a Swift concurrency task: the async parsers are waited for, which needs the pool's threads.
     public func run(_ data: Data) {
         switch self {
         case .tar: Harness.tar(data)

@@ -63,6 +63,11 @@ public struct ZipDirectory: Sendable {
         self.source = source
         self.label = label
         func fail(_ why: String) -> PipError { .wheel("\(label): \(why)") }
+        // A zip64 value past Int64.max is corruption, to be refused rather than trapped on.
+        func field64(_ value: UInt64) throws -> Int64 {
+            guard let result = Int64(exactly: value) else { throw fail("a zip64 size or offset is out of range") }
+            return result
+        }
         let tailLength = Int(min(source.size, 65_557))
         guard tailLength >= 22 else { throw fail("too short to be a zip archive") }
         let tail = try await source.read(at: source.size - Int64(tailLength), count: tailLength)
@@ -73,14 +78,16 @@ public struct ZipDirectory: Sendable {
         if count == 0xFFFF || directorySize == 0xFFFF_FFFF || directoryOffset == 0xFFFF_FFFF {
             // Zip64: a locator sits just before the classic record and points at the zip64 record.
             guard eocd >= 20, tail.u32(eocd - 20) == 0x0706_4b50 else { throw fail("zip64 locator missing") }
-            let recordOffset = Int64(tail.u64(eocd - 20 + 8))
+            let recordOffset = try field64(tail.u64(eocd - 20 + 8))
             let record = try await source.read(at: recordOffset, count: 56)
             guard record.u32(0) == 0x0606_4b50 else { throw fail("zip64 end record missing") }
-            count = Int64(record.u64(32))
-            directorySize = Int64(record.u64(40))
-            directoryOffset = Int64(record.u64(48))
+            count = try field64(record.u64(32))
+            directorySize = try field64(record.u64(40))
+            directoryOffset = try field64(record.u64(48))
         }
-        guard directoryOffset >= 0, directorySize >= 0, directoryOffset + directorySize <= source.size, count < 10_000_000 else {
+        // Compared without adding, so huge zip64 values cannot overflow.
+        guard directoryOffset >= 0, directorySize >= 0, directoryOffset <= source.size, directorySize <= source.size - directoryOffset,
+              count < 10_000_000 else {
             throw fail("central directory lies outside the archive")
         }
         let tailStart = source.size - Int64(tailLength)
@@ -115,9 +122,9 @@ public struct ZipDirectory: Sendable {
                 let id = directory.u16(extra), length = Int(directory.u16(extra + 2))
                 if id == 0x0001 {
                     var field = extra + 4
-                    if size == 0xFFFF_FFFF, field + 8 <= extra + 4 + length { size = Int64(directory.u64(field)); field += 8 }
-                    if compressed == 0xFFFF_FFFF, field + 8 <= extra + 4 + length { compressed = Int64(directory.u64(field)); field += 8 }
-                    if offset == 0xFFFF_FFFF, field + 8 <= extra + 4 + length { offset = Int64(directory.u64(field)) }
+                    if size == 0xFFFF_FFFF, field + 8 <= extra + 4 + length { size = try field64(directory.u64(field)); field += 8 }
+                    if compressed == 0xFFFF_FFFF, field + 8 <= extra + 4 + length { compressed = try field64(directory.u64(field)); field += 8 }
+                    if offset == 0xFFFF_FFFF, field + 8 <= extra + 4 + length { offset = try field64(directory.u64(field)) }
                 }
                 extra += 4 + length
             }

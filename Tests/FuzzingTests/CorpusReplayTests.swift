@@ -18,12 +18,18 @@ import Testing
     }
 
     @Test(arguments: FuzzTarget.allCases)
-    func replay(_ target: FuzzTarget) throws {
+    func replay(_ target: FuzzTarget) async throws {
         let files = Self.inputs(target)
         #expect(!files.isEmpty, "fixtures/fuzz/\(target.rawValue) has no seeds")
         for file in files {
             let data = try Data(contentsOf: file)
-            target.run(data)
+            // Off the cooperative pool: some targets wait on async parsers, which need the pool's threads.
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                Thread {
+                    target.run(data)
+                    done.resume()
+                }.start()
+            }
         }
     }
 }
