@@ -9,7 +9,7 @@ example=("${build[@]}" debootstrap runc python3 python3-venv ca-certificates)
 # The tests: the independent tools that read Kiln's output, the registry, and the peers' needs.
 # python3-pip-whl is the pip wheel the sklearn-diabetes python channel packages; podman runs Kiln's images.
 test=("${example[@]}" libssl-dev skopeo umoci busybox-static oci-image-tool tar gzip docker-registry apache2-utils
-      python3-cryptography openssl zstd python3-pip-whl podman)
+      python3-cryptography openssl zstd python3-pip-whl podman strace)
 case "${1:-}" in
   build) wanted=("${build[@]}") ;;
   example) wanted=("${example[@]}") ;;

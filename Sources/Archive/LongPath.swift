@@ -3,7 +3,7 @@ import Foundation
 /// File system calls for paths of any length. Linux refuses a path of PATH_MAX (4096) bytes or more with
 /// ENAMETOOLONG, though a tree may nest deeper than that; such a path is opened in pieces shorter than
 /// the limit, each relative to a descriptor of the directory before it (`openat`).
-enum LongPath {
+public enum LongPath {
     /// Paths shorter than this go to the plain calls.
     static let limit = 3800
     /// Linux's O_PATH (a descriptor only for *at calls), which Swift's Glibc module does not export.
@@ -27,7 +27,7 @@ enum LongPath {
     }
 
     /// `lstat(2)`.
-    static func lstat(_ path: String, _ info: inout stat) -> Int32 {
+    public static func lstat(_ path: String, _ info: inout stat) -> Int32 {
         guard path.utf8.count >= limit else { return Glibc.lstat(path, &info) }
         var result = stat()
         let status = inParent(path, fallback: -1) { directory, name in fstatat(directory, name, &result, AT_SYMLINK_NOFOLLOW) }

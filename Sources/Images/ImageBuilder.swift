@@ -10,6 +10,14 @@ import Plan
 public struct ImageBuilder: Sendable {
     /// Scratch space for new blobs; put it on the output's filesystem so outputs can rename, not copy.
     public let workDirectory: URL
+    /// Finished layers by their inputs' metadata; nil writes every layer.
+    public var layerCache: LayerCache?
+
+    /// An image, and how many of its new layers came from `layerCache`.
+    public struct Built: Sendable {
+        public var image: Image
+        public var reusedLayers: Int
+    }
 
     /// A builder writing new layers under `workDirectory`.
     public init(workDirectory: URL) {
@@ -18,6 +26,12 @@ public struct ImageBuilder: Sendable {
 
     /// The image `plan` describes on top of `base` (from an `ImageSource`; `Image.scratch` for none).
     public func build(_ plan: BuildPlan, base: Image) throws -> Image {
+        try assemble(plan, base: base).image
+    }
+
+    /// `build`, also telling how many layers the cache gave.
+    public func assemble(_ plan: BuildPlan, base: Image) throws -> Built {
+        var reusedLayers = 0
         if let wanted = plan.platform, !base.config.platform.satisfies(wanted), !base.layers.isEmpty {
             throw ImageError.base("\(plan.base) is \(base.config.platform), not the requested \(wanted)")
         }
@@ -31,6 +45,13 @@ public struct ImageBuilder: Sendable {
         for (number, spec) in plan.orderedLayers.enumerated() {
             let entries = try EntryCollector.collect(spec.inputs)
             guard !entries.isEmpty else { continue }
+            let key = layerCache.flatMap { _ in LayerCache.key(entries, compression: plan.compression, epoch: plan.sourceDateEpoch) }
+            if let key, let cached = layerCache?.layer(for: key) {
+                layers.append(cached)
+                reusedLayers += 1
+                history.append(.init(created: created, createdBy: "kiln build: \(spec.description)"))
+                continue
+            }
             let temporary = workDirectory.appendingPathComponent("layer-\(number).tmp").path
             let bytes = entries.reduce(Int64(0)) { total, entry in
                 if case let .file(_, size) = entry.kind { return total + size }
@@ -45,8 +66,9 @@ public struct ImageBuilder: Sendable {
             guard rename(temporary, final) == 0 else {
                 throw ImageError.output("cannot move layer into \(blobs.path): \(String(cString: strerror(errno)))")
             }
-            layers.append(Layer(descriptor: blob.descriptor, diffID: blob.diffID, blob: .file(final),
-                                uncompressedSize: blob.uncompressedSize))
+            let layer = Layer(descriptor: blob.descriptor, diffID: blob.diffID, blob: .file(final), uncompressedSize: blob.uncompressedSize)
+            layers.append(layer)
+            if let key { layerCache?.store(layer, for: key) }
             history.append(.init(created: created, createdBy: "kiln build: \(spec.description)"))
         }
 
@@ -54,7 +76,7 @@ public struct ImageBuilder: Sendable {
         config.rootfs = .init(diffIDs: layers.map(\.diffID))
         config.history = history.isEmpty ? nil : history
         config.config = Self.apply(plan.config, to: config.config ?? ContainerConfig())
-        return try Image(config: config, layers: layers)
+        return Built(image: try Image(config: config, layers: layers), reusedLayers: reusedLayers)
     }
 
     static func apply(_ edits: ConfigEdits, to base: ContainerConfig) -> ContainerConfig {

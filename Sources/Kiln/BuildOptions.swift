@@ -16,6 +16,8 @@ public struct BuildOptions: Sendable {
     public var tags: [String] = []
     /// Where conda packages, repodata, wheels and index pages are cached.
     public var cacheDirectory: URL = Fetcher.defaultCacheDirectory
+    /// Reuse finished layers whose inputs' metadata is unchanged (`LayerCache`, under `cacheDirectory/layers`).
+    public var layerCache = true
     /// SIGINT and SIGTERM remove the job's staging directory and exit the process with 130 or 143. For
     /// command-line programs; a program that handles signals itself leaves it off and cancels the task.
     public var handleSignals = false

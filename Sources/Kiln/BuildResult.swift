@@ -28,6 +28,8 @@ public struct BuildResult: Sendable {
     public var environmentPrefix: String?
     /// The SPDX SBOM attached to the image (an OCI artifact whose subject is the image), when it has an environment.
     public var sbom: Descriptor?
+    /// How many of the plan's layers came from the layer cache, unread.
+    public var reusedLayers = 0
 
     init(location: ImageLocation, image: Image, push: PushSummary?, environmentPrefix: String? = nil) {
         self.location = location

@@ -35,10 +35,14 @@ extension Kiln {
                     prefix = result.prefix
                 }
             }
-            let image = try ImageBuilder(workDirectory: work).build(plan, base: base)
+            var builder = ImageBuilder(workDirectory: work)
+            if options.layerCache { builder.layerCache = LayerCache(directory: options.cacheDirectory.appendingPathComponent("layers")) }
+            let built = try builder.assemble(plan, base: base)
+            let image = built.image
             let sink = try destination.sink(session: outputSession, tags: options.tags, remotes: baseSession, epoch: plan.sourceDateEpoch)
             let push = try await sink.write(image)
             var result = BuildResult(location: destination, image: image, push: push, environmentPrefix: prefix)
+            result.reusedLayers = built.reusedLayers
             if let realised {
                 let baseName = { if case let .registry(reference) = plan.base { return reference.description } else { return "base image" } }()
                 let sbom = try SPDX.document(for: realised, baseName: baseName,

@@ -76,6 +76,8 @@ struct BuildCommand: AsyncParsableCommand, ReportsProgress {
     var tag: [String] = []
     @Flag(help: "Print the manifest digest, config digest and layers as JSON.")
     var json = false
+    @Flag(name: .customLong("no-cache"), help: "Write every layer anew, even those whose inputs' paths, sizes, times and inodes are unchanged.")
+    var noCache = false
     @OptionGroup var registryOptions: RegistryOptions
 
     func run() async throws {
@@ -85,6 +87,7 @@ struct BuildCommand: AsyncParsableCommand, ReportsProgress {
         for note in frontEnd?.notes ?? [] { Console.line("kiln: note: \(note)") }
         var options = try registryOptions.options()
         options.baseCredentials = Self.baseCredentials(frontEnd?.baseCredentials)
+        options.layerCache = !noCache
         if case let .registry(reference) = destination {
             options.tags = try await RegistryOptions.resolve(tags: tag, for: reference, options: options)
         }

@@ -14,8 +14,11 @@ struct BuildReport: Encodable {
     var manifestDigest: String
     var configDigest: String
     var layers: [LayerReport]
+    /// Layers taken from the layer cache without reading their inputs.
+    var reusedLayers: Int
 
     init(_ result: BuildResult, output: String) {
+        reusedLayers = result.reusedLayers
         self.output = output
         manifestDigest = result.manifestDigest.description
         configDigest = result.configDigest?.description ?? ""
@@ -32,6 +35,7 @@ struct BuildReport: Encodable {
             Swift.print("manifest \(manifestDigest)")
             Swift.print("config   \(configDigest)")
             for layer in layers { Swift.print("layer    \(layer.digest) \(layer.size) bytes (diffID \(layer.diffID))") }
+            if reusedLayers > 0 { Swift.print("reused   \(reusedLayers) layer\(reusedLayers == 1 ? "" : "s") from the layer cache (--no-cache rebuilds them)") }
         }
     }
 }
