@@ -41,18 +41,7 @@ import TestSupport
         let channels = try condaFixtureChannels()
         let index = try PipIndex(directories: [try syntheticWheels() + "/good"])
         let work = try TemporaryDirectory("shared-cache")
-        try work.write("environment.yml", """
-        name: scoring
-        channels:
-          - file://\(channels)/main
-        dependencies:
-          - python 3.11.*
-          - hello
-          - pip:
-            - --index-url \(index.url())
-            - tool[fancy]
-            - alpha==1.0
-        """)
+        try condaPipEnvironment(in: work, channels: channels, index: index, pip: ["tool[fancy]", "alpha==1.0"])
         for round in 0..<2 {
             let cache = work.file("cache-\(round)")
             let runs = (0..<4).map { number in

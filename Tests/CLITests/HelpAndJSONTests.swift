@@ -110,17 +110,7 @@ import TestSupport
         let channels = try condaFixtureChannels()
         let index = try PipIndex(directories: [try syntheticWheels() + "/good"])
         let work = try TemporaryDirectory("json-conda")
-        let file = try work.write("environment.yml", """
-        name: scoring
-        channels:
-          - file://\(channels)/main
-        dependencies:
-          - python 3.11.*
-          - hello
-          - pip:
-            - --index-url \(index.url())
-            - alpha==1.0
-        """)
+        let file = try condaPipEnvironment(in: work, channels: channels, index: index, pip: ["alpha==1.0"])
         let environment = ["KILN_CACHE_DIR": work.file("cache")]
 
         let solved = try Self.document(KilnBinary.run(["env", "solve", file, "--json"], environment: environment), "env solve")

@@ -73,3 +73,20 @@ struct Fixture {
          "--cmd", #"["python","-m","azureml_inference_server_http"]"#, "--expose", "5001", "--label", "team=ml"]
     }
 }
+
+/// An environment.yml over the conda fixture channel: python 3.11 and hello from conda, then `pip` lines
+/// from `index` (a `--index-url` line first).
+@discardableResult
+func condaPipEnvironment(in directory: TemporaryDirectory, channels: String, index: PipIndex, pip: [String]) throws -> String {
+    try directory.write("environment.yml", """
+    name: scoring
+    channels:
+      - file://\(channels)/main
+    dependencies:
+      - python 3.11.*
+      - hello
+      - pip:
+        - --index-url \(index.url())
+    \(pip.map { "    - \($0)" }.joined(separator: "\n"))
+    """)
+}

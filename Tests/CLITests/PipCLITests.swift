@@ -121,17 +121,7 @@ import TestSupport
     }
 
     func environmentFile(_ directory: TemporaryDirectory, index: PipIndex, pip: [String]) throws -> String {
-        try directory.write("environment.yml", """
-        name: scoring
-        channels:
-          - file://\(channels)/main
-        dependencies:
-          - python 3.11.*
-          - hello
-          - pip:
-            - --index-url \(index.url())
-        \(pip.map { "    - \($0)" }.joined(separator: "\n"))
-        """)
+        try condaPipEnvironment(in: directory, channels: channels, index: index, pip: pip)
     }
 
     @Test func pipPackagesLandInTheEnvironmentAndTheLockRebuildsTheSameImage() throws {
