@@ -131,9 +131,10 @@ import TestSupport
 
     @Test func aTagListLinkToAnotherHostIsRefused() throws {
         let elsewhere = try TestHTTPServer(address: "127.0.0.2") { _ in .init(status: 200, body: Data(#"{"tags":["stolen"]}"#.utf8)) }
+        let away = elsewhere.host
         let server = try TestHTTPServer { request in
             if request.uri == "/v2/" { return .init(status: 200) }
-            return .init(status: 200, headers: [("Content-Type", "application/json"), ("Link", "<http://\(elsewhere.host)/v2/x/tags/list?last=a>; rel=\"next\"")],
+            return .init(status: 200, headers: [("Content-Type", "application/json"), ("Link", "<http://\(away)/v2/x/tags/list?last=a>; rel=\"next\"")],
                          body: Data(#"{"name":"away/model","tags":["a"]}"#.utf8))
         }
         let result = try Self.measured(["tags", "\(server.host)/away/model"])

@@ -59,7 +59,15 @@ public final class TestHTTPServer: @unchecked Sendable {
         box.server = self
     }
 
-    deinit { try? channel.close().wait() }
+    deinit {
+        // The last reference may go on an event loop thread (a handler's closure held it): waiting there
+        // would trap, so the close is only started.
+        if MultiThreadedEventLoopGroup.currentEventLoop != nil {
+            channel.close(promise: nil)
+        } else {
+            try? channel.close().wait()
+        }
+    }
 
     public var requests: [Request] {
         lock.lock()
