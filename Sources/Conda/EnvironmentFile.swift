@@ -24,10 +24,12 @@ public struct EnvironmentFile: Sendable, Equatable {
     }
 
     public static func parse(_ text: String, what: String) throws -> EnvironmentFile {
-        let node: Any?
-        do { node = try Yams.load(yaml: text) } catch {
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch {
             throw CondaError.environmentFile("\(what) is not valid YAML (\("\(error)".split(separator: "\n").first ?? ""))")
         }
+        if let root { try checkShape(root, what: what) }
+        let node = root?.any
         guard let top = node as? [String: Any] else { throw CondaError.environmentFile("\(what): expected a mapping with channels and dependencies") }
         let channels = try (top["channels"] as? [Any] ?? []).map { item -> String in
             guard let text = item as? String else { throw CondaError.environmentFile("\(what): channels must be names or URLs") }
@@ -56,6 +58,29 @@ public struct EnvironmentFile: Sendable, Equatable {
         var variables: [String: String] = [:]
         for (key, value) in top["variables"] as? [String: Any] ?? [:] { variables[key] = "\(value)" }
         return EnvironmentFile(channels: channels, dependencies: dependencies, pip: pip, variables: variables, name: top["name"] as? String)
+    }
+
+    /// Nodes an environment file may expand to, aliases included (an alias bomb is an error, not a hang).
+    static let maxNodes = 100_000
+
+    /// Refuses what Yams cannot turn into values without trapping (a mapping key that is a list or a
+    /// mapping, `? [a]: b`), walking the expanded tree under a node budget so aliases stay bounded.
+    static func checkShape(_ root: Node, what: String) throws {
+        var pending = [root]
+        var visited = 0
+        while let node = pending.popLast() {
+            visited += 1
+            guard visited <= maxNodes else { throw CondaError.environmentFile("\(what): more than \(maxNodes) YAML nodes (aliases?)") }
+            switch node {
+            case .mapping(let mapping):
+                for (key, value) in mapping {
+                    guard case .scalar = key else { throw CondaError.environmentFile("\(what): a mapping key must be a plain value") }
+                    pending.append(value)
+                }
+            case .sequence(let sequence): pending.append(contentsOf: sequence)
+            case .scalar, .alias: break
+            }
+        }
     }
 
     /// Kiln's own deterministic hash of the definition, for a default prefix such as AzureML's

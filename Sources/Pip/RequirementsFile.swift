@@ -148,7 +148,7 @@ public struct RequirementsFile: Sendable {
         if !location.contains("://") {
             location = "file://" + (location.hasPrefix("/") ? location : directory + "/" + location)
         }
-        let fileName = String(location.split(separator: "#")[0].split(separator: "/").last ?? "")
+        let fileName = String((location.split(separator: "#").first ?? "").split(separator: "/").last ?? "")
         guard let wheel = WheelName(fileName.removingPercentEncoding ?? fileName) else {
             throw PipError.requirementsFile("\(origin): '\(Redaction.url(location))' is not a wheel file name")
         }
@@ -160,9 +160,10 @@ public struct RequirementsFile: Sendable {
     }
 
     static func looksLikeWheelReference(_ text: String) -> Bool {
-        let head = text.split(separator: ";")[0].trimmingCharacters(in: .whitespaces)
+        // `.first`, not `[0]`: a line of only ';' or '#' splits into nothing.
+        let head = (text.split(separator: ";").first ?? "").trimmingCharacters(in: .whitespaces)
         guard !head.contains(" "), !head.contains("@ ") else { return false }
-        let bare = head.split(separator: "#")[0]
+        let bare = head.split(separator: "#").first ?? ""
         return bare.hasSuffix(".whl") && (head.contains("/") || head.contains("://"))
     }
 
