@@ -51,8 +51,13 @@ public enum LockFile {
     }
 
     static func readCondaLock(_ text: String, platform: String, what: String) throws -> [PackageRecord] {
-        let node: Any?
-        do { node = try Yams.load(yaml: text) } catch { throw CondaError.lockFile("\(what) is not valid YAML") }
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch { throw CondaError.lockFile("\(what) is not valid YAML") }
+        // The environment file's rule: no list or mapping as a key (Yams traps on those), aliases bounded.
+        do { if let root { try EnvironmentFile.checkShape(root, what: what) } } catch let CondaError.environmentFile(message) {
+            throw CondaError.lockFile(message)
+        }
+        let node = root?.any
         guard let top = node as? [String: Any], let version = top["version"] as? Int, let packages = top["package"] as? [[String: Any]] else {
             throw CondaError.lockFile("\(what) is neither an @EXPLICIT list nor a conda-lock file (version, package)")
         }
