@@ -31,6 +31,8 @@ enum Scratch {
             ?? (FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory())
         let path = "\(base)/kiln-fuzz-\(getpid())"
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        // Removed at a normal exit (the corpus replay test); a crashing fuzzer leaves it for the reproducer.
+        atexit { try? FileManager.default.removeItem(atPath: Scratch.root) }
         return path
     }()
 
