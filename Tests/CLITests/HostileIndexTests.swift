@@ -211,14 +211,25 @@ import TestSupport
         #expect(leftovers(work.file("cache")).isEmpty, "\(leftovers(work.file("cache")))", sourceLocation: sourceLocation)
     }
 
+    /// `kiln env install` from a channel serving `package` from the bombs, in a fresh cache; the outcome
+    /// and the work directory, for the checks.
+    static func installBomb(kind: String, package: String, delivery: TestHTTPServer.Delivery = .whole,
+                            environment extra: [String: String] = [:]) throws -> (Outcome, TemporaryDirectory, channel: String) {
+        let bombs = try Self.bombs.get()
+        let server = try Self.bombChannel(bombs, kind: kind, package: package, delivery: delivery)
+        let work = try TemporaryDirectory("hostile-conda")
+        let file = try Self.environmentFile(work, channel: Self.channelURL(server))
+        let outcome = try withExtendedLifetime(server) {
+            try Self.measured(["env", "install", file, "--prefix", work.file("env")],
+                              environment: ["KILN_CACHE_DIR": work.file("cache")].merging(extra) { _, new in new })
+        }
+        return (outcome, work, Self.redactedChannel(server))
+    }
+
     /// A 40 KB .conda whose pkg tar holds a 1 GiB member that info/paths.json declares as 16 bytes:
     /// refused from the member's header, before any of it is written.
     @Test func aCondaPackageWhoseMemberOutgrowsPathsJSONIsRefused() throws {
-        let bombs = try Self.bombs.get()
-        let server = try Self.bombChannel(bombs, kind: "conda", package: "bomb-1.0-0.conda")
-        let work = try TemporaryDirectory("hostile-conda")
-        let file = try Self.environmentFile(work, channel: Self.channelURL(server))
-        let outcome = try Self.measured(["env", "install", file, "--prefix", work.file("env")], environment: ["KILN_CACHE_DIR": work.file("cache")])
+        let (outcome, work, _) = try Self.installBomb(kind: "conda", package: "bomb-1.0-0.conda")
         Self.expectOneLine(outcome, naming: ["bomb-1.0-0.conda", "share/bomb/blob is 1073741824 bytes, but info/paths.json declares 16"],
                            maxPeakMiB: 250, deadline: 30)
         Self.expectNothingLeft(work)
@@ -227,11 +238,7 @@ import TestSupport
     /// The same bomb as a .tar.bz2 whose info/ comes after the files: found by the first pass, which
     /// decompresses but writes nothing, then refused in the second before the member is written.
     @Test func aTarBz2PackageWithLateInfoIsBoundedToo() throws {
-        let bombs = try Self.bombs.get()
-        let server = try Self.bombChannel(bombs, kind: "bz2", package: "bomb-1.0-0.tar.bz2")
-        let work = try TemporaryDirectory("hostile-conda")
-        let file = try Self.environmentFile(work, channel: Self.channelURL(server))
-        let outcome = try Self.measured(["env", "install", file, "--prefix", work.file("env")], environment: ["KILN_CACHE_DIR": work.file("cache")])
+        let (outcome, work, _) = try Self.installBomb(kind: "bz2", package: "bomb-1.0-0.tar.bz2")
         Self.expectOneLine(outcome, naming: ["bomb-1.0-0.tar.bz2", "share/bomb/blob is 268435456 bytes, but info/paths.json declares 16"],
                            maxPeakMiB: 250, deadline: 60)
         Self.expectNothingLeft(work)
@@ -240,13 +247,9 @@ import TestSupport
     /// A package download that trickles one byte a second: given up after the KILN_HTTP_TIMEOUT window,
     /// and the partial download removed.
     @Test func aTricklingPackageDownloadIsGivenUp() throws {
-        let bombs = try Self.bombs.get()
-        let server = try Self.bombChannel(bombs, kind: "conda", package: "bomb-1.0-0.conda", delivery: .trickle(interval: 1))
-        let work = try TemporaryDirectory("hostile-conda")
-        let file = try Self.environmentFile(work, channel: Self.channelURL(server))
-        let outcome = try Self.measured(["env", "install", file, "--prefix", work.file("env")],
-                                        environment: ["KILN_CACHE_DIR": work.file("cache"), "KILN_HTTP_TIMEOUT": "2"])
-        Self.expectOneLine(outcome, naming: [Self.redactedChannel(server) + "/linux-64/bomb-1.0-0.conda"], maxPeakMiB: 150, deadline: 15)
+        let (outcome, work, channel) = try Self.installBomb(kind: "conda", package: "bomb-1.0-0.conda", delivery: .trickle(interval: 1),
+                                                            environment: ["KILN_HTTP_TIMEOUT": "2"])
+        Self.expectOneLine(outcome, naming: [channel + "/linux-64/bomb-1.0-0.conda"], maxPeakMiB: 150, deadline: 15)
         Self.expectNothingLeft(work)
     }
 
