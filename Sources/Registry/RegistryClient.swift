@@ -145,8 +145,9 @@ public final class RegistryClient: Sendable {
         let log = options.log
         log?("> \(request.method.rawValue) \(Redaction.url(request.url))" + Self.describe(request.headers))
         do {
-            // A read must get its answer's head within the pace's window. A write's head may come only after
-            // the whole body has gone, or after the registry has committed a large blob: 30 minutes.
+            // A read must get its answer's head within the pace's window. A write's head comes only after its
+            // whole body has gone, so it gets 30 minutes in all; the client's idle read timeout (the window)
+            // still starts once the body is sent.
             let reads = request.method == .GET || request.method == .HEAD
             let response = try await http.execute(request, timeout: reads ? Pace.current.timeAmount : .minutes(30))
             log?("< \(response.status.code) \(request.method.rawValue) \(Redaction.url(request.url))" + Self.describe(response.headers))
