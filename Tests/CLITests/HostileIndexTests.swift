@@ -10,24 +10,11 @@ import TestSupport
     static let secret = "s3cret-XYZ"
     static let channelToken = "tk-s3cret-XYZ"
 
-    struct Outcome {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var peakKiB: Int
-        var seconds: Double
-    }
+    typealias Outcome = KilnBinary.Measured
 
     /// Runs kiln under /usr/bin/time with `environment` added; its stderr without time's line.
     static func measured(_ arguments: [String], environment: [String: String]) throws -> Outcome {
-        let start = Date()
-        let result = try run("/usr/bin/time", ["-f", "peak-rss-kib %M", KilnBinary.binary] + arguments, environment: environment)
-        let seconds = Date().timeIntervalSince(start)
-        var lines = result.stderr.split(separator: "\n").map(String.init)
-        let peak = lines.last.flatMap { $0.hasPrefix("peak-rss-kib ") ? Int($0.dropFirst(13)) : nil } ?? Int.max
-        if peak != Int.max { lines.removeLast() }
-        lines.removeAll { $0.hasPrefix("Command exited with non-zero status") }
-        return Outcome(status: result.status, stdout: result.stdout, stderr: lines.joined(separator: "\n"), peakKiB: peak, seconds: seconds)
+        try KilnBinary.measured(arguments, environment: environment)
     }
 
     /// The checks every case makes (a)–(c); `naming` is what the line must contain (the redacted URL).

@@ -6,31 +6,21 @@ import TestSupport
 /// and holds no secret, with bounded memory (the peak RSS of the kiln process, from GNU time) and within a
 /// deadline (`KILN_HTTP_TIMEOUT=2`, so a stalled answer is cut off after 2 s).
 @Suite struct HostileServerTests {
-    struct Measured {
-        var status: Int32
-        var stderr: String
-        var peakKiB: Int
-        var seconds: Double
-    }
+    typealias Measured = KilnBinary.Measured
 
     /// A password kiln is given for every registry, which must never show.
     static let secret = "hostile-secret-\(UUID().uuidString)"
 
-    /// Runs kiln under /usr/bin/time with a 2 s pace and registry credentials; its stderr minus time's
-    /// lines, the peak RSS in KiB and the wall time.
+    /// Runs kiln under /usr/bin/time with a 2 s pace and registry credentials; its stderr without time's
+    /// lines and without progress lines, the peak RSS in KiB and the wall time.
     static func measured(_ arguments: [String]) throws -> Measured {
-        let start = Date()
-        let result = try run("/usr/bin/time", ["-f", "peak-rss-kib %M", KilnBinary.binary] + arguments,
-                             environment: ["KILN_HTTP_TIMEOUT": "2", "KILN_REGISTRY_USERNAME": "alice", "KILN_REGISTRY_PASSWORD": secret])
-        let seconds = Date().timeIntervalSince(start)
-        var lines = result.stderr.split(separator: "\n").map(String.init)
-        let peak = lines.last.flatMap { $0.hasPrefix("peak-rss-kib ") ? Int($0.dropFirst(13)) : nil } ?? Int.max
-        if peak != Int.max { lines.removeLast() }
-        lines.removeAll { $0.hasPrefix("Command exited with non-zero status") }
-        // Progress lines (a step running longer than the plain interval) are not part of the error.
-        lines.removeAll { $0.hasPrefix("kiln: ") && !$0.hasPrefix("kiln: error: ") }
+        var result = try KilnBinary.measured(arguments, environment: ["KILN_HTTP_TIMEOUT": "2", "KILN_REGISTRY_USERNAME": "alice",
+                                                                      "KILN_REGISTRY_PASSWORD": secret])
         #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret), "the password leaked")
-        return Measured(status: result.status, stderr: lines.joined(separator: "\n"), peakKiB: peak, seconds: seconds)
+        // Progress lines (a step running longer than the plain interval) are not part of the error.
+        result.stderr = result.stderr.split(separator: "\n").map(String.init)
+            .filter { !($0.hasPrefix("kiln: ") && !$0.hasPrefix("kiln: error: ")) }.joined(separator: "\n")
+        return result
     }
 
     /// Exit 1, one `kiln: error:` line naming `host` and containing `words`, under 200 MiB and `deadline` seconds.

@@ -90,3 +90,26 @@ func condaPipEnvironment(in directory: TemporaryDirectory, channels: String, ind
     \(pip.map { "    - \($0)" }.joined(separator: "\n"))
     """)
 }
+
+extension KilnBinary {
+    /// A kiln run measured by GNU time: its output (stderr without time's own lines), peak RSS and wall time.
+    struct Measured {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var peakKiB: Int
+        var seconds: Double
+    }
+
+    /// Runs kiln with `arguments` under `/usr/bin/time`, `environment` added.
+    static func measured(_ arguments: [String], environment: [String: String]) throws -> Measured {
+        let start = Date()
+        let result = try TestSupport.run("/usr/bin/time", ["-f", "peak-rss-kib %M", binary] + arguments, environment: environment)
+        let seconds = Date().timeIntervalSince(start)
+        var lines = result.stderr.split(separator: "\n").map(String.init)
+        let peak = lines.last.flatMap { $0.hasPrefix("peak-rss-kib ") ? Int($0.dropFirst(13)) : nil } ?? Int.max
+        if peak != Int.max { lines.removeLast() }
+        lines.removeAll { $0.hasPrefix("Command exited with non-zero status") }
+        return Measured(status: result.status, stdout: result.stdout, stderr: lines.joined(separator: "\n"), peakKiB: peak, seconds: seconds)
+    }
+}
