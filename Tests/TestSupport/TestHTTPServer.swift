@@ -121,9 +121,10 @@ public final class TestHTTPServer: @unchecked Sendable {
                     context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
                     context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
                 case let .trickle(interval):
-                    trickle(Array(response.body), from: 0, every: interval, context: context)
+                    Self.trickle(Array(response.body), from: 0, every: interval, channel: context.channel)
                 case let .endless(total):
-                    pour(ByteBuffer(bytes: response.body.isEmpty ? Data(repeating: 0x20, count: 65536) : response.body), sent: 0, total: total, context: context)
+                    let chunk = ByteBuffer(bytes: response.body.isEmpty ? Data(repeating: 0x20, count: 65536) : response.body)
+                    Self.pour(chunk, sent: 0, total: total, channel: context.channel)
                 case .declaredLength:
                     let channel = context.channel
                     context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: response.body))))).whenComplete { _ in
@@ -133,29 +134,36 @@ public final class TestHTTPServer: @unchecked Sendable {
             }
         }
 
+        // The slow deliveries below hold the `Channel`, not the handler's context: they outlive
+        // `channelRead`, and a context must not be used once the pipeline is torn down.
+
         /// Sends one byte, then schedules the next, until the body is done or the client closes.
-        func trickle(_ bytes: [UInt8], from index: Int, every interval: Double, context: ChannelHandlerContext) {
-            guard context.channel.isActive else { return }
+        static func trickle(_ bytes: [UInt8], from index: Int, every interval: Double, channel: Channel) {
+            guard channel.isActive else { return }
             guard index < bytes.count else {
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                channel.writeAndFlush(HTTPServerResponsePart.end(nil), promise: nil)
                 return
             }
-            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: [bytes[index]])))), promise: nil)
-            context.eventLoop.scheduleTask(in: .milliseconds(Int64(interval * 1000))) {
-                self.trickle(bytes, from: index + 1, every: interval, context: context)
+            channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: [bytes[index]]))), promise: nil)
+            channel.eventLoop.scheduleTask(in: .milliseconds(Int64(interval * 1000))) {
+                trickle(bytes, from: index + 1, every: interval, channel: channel)
             }
         }
 
-        /// Writes `chunk` again as soon as the last write is flushed, so memory stays flat on both sides.
-        func pour(_ chunk: ByteBuffer, sent: Int64, total: Int64, context: ChannelHandlerContext) {
-            guard context.channel.isActive else { return }
+        /// Writes `chunk` again once the last write is flushed, so memory stays flat on both sides. The next
+        /// write is a new event-loop task: a write that completes at once runs its callback inline, and
+        /// recursing there overflowed the event loop's stack with a fast reader.
+        static func pour(_ chunk: ByteBuffer, sent: Int64, total: Int64, channel: Channel) {
+            guard channel.isActive else { return }
             guard sent < total else {
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                channel.writeAndFlush(HTTPServerResponsePart.end(nil), promise: nil)
                 return
             }
-            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk)))).whenComplete { result in
+            channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(chunk))).whenComplete { result in
                 guard case .success = result else { return }
-                self.pour(chunk, sent: sent + Int64(chunk.readableBytes), total: total, context: context)
+                channel.eventLoop.execute {
+                    pour(chunk, sent: sent + Int64(chunk.readableBytes), total: total, channel: channel)
+                }
             }
         }
     }
