@@ -19,3 +19,6 @@ swift build -c release --product kiln
 KILN_BIN="$PWD/.build/release/kiln" swift test --filter CLITests
 # Kiln as a library: a separate package that depends on it by path builds an image, and umoci reads it.
 swift test --package-path Examples/BuildImage
+# Every parser of untrusted bytes under libFuzzer and AddressSanitizer: each target's corpus (fixtures/fuzz) plus
+# a fixed number of new inputs, a few minutes in all after a cold build (docs/fuzzing.md).
+bash scripts/fuzz.sh --ci
