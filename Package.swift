@@ -21,11 +21,13 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
-        // C libraries, linked from the system (apt-get install libarchive-dev zlib1g-dev libzstd-dev).
+        // C libraries, linked from the system (apt-get install libarchive-dev zlib1g-dev libzstd-dev libisal-dev).
         .systemLibrary(name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive",
                        providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // ISA-L, for the gzip trailer's CRC-32 only: 4× zlib's here (carry-less multiply), and a CRC has one answer.
+        .systemLibrary(name: "CIsal", path: "Sources/CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
 
         // OCI image model: digests, descriptors, manifests, indexes, config, platforms, references, canonical JSON.
         .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
@@ -34,7 +36,7 @@ let package = Package(
         // The build plan and image locations: plain values, no I/O, so a front end stays light.
         .target(name: "Plan", dependencies: ["OCI"]),
         // Deterministic, streaming layer writing and reading: tar, gzip/zstd, hashing.
-        .target(name: "Archive", dependencies: ["OCI", "Plan", "Progress", "CArchive", "CZlib", "CZstd",
+        .target(name: "Archive", dependencies: ["OCI", "Plan", "Progress", "CArchive", "CZlib", "CZstd", "CIsal",
                                                 .product(name: "Crypto", package: "swift-crypto")]),
         // One HTTP layer for registries, channels and indexes: the client factory, retries, the
         // conditional-GET cache, the self-redacting URL, the User-Agent.

@@ -3,7 +3,7 @@
 # Usage: bash scripts/needs.sh build|example|test
 # As root it uses apt-get; otherwise sudo -n if that works; otherwise it prints the apt-get line and fails.
 set -euo pipefail
-build=(libarchive-dev zlib1g-dev libzstd-dev pkg-config)
+build=(libarchive-dev zlib1g-dev libzstd-dev libisal-dev pkg-config)
 # The example: debootstrap makes the debian-python base, runc runs the image, python3-venv trains the model.
 example=("${build[@]}" debootstrap runc python3 python3-venv ca-certificates)
 # The tests: the independent tools that read Kiln's output, the registry, and the peers' needs.

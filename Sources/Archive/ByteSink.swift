@@ -13,6 +13,14 @@ public protocol ByteSink: AnyObject {
     func write(_ bytes: UnsafeRawBufferPointer) throws
     /// Flushes and closes this stage and the stages after it.
     func finish() throws
+    /// Takes `bytes` the caller no longer needs, so a stage that keeps them (`BackgroundSink`) need not copy.
+    func write(owned bytes: [UInt8]) throws
+}
+
+extension ByteSink {
+    public func write(owned bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
 }
 
 /// Hashes and counts the bytes that pass through, then hands them on.
@@ -49,9 +57,12 @@ public final class BackgroundSink: ByteSink, @unchecked Sendable {
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try write(owned: [UInt8](bytes))
+    }
+
+    public func write(owned piece: [UInt8]) throws {
         try check()
-        guard bytes.count > 0 else { return }
-        let piece = [UInt8](bytes)
+        guard piece.count > 0 else { return }
         slots.wait()
         queue.async { [self] in
             defer { slots.signal() }

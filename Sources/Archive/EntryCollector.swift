@@ -17,9 +17,7 @@ public enum EntryCollector {
         for (number, input) in inputs.enumerated() {
             try add(input, origin: number, into: &found)
         }
-        // One array, sorted in place: a dictionary and a second sorted copy cost twice the memory at
-        // 200,000 files.
-        found.sort { LayerEntry.precedes($0.entry.path, $1.entry.path) }
+        sortByPath(&found)
         try addMissingParents(&found)
         try removeDuplicates(&found, inputs: inputs)
 
@@ -106,7 +104,10 @@ public enum EntryCollector {
             let childRelative = relative.isEmpty ? name : relative + "/" + name
             let childDestination = destination.isEmpty ? name : destination + "/" + name
             var info = stat()
-            guard LongPath.lstat(source, &info) == 0 else { throw ArchiveError.unreadable(source, errno: errno) }
+            // Relative to the open directory: the kernel does not walk the whole path again for each name.
+            guard fstatat(dirfd(handle), name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
+                throw ArchiveError.unreadable(source, errno: errno)
+            }
             let item = try entry(for: source, info: info, root: root, relative: childRelative, destination: childDestination,
                                  origin: origin)
             found.append(item)
@@ -154,7 +155,45 @@ public enum EntryCollector {
         }
         guard !missing.isEmpty else { return }
         found.append(contentsOf: missing)
-        found.sort { LayerEntry.precedes($0.entry.path, $1.entry.path) }
+        sortByPath(&found)
+    }
+
+    /// Sorts by path bytes (`LayerEntry.precedes`). The paths are laid end to end in one buffer and the
+    /// sort moves only indices, comparing with memcmp: sorting the entries themselves copied each one
+    /// (retaining its strings) at every move, which was a seventh of the time at 200,000 files.
+    static func sortByPath(_ found: inout [Found]) {
+        var bytes: [UInt8] = []
+        var spans: [(start: Int, count: Int)] = []
+        spans.reserveCapacity(found.count)
+        for item in found {
+            var path = item.entry.path
+            path.withUTF8 { utf8 in
+                spans.append((bytes.count, utf8.count))
+                bytes.append(contentsOf: utf8)
+            }
+        }
+        var order = Array(found.indices)
+        bytes.withUnsafeBufferPointer { buffer in
+            spans.withUnsafeBufferPointer { spans in
+                guard let base = buffer.baseAddress else { return }
+                order.sort { left, right in
+                    let a = spans[left], b = spans[right]
+                    let order = memcmp(base + a.start, base + b.start, min(a.count, b.count))
+                    return order != 0 ? order < 0 : a.count < b.count
+                }
+            }
+        }
+        // Apply the order in place, one cycle at a time, so no second array of entries is ever held.
+        for start in order.indices where order[start] != start {
+            var current = start
+            while true {
+                let next = order[current]
+                order[current] = current
+                if next == start { break }
+                found.swapAt(current, next)
+                current = next
+            }
+        }
     }
 
     /// Two inputs may share a directory; any other repeated path is a conflict the user must resolve.

@@ -1,3 +1,4 @@
+import CIsal
 import CZlib
 import Dispatch
 import Foundation
@@ -83,7 +84,7 @@ public final class GzipSink: ByteSink {
             started = true
             try Self.header.withUnsafeBytes { try next.write($0) }
         }
-        try job.output.withUnsafeBytes { try next.write($0) }
+        try next.write(owned: job.output)
     }
 
     /// One block's raw deflate, run on a worker thread; it touches only its own buffers.
@@ -106,7 +107,8 @@ public final class GzipSink: ByteSink {
 
         func run() {
             defer { done.signal() }
-            crc = input.withUnsafeBufferPointer { crc32_z(0, $0.baseAddress, $0.count) }
+            // ISA-L's CRC-32 (the gzip polynomial, reflected): the same value as zlib's crc32, 4× faster.
+            crc = UInt(input.withUnsafeBufferPointer { crc32_gzip_refl(0, $0.baseAddress, UInt64($0.count)) })
             if Block.incompressible(input) {
                 output = Block.stored(input, last: last)
                 return
@@ -154,25 +156,57 @@ public final class GzipSink: ByteSink {
 
 /// The per-block rule that decides between storing and deflating, and the stored form.
 enum Block {
-    /// Blocks scoring below this are stored. Measured on 1 MiB blocks: random bytes score about 250,
-    /// English text about 10⁷, fp16 weights about 10⁶; 1,000 leaves room on both sides.
+    /// Blocks scoring below this are stored. Measured on 1 MiB blocks (a 256 KiB sample): random bytes
+    /// score about 250, English text about 2·10⁶, fp16 weights about 2·10⁵; 1,000 leaves room on both sides.
     static let threshold: UInt64 = 1_000
     /// Shorter blocks (a stream's last) are always deflated: too few bytes for the statistic, and cheap.
     static let minimumSize = 4096
 
-    /// Pearson's chi-square of the byte histogram against a uniform one, in integers:
+    /// The histogram counts the first `sampleRun` bytes of every `sampleStride`: a quarter of the block,
+    /// spread over all of it. Counting is bound by one store per byte; the statistic for random bytes does
+    /// not grow with the count (about 255, its degrees of freedom) while text's grows with it, so a quarter
+    /// separates them as well as the whole does, at a quarter of the cost.
+    static let sampleRun = 4096
+    static let sampleStride = 16384
+
+    /// Pearson's chi-square of the sampled byte histogram against a uniform one, in integers:
     /// (256 · Σ countᵢ² − n²) / n. Data that will not compress has nearly uniform bytes.
     static func score(_ bytes: [UInt8]) -> UInt64 {
-        var counts = [UInt64](repeating: 0, count: 256)
+        // Four tables, one per byte lane: with one, each increment waits for the previous one whenever
+        // neighbouring bytes are equal, as they are in text.
+        var counts = [UInt32](repeating: 0, count: 4 * 256)
+        var n = 0
         bytes.withUnsafeBufferPointer { buffer in
             counts.withUnsafeMutableBufferPointer { table in
-                for byte in buffer { table[Int(byte)] &+= 1 }
+                guard let base = table.baseAddress else { return }
+                var start = 0
+                while start < buffer.count {
+                    let end = min(start + sampleRun, buffer.count)
+                    n += end - start
+                    var index = start
+                    while index + 4 <= end {
+                        base[Int(buffer[index])] &+= 1
+                        base[256 + Int(buffer[index + 1])] &+= 1
+                        base[512 + Int(buffer[index + 2])] &+= 1
+                        base[768 + Int(buffer[index + 3])] &+= 1
+                        index += 4
+                    }
+                    while index < end {
+                        base[Int(buffer[index])] &+= 1
+                        index += 1
+                    }
+                    start += sampleStride
+                }
             }
         }
-        let n = UInt64(bytes.count)
         guard n > 0 else { return 0 }
-        let squares = counts.reduce(UInt64(0)) { $0 &+ $1 &* $1 }
-        return (256 &* squares &- n &* n) / n
+        var squares: UInt64 = 0
+        for value in 0..<256 {
+            let count = UInt64(counts[value]) &+ UInt64(counts[256 + value]) &+ UInt64(counts[512 + value]) &+ UInt64(counts[768 + value])
+            squares &+= count &* count
+        }
+        let total = UInt64(n)
+        return (256 &* squares &- total &* total) / total
     }
 
     static func incompressible(_ bytes: [UInt8]) -> Bool {

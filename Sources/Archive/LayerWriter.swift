@@ -42,7 +42,7 @@ public enum LayerWriter {
                     continue
                 }
                 try tar.addFile(path: entry.path, mode: entry.mode, size: size) { write in
-                    try copyFile(source, buffer: buffer) { piece in
+                    try copyFile(source, size: size, buffer: buffer) { piece in
                         try write(piece)
                         progress?.advance(by: Int64(piece.count))
                     }
@@ -57,7 +57,7 @@ public enum LayerWriter {
                          uncompressedSize: tarHash.count, mediaType: compression.ociMediaType, path: path)
     }
 
-    static func copyFile(_ source: String, buffer: UnsafeMutableRawBufferPointer,
+    static func copyFile(_ source: String, size: Int64, buffer: UnsafeMutableRawBufferPointer,
                          into write: (UnsafeRawBufferPointer) throws -> Void) throws {
         let fd = LongPath.open(source, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -65,7 +65,8 @@ public enum LayerWriter {
             throw ArchiveError.unreadable(source, errno: errno)
         }
         defer { close(fd) }
-        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+        // Read-ahead advice pays only for files longer than one read.
+        if size > Int64(buffer.count) { posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL) }
         while true {
             let count = read(fd, buffer.baseAddress, buffer.count)
             if count < 0 {

@@ -17,7 +17,7 @@ struct FreshMachineTests {
         let listed = try run("/bin/bash", ["-c", #"eval "$(sed '/^case /,$d' "$1")"; printf '%s\n' "${example[@]}""#, "bash", needs])
         try #require(listed.status == 0, "\(listed.stderr)")
         let set = listed.stdout.split(separator: "\n").map(String.init)
-        for package in ["libarchive-dev", "zlib1g-dev", "libzstd-dev", "pkg-config", "debootstrap", "runc", "python3-venv"] {
+        for package in ["libarchive-dev", "zlib1g-dev", "libzstd-dev", "libisal-dev", "pkg-config", "debootstrap", "runc", "python3-venv"] {
             #expect(set.contains(package), "\(set)")
         }
         return set
@@ -129,7 +129,7 @@ struct FreshMachineTests {
         /// a second run, as root or not, is silent.
         func expectInstalled(_ set: [String]) throws {
             #expect(try notInstalled(set).isEmpty)
-            let found = try run(["pkg-config", "--exists", "libarchive", "zlib", "libzstd"])
+            let found = try run(["pkg-config", "--exists", "libarchive", "zlib", "libzstd", "libisal"])
             #expect(found.status == 0, "\(found.stderr)")
             let tools = try run(["bash", "-c", "command -v debootstrap runc python3"])
             #expect(tools.status == 0 && tools.stdout.split(separator: "\n").count == 3, "\(tools.stdout)\(tools.stderr)")
