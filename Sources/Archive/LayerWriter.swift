@@ -35,6 +35,8 @@ public enum LayerWriter {
         let tar = try TarWriter(sink: tarHash, mtime: mtime)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readChunk, alignment: 16)
         defer { buffer.deallocate() }
+        var directory = ParentDirectory()
+        defer { directory.close() }
         do {
             for entry in entries {
                 guard case let .file(source, size) = entry.kind else {
@@ -42,7 +44,7 @@ public enum LayerWriter {
                     continue
                 }
                 try tar.addFile(path: entry.path, mode: entry.mode, size: size) { write in
-                    try copyFile(source, size: size, buffer: buffer) { piece in
+                    try copyFile(source, size: size, buffer: buffer, directory: &directory) { piece in
                         try write(piece)
                         progress?.advance(by: Int64(piece.count))
                     }
@@ -57,9 +59,9 @@ public enum LayerWriter {
                          uncompressedSize: tarHash.count, mediaType: compression.ociMediaType, path: path)
     }
 
-    static func copyFile(_ source: String, size: Int64, buffer: UnsafeMutableRawBufferPointer,
+    static func copyFile(_ source: String, size: Int64, buffer: UnsafeMutableRawBufferPointer, directory: inout ParentDirectory,
                          into write: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let fd = LongPath.open(source, O_RDONLY | O_CLOEXEC)
+        let fd = directory.open(source)
         guard fd >= 0 else {
             if errno == ENOENT { throw ArchiveError.changedDuringBuild(source) }
             throw ArchiveError.unreadable(source, errno: errno)
@@ -76,5 +78,32 @@ public enum LayerWriter {
             if count == 0 { return }
             try write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
         }
+    }
+}
+
+/// The directory of the last file read, kept open: entries come sorted by path, so neighbours mostly share
+/// a directory, and opening each by its name in it spares the kernel a walk of the whole path per file.
+struct ParentDirectory {
+    private var path = ""
+    private var fd: Int32 = -1
+
+    /// Opens `source` for reading; errno is set as `open(2)` sets it.
+    mutating func open(_ source: String) -> Int32 {
+        let flags = O_RDONLY | O_CLOEXEC
+        guard let slash = source.lastIndex(of: "/"), slash != source.startIndex else { return LongPath.open(source, flags) }
+        let parent = String(source[..<slash])
+        if parent != path {
+            close()
+            fd = LongPath.open(parent, LongPath.pathOnly | O_DIRECTORY | O_CLOEXEC)
+            path = fd >= 0 ? parent : ""
+        }
+        guard fd >= 0 else { return LongPath.open(source, flags) }
+        return openat(fd, String(source[source.index(after: slash)...]), flags)
+    }
+
+    mutating func close() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+        path = ""
     }
 }
