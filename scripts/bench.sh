@@ -3,8 +3,12 @@
 #   layers: 1. a 1 GiB incompressible file plus about 40 MB of text; 2. a directory of 200,000 small files.
 #           Peers: `umoci insert` (writes a gzip layer into an OCI layout) and `tar | gzip -1 | sha256sum`; the
 #           floor is `tar | openssl dgst -sha256` (reading and hashing once).
-#   conda:  solving a synthetic channel of 100,032 records (scripts/synthetic_repodata.py), kiln against
-#           py-rattler (from .venv-peers, which .ci/run creates), cold each time (no solver cache exists).
+#   conda:  kiln against py-rattler (from .venv-peers, which .ci/run creates), cold each time (no solver cache
+#           exists), on four channels: a synthetic one of 100,032 records (scripts/synthetic_repodata.py); real 2018
+#           defaults repodata (fixtures/conda-real/.../index4.json, 5,643 records, wrapped into a channel); the real
+#           conda-forge closure of numpy (mamba's test repodata, 34 records); a small hard one with tight, conflicting
+#           ranges (scripts/hard_repodata.py). Each solver gets `timeout ${KILN_SOLVE_TIMEOUT:-300}` seconds. Prints
+#           both peak RSS and record counts, and whether both chose the same name=version set. docs/solver-bench.md.
 #   pip:    resolving and installing fixtures/pypi/ml-requirements.txt (55 wheels for cp311 manylinux_2_28 x86_64,
 #           from a loopback index over the wheels fixtures/pypi/fill_index.sh downloads), kiln against
 #           `uv pip install --target`, with cold caches and then warm ones.
@@ -21,17 +25,87 @@ kiln=$(swift build -c release --show-bin-path)/kiln
 
 only=${1:-all}
 if [ "$only" = all ] || [ "$only" = conda ]; then
+  limit=${KILN_SOLVE_TIMEOUT:-300}
+  # Wraps a flat {filename: record} index, or repodata without `info`, into a file:// channel: one
+  # repodata.json per record's subdir (linux-64 when a record names none), `.conda` files under packages.conda.
+  # A null `depends` (mamba's numpy closure has some) becomes [], which py-rattler needs.
+  wrap_channel() {
+    python3 - "$1" "$2" <<'PY'
+import json, os, sys
+data = json.load(open(sys.argv[1]))
+records = {**data.get("packages", {}), **data.get("packages.conda", {})} if "packages" in data else data
+subdirs = {"linux-64": {}, "noarch": {}}
+for fn, record in records.items():
+    record.update({key: [] for key in ("depends", "constrains") if key in record and record[key] is None})
+    subdirs.setdefault(record.get("subdir") or ("noarch" if record.get("noarch") else "linux-64"), {})[fn] = record
+for subdir, recs in subdirs.items():
+    os.makedirs(os.path.join(sys.argv[2], subdir), exist_ok=True)
+    with open(os.path.join(sys.argv[2], subdir, "repodata.json"), "w") as f:
+        json.dump({"info": {"subdir": subdir}, "packages": {fn: r for fn, r in recs.items() if not fn.endswith(".conda")},
+                   "packages.conda": {fn: r for fn, r in recs.items() if fn.endswith(".conda")}, "repodata_version": 1}, f)
+PY
+  }
+  # Solves one request (a file of specs, one a line) on one channel with kiln and with py-rattler, each cold and
+  # under `timeout $limit`, and prints both times, peak RSS and record counts, and whether the two agree on the
+  # set of name=version (a difference is reported, not a failure).
+  solve_case() {
+    local name=$1 channel=$2 request=$3 specs=() line status k_out r_out k_time k_rss r_time r_rss
+    { echo "channels: [file://$channel]"; echo "dependencies:"; sed 's/^/  - "/; s/$/"/' "$request"; } > "$work/env.yml"
+    while read -r line; do specs+=(--spec "$line"); done < "$request"
+    rm -f "$work/kiln-solve.txt" "$work/rattler-solve.json"
+    status=0
+    /usr/bin/time -f '%e %M' -o "$work/time" timeout "$limit" env KILN_CACHE_DIR="$work/cache-$name" "$kiln" env solve "$work/env.yml" \
+      --glibc 2.35 --quiet > "$work/kiln-solve.txt" 2> "$work/kiln-err" || status=$?
+    read -r k_time k_rss < <(tail -n 1 "$work/time")
+    case $status in
+      0) k_out=$(printf 'kiln %6.2fs (peak RSS %4d MiB, %d records)' "$k_time" $((k_rss / 1024)) "$(wc -l < "$work/kiln-solve.txt")") ;;
+      124) k_out=$(printf 'kiln did not finish in %d s (peak RSS %4d MiB)' "$limit" $((k_rss / 1024))); k_time=$limit ;;
+      *) k_out="kiln FAILED (status $status: $(tail -n 1 "$work/kiln-err"))"; k_time= ;;
+    esac
+    status=0
+    /usr/bin/time -f '%e %M' -o "$work/time" timeout "$limit" .venv-peers/bin/python fixtures/conda/rattler_peer.py solve "$work/rattler-cache-$name" \
+      --channel "file://$channel" "${specs[@]}" --virtual __unix=0=0 --virtual __linux=5.15=0 --virtual __glibc=2.35=0 \
+      --virtual __archspec=1=x86_64 > "$work/rattler-solve.json" 2> "$work/rattler-err" || status=$?
+    read -r r_time r_rss < <(tail -n 1 "$work/time")
+    case $status in
+      0) r_out=$(printf 'py-rattler %6.2fs (peak RSS %4d MiB, %d records)' "$r_time" $((r_rss / 1024)) \
+           "$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))))' "$work/rattler-solve.json")") ;;
+      124) r_out=$(printf 'py-rattler did not finish in %d s (peak RSS %4d MiB)' "$limit" $((r_rss / 1024))); r_time= ;;
+      *) r_out="py-rattler FAILED (status $status: $(tail -n 1 "$work/rattler-err"))"; r_time= ;;
+    esac
+    local ratio="" same=""
+    if [ -n "$k_time" ] && [ -n "$r_time" ]; then
+      # When kiln ran out of time, the ratio is an upper bound.
+      ratio=$(printf '(ratio %s%.2f)' "$([ -s "$work/kiln-solve.txt" ] || echo '< ')" "$(echo "$r_time / $k_time" | bc -l)")
+    fi
+    if [ -s "$work/kiln-solve.txt" ] && [ -s "$work/rattler-solve.json" ]; then
+      same=$(python3 - "$work/kiln-solve.txt" "$work/rattler-solve.json" <<'PY'
+import json, sys
+kiln = dict(line.split()[:2] for line in open(sys.argv[1]) if line.strip())
+rattler = {r["name"]: r["version"] for r in json.load(open(sys.argv[2]))}
+differ = sorted(n for n in kiln.keys() | rattler.keys() if kiln.get(n) != rattler.get(n))
+examples = ", ".join(f"{n} {kiln.get(n, '-')}/{rattler.get(n, '-')}" for n in differ[:4])
+print("same solution" if not differ else f"solutions differ on {len(differ)} of {len(kiln.keys() | rattler.keys())} names (kiln/py-rattler: {examples}{', ...' if len(differ) > 4 else ''})")
+PY
+)
+    fi
+    printf '%-14s %s | %s %s%s\n' "$name" "$k_out" "$r_out" "$ratio" "${same:+, $same}"
+  }
+
+  # 1. Synthetic: 100,032 records, 12 top-layer names and python 3.11.
   python3 scripts/synthetic_repodata.py "$work/channel" >/dev/null
-  { echo "channels: [file://$work/channel]"; echo "dependencies:"; sed 's/^/  - "/; s/$/"/' "$work/channel/request.txt"; } > "$work/env.yml"
-  specs=(); while read -r line; do specs+=(--spec "$line"); done < "$work/channel/request.txt"
-  /usr/bin/time -f '%e %M' -o "$work/time" env KILN_CACHE_DIR="$work/cache" "$kiln" env solve "$work/env.yml" --glibc 2.35 > "$work/kiln-solve.txt"
-  read -r k_time k_rss < "$work/time"
-  /usr/bin/time -f '%e %M' -o "$work/time" .venv-peers/bin/python fixtures/conda/rattler_peer.py solve "$work/rattler-cache" \
-    --channel "file://$work/channel" "${specs[@]}" --virtual __unix=0=0 --virtual __linux=5.15=0 --virtual __glibc=2.35=0 \
-    --virtual __archspec=1=x86_64 > "$work/rattler-solve.json"
-  read -r r_time _ < "$work/time"
-  printf '%-14s kiln %6.2fs (peak RSS %4d MiB, %d records) | py-rattler %6.2fs (ratio %.2f)\n' "solve 100k" "$k_time" $((k_rss / 1024)) \
-    "$(wc -l < "$work/kiln-solve.txt")" "$r_time" "$(echo "$r_time / $k_time" | bc -l)"
+  solve_case "solve 100k" "$work/channel" "$work/channel/request.txt"
+  # 2. Real 2018 defaults repodata (conda/conda's tests/data/index4.json: linux-64 + noarch, 5,643 records).
+  wrap_channel fixtures/conda-real/conda+conda/tests/data/index4.json "$work/index4"
+  printf '%s\n' "python 3.6.*" numpy scipy pandas mkl matplotlib dask notebook > "$work/index4.txt"
+  solve_case "index4 2018" "$work/index4" "$work/index4.txt"
+  # 3. Real conda-forge closure of numpy (mamba's test repodata, 34 records, 2024).
+  wrap_channel fixtures/conda-real/mamba-org+mamba/libmamba/tests/data/repodata/conda-forge-numpy-linux-64.json "$work/cf-numpy"
+  printf '%s\n' numpy > "$work/cf-numpy.txt"
+  solve_case "cf numpy" "$work/cf-numpy" "$work/cf-numpy.txt"
+  # 4. Hard: tight, conflicting ranges and many builds (scripts/hard_repodata.py, default size).
+  python3 scripts/hard_repodata.py "$work/hard" >/dev/null
+  solve_case "hard 96" "$work/hard" "$work/hard/request.txt"
   [ "$only" = conda ] && exit 0
 fi
 
