@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(name: "PlanTests", dependencies: ["Plan", "OCI"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "OCI", "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "OCI", "Plan", "TestSupport"]),
-        .testTarget(name: "RegistryTests", dependencies: ["Registry", "HTTP", "OCI", "TestSupport"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "HTTP", "OCI", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "CondaTests", dependencies: ["Conda", "HTTP", "OCI", "TestSupport",
                                                      .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "PipTests", dependencies: ["Pip", "HTTP", "TestSupport"]),

@@ -12,14 +12,19 @@
 #   pip:    resolving and installing fixtures/pypi/ml-requirements.txt (55 wheels for cp311 manylinux_2_28 x86_64,
 #           from a loopback index over the wheels fixtures/pypi/fill_index.sh downloads), kiln against
 #           `uv pip install --target`, with cold caches and then warm ones.
-# Prints wall times, ratios and kiln's peak RSS. Layers: kiln / peer (below 1 means kiln is faster), and the
-# hashing floor; conda and pip: peer / kiln (above 1 means kiln is faster).
-# Usage: bash scripts/bench.sh [layers|conda|pip]   (default: all)
-# Needs: swift, umoci, GNU time (apt-get install time umoci).
+#   push:   the 1 GiB + 40 MB input of `layers`, built straight into a loopback distribution registry
+#           (`docker-registry`), cold (--no-cache): kiln streams each layer while it writes it, so build + push
+#           should cost about what the upload alone costs. Peer: `curl` uploading a 1 GiB blob (POST, then one
+#           monolithic PUT); also kiln with KILN_STREAM_PUSH=0 (build, then upload) and the build alone (to oci:).
+# Prints wall times, ratios and kiln's peak RSS. Layers and push: kiln / peer (below 1 means kiln is faster), and
+# the hashing floor; conda and pip: peer / kiln (above 1 means kiln is faster).
+# Usage: bash scripts/bench.sh [layers|conda|pip|push]   (default: all)
+# Needs: swift, umoci, GNU time, curl, docker-registry (apt-get install time umoci curl docker-registry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${BENCH_DIR:-$(mktemp -d /var/tmp/kiln-bench.XXXXXX)}
-trap 'rm -rf "$work"' EXIT
+registry_pid=
+trap '[ -z "$registry_pid" ] || kill "$registry_pid" 2>/dev/null; rm -rf "$work"' EXIT
 swift build -c release --product kiln >/dev/null
 kiln=$(swift build -c release --show-bin-path)/kiln
 
@@ -132,11 +137,14 @@ if [ "$only" = all ] || [ "$only" = pip ]; then
   [ "$only" = pip ] && exit 0
 fi
 
-echo "preparing inputs in $work"
-mkdir -p "$work/big" "$work/small"
-head -c $((1024 * 1024 * 1024)) /dev/urandom > "$work/big/model.bin"
-python3 - "$work/big/vocab.txt" "$work/small" <<'PY'
-import os, random, sys
+# The 1 GiB incompressible model and about 40 MB of text, in $work/big (made once).
+make_big() {
+  [ -f "$work/big/vocab.txt" ] && return
+  echo "preparing the 1 GiB + 40 MB input in $work"
+  mkdir -p "$work/big"
+  head -c $((1024 * 1024 * 1024)) /dev/urandom > "$work/big/model.bin"
+  python3 - "$work/big/vocab.txt" <<'PY'
+import random, sys
 random.seed(1)
 words = [''.join(random.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(random.randint(3, 10))) for _ in range(5000)]
 with open(sys.argv[1], 'w') as f:
@@ -144,13 +152,25 @@ with open(sys.argv[1], 'w') as f:
     while size < 40_000_000:
         line = ' '.join(random.choice(words) for _ in range(12)) + '\n'
         f.write(line); size += len(line)
-root = sys.argv[2]
+PY
+}
+
+# 200,000 small files in $work/small.
+make_small() {
+  echo "preparing 200,000 small files in $work"
+  mkdir -p "$work/small"
+  python3 - "$work/small" <<'PY'
+import os, random, sys
+random.seed(1)
+words = [''.join(random.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(random.randint(3, 10))) for _ in range(5000)]
+root = sys.argv[1]
 for d in range(400):
     os.makedirs(f'{root}/d{d:03}', exist_ok=True)
     for i in range(500):
         with open(f'{root}/d{d:03}/f{i:03}.py', 'w') as f:
             f.write(f'# module {d}/{i}\nVALUE = {d * 1000 + i}\n' + random.choice(words) * random.randint(1, 40) + '\n')
 PY
+}
 
 # Runs a command, printing "seconds max_rss_kib". Dirty pages are written back first, so no contender pays
 # for the writeback of the inputs or of the one before it.
@@ -183,5 +203,40 @@ bench() {
   fi
 }
 
+if [ "$only" = all ] || [ "$only" = push ]; then
+  make_big
+  find "$work/big" -type f -exec cat {} + >/dev/null
+  # A distribution registry on a free loopback port, as the tests start it (Tests/TestSupport/TestRegistry.swift).
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  registry=127.0.0.1:$port
+  printf 'version: 0.1\nlog: {level: warn}\nstorage:\n  filesystem: {rootdirectory: %s}\n  delete: {enabled: true}\nhttp:\n  addr: %s\n  secret: bench-only-not-a-secret\n' \
+    "$work/registry" "$registry" > "$work/registry.yml"
+  docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+  registry_pid=$!
+  for _ in $(seq 100); do curl -sf "http://$registry/v2/" >/dev/null && break; sleep 0.1; done
+  # (a) curl: POST for an upload session, then the 1 GiB file in one PUT ?digest= (hashed beforehand, untimed).
+  digest=sha256:$(sha256sum "$work/big/model.bin" | cut -d' ' -f1)
+  cat > "$work/curl-push.sh" <<'SH'
+location=$(curl -sS -f -X POST -D - -o /dev/null "http://$1/v2/bench/raw/blobs/uploads/" | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
+curl -sS -f -X PUT -T "$2" -H 'Content-Type: application/octet-stream' -o /dev/null "$location&digest=$3"
+SH
+  read -r c_time _ < <(measure sh "$work/curl-push.sh" "$registry" "$work/big/model.bin" "$digest")
+  # (b) kiln, cold: every layer written anew and streamed while it is written; then the same without streaming.
+  read -r k_time k_rss < <(measure env KILN_CACHE_DIR="$work/push-cache" "$kiln" build --base scratch --add "$work/big:/data" \
+    --output "$registry/bench/model:1" --no-cache)
+  read -r n_time n_rss < <(measure env KILN_CACHE_DIR="$work/push-cache" KILN_STREAM_PUSH=0 "$kiln" build --base scratch \
+    --add "$work/big:/data" --output "$registry/bench/model-files:1" --no-cache)
+  rm -rf "$work/out-push"
+  read -r b_time _ < <(measure env KILN_CACHE_DIR="$work/push-cache" "$kiln" build --base scratch --add "$work/big:/data" \
+    --output "oci:$work/out-push" --no-cache)
+  printf '%-14s kiln build+push %6.2fs (peak RSS %4d MiB) | curl upload of 1 GiB %6.2fs (kiln/curl %.2f) | KILN_STREAM_PUSH=0 %6.2fs (peak RSS %4d MiB, kiln/curl %.2f) | build alone %6.2fs\n' \
+    "push 1GiB+40MB" "$k_time" $((k_rss / 1024)) "$c_time" "$(echo "$k_time / $c_time" | bc -l)" "$n_time" $((n_rss / 1024)) \
+    "$(echo "$n_time / $c_time" | bc -l)" "$b_time"
+  kill "$registry_pid"; wait "$registry_pid" 2>/dev/null || true; registry_pid=
+  [ "$only" = push ] && exit 0
+fi
+
+make_big
+make_small
 bench "1GiB+40MB" "$work/big"
 bench "200k files" "$work/small"

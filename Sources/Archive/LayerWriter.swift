@@ -20,14 +20,32 @@ public struct LayerBlob: Sendable, Equatable {
     public var descriptor: Descriptor { Descriptor(mediaType: mediaType, digest: digest, size: size) }
 }
 
-/// Writes a layer in one pass: tar → diffID hash → compressor → digest hash → file.
-/// Memory use is a few fixed buffers, whatever the size of the inputs.
+/// Writes a layer in one pass: tar → diffID hash → compressor → digest hash → file (and, when given, a
+/// `LayerStream` beside the file, such as a registry upload). Memory use is a few fixed buffers, whatever
+/// the size of the inputs.
 public enum LayerWriter {
     static let readChunk = 1 << 20
 
     public static func write(entries: [LayerEntry], compression: LayerCompression, mtime: Int64,
-                             to path: String, progress: ProgressStep? = nil) throws -> LayerBlob {
-        let file = try FileSink(path: path)
+                             to path: String, progress: ProgressStep? = nil, stream: LayerStream? = nil) throws -> LayerBlob {
+        let blob: (digest: Digest, size: Int64, diffID: Digest, uncompressedSize: Int64)
+        do {
+            blob = try writeBlob(entries: entries, compression: compression, mtime: mtime, to: path, progress: progress, stream: stream)
+        } catch {
+            stream?.abandon()
+            throw error
+        }
+        // The digest is known only now: the stream can complete its upload with it.
+        stream?.finish(digest: blob.digest, size: blob.size)
+        return LayerBlob(digest: blob.digest, diffID: blob.diffID, size: blob.size,
+                         uncompressedSize: blob.uncompressedSize, mediaType: compression.ociMediaType, path: path)
+    }
+
+    /// The pipeline itself; on failure the partial file is removed.
+    private static func writeBlob(entries: [LayerEntry], compression: LayerCompression, mtime: Int64, to path: String,
+                                  progress: ProgressStep?, stream: LayerStream?) throws -> (digest: Digest, size: Int64, diffID: Digest, uncompressedSize: Int64) {
+        var file: ByteSink = try FileSink(path: path)
+        if let stream { file = TeeSink(next: file, side: stream) }
         let blobHash = HashingSink(next: file)
         // The compressed stream is hashed and written on its own thread, beside the tar's hashing.
         let compressor = try makeCompressor(compression, next: BackgroundSink(next: blobHash))
@@ -55,8 +73,7 @@ public enum LayerWriter {
             unlink(path)
             throw error
         }
-        return LayerBlob(digest: blobHash.digest, diffID: tarHash.digest, size: blobHash.count,
-                         uncompressedSize: tarHash.count, mediaType: compression.ociMediaType, path: path)
+        return (blobHash.digest, blobHash.count, tarHash.digest, tarHash.count)
     }
 
     static func copyFile(_ source: String, size: Int64, buffer: UnsafeMutableRawBufferPointer, directory: inout ParentDirectory,

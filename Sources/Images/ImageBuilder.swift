@@ -12,6 +12,8 @@ public struct ImageBuilder: Sendable {
     public let workDirectory: URL
     /// Finished layers by their inputs' metadata; nil writes every layer.
     public var layerCache: LayerCache?
+    /// Where each layer written anew also goes while it is written (a registry push); nil writes files only.
+    public var layerUploads: (any LayerUploads)?
 
     /// An image, and how many of its new layers came from `layerCache`.
     public struct Built: Sendable {
@@ -57,10 +59,11 @@ public struct ImageBuilder: Sendable {
                 if case let .file(_, size) = entry.kind { return total + size }
                 return total
             }
-            let progress = Progress.start("write layer \(number + 1)/\(plan.orderedLayers.count) (\(spec.description))", total: bytes)
+            let name = "layer \(number + 1)/\(plan.orderedLayers.count) (\(spec.description))"
+            let progress = Progress.start("write \(name)", total: bytes)
             defer { progress.fail() }
-            let blob = try LayerWriter.write(entries: entries, compression: plan.compression,
-                                             mtime: plan.sourceDateEpoch, to: temporary, progress: progress)
+            let blob = try LayerWriter.write(entries: entries, compression: plan.compression, mtime: plan.sourceDateEpoch,
+                                             to: temporary, progress: progress, stream: layerUploads?.open(name))
             progress.finish()
             let final = blobs.appendingPathComponent(blob.digest.encoded).path
             guard rename(temporary, final) == 0 else {

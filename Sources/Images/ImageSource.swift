@@ -16,6 +16,14 @@ public protocol ImageSink: Sendable {
     /// Attaches `artifact` to `image`, already written here; returns the artifact manifest's descriptor,
     /// or nil where the format has no place for artifacts.
     func attach(_ artifact: Artifact, to image: Image) async throws -> Descriptor?
+    /// Where new layers can go while they are written, before `write` (see `LayerUploads`); nil, the
+    /// default, when this sink has no use for them. `log` is told of a stream that failed.
+    func layerUploads(log: @escaping @Sendable (String) -> Void) -> (any LayerUploads)?
+}
+
+extension ImageSink {
+    /// No streams: layers are written to files, and `write` takes them from there.
+    public func layerUploads(log: @escaping @Sendable (String) -> Void) -> (any LayerUploads)? { nil }
 }
 
 /// What a push did: blobs uploaded, mounted from another repository, or already there, and the tags.

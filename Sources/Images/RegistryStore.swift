@@ -55,6 +55,8 @@ public struct RegistrySink: ImageSink {
     public let tags: [String]
     let session: RegistrySession
     let remotes: RegistrySession
+    /// New layers streamed here while they were written; shared by copies of this sink.
+    let streams: RegistryLayerUploads
 
     /// A sink for `reference`; `session` pushes, `remotes` reads layers still in other registries.
     public init(reference: Reference, tags: [String], session: RegistrySession, remotes: RegistrySession) {
@@ -62,15 +64,33 @@ public struct RegistrySink: ImageSink {
         self.tags = tags
         self.session = session
         self.remotes = remotes
+        streams = RegistryLayerUploads(reference: reference, session: session)
+    }
+
+    /// Streams each new layer into the repository while it is written (`StreamedUpload`), so that `write`
+    /// has only the rest to push. Nil when uploads go in `chunkSize` pieces: a registry that needs those
+    /// may well refuse one PATCH of unknown length, and the pieces need the file anyway.
+    public func layerUploads(log: @escaping @Sendable (String) -> Void) -> (any LayerUploads)? {
+        guard session.settings.client.chunkSize == nil else { return nil }
+        streams.setLog(log)
+        return streams
     }
 
     var allTags: [String] { tags.isEmpty ? [reference.digest?.description ?? reference.tagOrLatest] : tags }
 
-    /// Pushes `image` and returns what was uploaded, mounted or already present.
+    /// Pushes `image` and returns what was uploaded, mounted or already present. Layers streamed while
+    /// they were written (`layerUploads`) are waited for, counted as uploaded, and not pushed again; the
+    /// ones whose stream failed go up from their files like any other.
     public func write(_ image: Image) async throws -> PushSummary? {
+        let streamed = await streams.settle()
         let client = try await session.client(for: reference)
         var blobs: [BlobSource] = []
+        var uploaded: Set<Digest> = []
         for layer in image.layers {
+            if streamed.contains(layer.descriptor.digest) {
+                uploaded.insert(layer.descriptor.digest)
+                continue
+            }
             switch layer.blob {
             case let .file(path): blobs.append(BlobSource(descriptor: layer.descriptor, path: path))
             case let .remote(remote):
@@ -81,7 +101,7 @@ public struct RegistrySink: ImageSink {
         blobs.append(BlobSource(descriptor: image.manifest.config, data: image.configData))
         let report = try await client.pushImage(reference.repository, blobs: blobs, manifest: image.manifestData,
                                                 mediaType: image.manifest.mediaType ?? MediaType.ociManifest, tags: allTags)
-        return PushSummary(uploaded: report.uploaded, mounted: report.mounted, existing: report.existing, tags: allTags)
+        return PushSummary(uploaded: (report.uploaded + uploaded).sorted(), mounted: report.mounted, existing: report.existing, tags: allTags)
     }
 
     /// Pushes the artifact by digest. A registry without the referrers API gets the OCI tag fallback

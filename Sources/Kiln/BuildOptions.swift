@@ -18,6 +18,10 @@ public struct BuildOptions: Sendable {
     public var cacheDirectory: URL = Fetcher.defaultCacheDirectory
     /// Reuse finished layers whose inputs' metadata is unchanged (`LayerCache`, under `cacheDirectory/layers`).
     public var layerCache = true
+    /// Upload each new layer to a registry destination while it is written (one streamed PATCH, as
+    /// go-containerregistry's `stream.Layer`), instead of after the build; a stream that fails falls back
+    /// to the ordinary upload from the layer's file. On unless `KILN_STREAM_PUSH=0`.
+    public var streamLayers = ProcessInfo.processInfo.environment["KILN_STREAM_PUSH"] != "0"
     /// SIGINT and SIGTERM remove the job's staging directory and exit the process with 130 or 143. For
     /// command-line programs; a program that handles signals itself leaves it off and cancels the task.
     public var handleSignals = false

@@ -4,6 +4,7 @@ import Foundation
 import Images
 import OCI
 import Plan
+import Progress
 
 extension Kiln {
     /// Builds the image `plan` describes and writes it to `destination`: an OCI layout, a
@@ -35,11 +36,19 @@ extension Kiln {
                     prefix = result.prefix
                 }
             }
+            let sink = try destination.sink(session: outputSession, tags: options.tags, remotes: baseSession, epoch: plan.sourceDateEpoch)
             var builder = ImageBuilder(workDirectory: work)
             if options.layerCache { builder.layerCache = LayerCache(directory: options.cacheDirectory.appendingPathComponent("layers")) }
-            let built = try builder.assemble(plan, base: base)
+            // A registry takes each new layer while it is written, so the push overlaps the build.
+            if options.streamLayers { builder.layerUploads = sink.layerUploads(log: options.log) }
+            let built: ImageBuilder.Built
+            do {
+                built = try await Self.offThePool { [builder, plan] in try builder.assemble(plan, base: base) }
+            } catch {
+                builder.layerUploads?.cancel()
+                throw error
+            }
             let image = built.image
-            let sink = try destination.sink(session: outputSession, tags: options.tags, remotes: baseSession, epoch: plan.sourceDateEpoch)
             let push = try await sink.write(image)
             var result = BuildResult(location: destination, image: image, push: push, environmentPrefix: prefix)
             result.reusedLayers = built.reusedLayers
@@ -51,6 +60,18 @@ extension Kiln {
                 if result.sbom == nil { options.log("note: \(destination) has no place for the SBOM (an OCI layout or a registry has)") }
             }
             return result
+        }
+    }
+
+    /// Runs `work`, which blocks (layer writing), on a thread of its own rather than one of the concurrency
+    /// pool's few: the uploads that stream its layers need that pool meanwhile. Progress still reaches the
+    /// caller's reporter.
+    static func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        let reporter = Progress.reporter
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try Progress.$reporter.withValue(reporter) { try work() } })
+            }
         }
     }
 

@@ -10,6 +10,8 @@ public final class TestHTTPServer: @unchecked Sendable {
         public var method: String
         public var uri: String
         public var headers: [(String, String)]
+        /// How many body bytes arrived (up to the cut, for a request `cutBody` cut).
+        public var bodyBytes = 0
         public func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
     }
 
@@ -45,13 +47,16 @@ public final class TestHTTPServer: @unchecked Sendable {
     private var recorded: [Request] = []
 
     /// Listens on `address` (any 127.x.y.z works on Linux) at a free port; `respond` answers each request.
-    public init(address: String = "127.0.0.1", respond: @escaping @Sendable (Request) -> Response) throws {
+    /// A request for which `cutBody` is true gets no answer: the connection closes once its body has started
+    /// to arrive, as a server or proxy that drops an upload half-way does.
+    public init(address: String = "127.0.0.1", cutBody: (@Sendable (Request) -> Bool)? = nil,
+                respond: @escaping @Sendable (Request) -> Response) throws {
         let box = Recorder()
         channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(Handler(respond: respond, record: { box.server?.record($0) }))
+                    channel.pipeline.addHandler(Handler(respond: respond, cutBody: cutBody, record: { box.server?.record($0) }))
                 }
             }
             .bind(host: address, port: 0).wait()
@@ -87,21 +92,37 @@ public final class TestHTTPServer: @unchecked Sendable {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
         let respond: @Sendable (Request) -> Response
+        let cutBody: (@Sendable (Request) -> Bool)?
         let record: @Sendable (Request) -> Void
         var head: HTTPRequestHead?
+        var bodyBytes = 0
 
-        init(respond: @escaping @Sendable (Request) -> Response, record: @escaping @Sendable (Request) -> Void) {
+        init(respond: @escaping @Sendable (Request) -> Response, cutBody: (@Sendable (Request) -> Bool)?,
+             record: @escaping @Sendable (Request) -> Void) {
             self.respond = respond
+            self.cutBody = cutBody
             self.record = record
+        }
+
+        func request(_ head: HTTPRequestHead) -> Request {
+            Request(method: head.method.rawValue, uri: head.uri, headers: head.headers.map { ($0.name, $0.value) }, bodyBytes: bodyBytes)
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
-            case let .head(head): self.head = head
-            case .body: break
+            case let .head(head):
+                self.head = head
+                bodyBytes = 0
+            case let .body(buffer):
+                bodyBytes += buffer.readableBytes
+                if let head, let cutBody, cutBody(request(head)) {
+                    record(request(head))
+                    self.head = nil
+                    context.close(promise: nil)
+                }
             case .end:
                 guard let head else { return }
-                let request = Request(method: head.method.rawValue, uri: head.uri, headers: head.headers.map { ($0.name, $0.value) })
+                let request = request(head)
                 record(request)
                 let response = respond(request)
                 var headers = HTTPHeaders(response.headers)

@@ -1,0 +1,50 @@
+import Foundation
+import NIOCore
+import OCI
+@testable import Registry
+import Testing
+
+/// The bounded pipe between the layer writer's thread and a streamed upload's body.
+@Suite struct BytePipeTests {
+    @Test func readerGetsEveryByteInOrderThenTheEndAndTheDigest() async throws {
+        let pipe = BytePipe(capacity: 64, stall: .seconds(10))
+        let pieces = (0..<50).map { index in [UInt8](repeating: UInt8(index), count: 10) }
+        let digest = Digest.sha256(of: Data(pieces.joined()))
+        let writer = Thread {
+            for piece in pieces { try? piece.withUnsafeBytes { try pipe.write($0) } }
+            pipe.end(digest: digest, size: 500)
+        }
+        writer.start()
+        var received: [UInt8] = []
+        for try await buffer in pipe { received += buffer.readableBytesView }
+        #expect(received == Array(pieces.joined()))
+        #expect(pipe.blob?.digest == digest && pipe.blob?.size == 500)
+    }
+
+    @Test func aFullPipeWhoseReaderTakesNothingStallsTheWriterOnlyForTheWindow() throws {
+        let pipe = BytePipe(capacity: 16, stall: .milliseconds(300))
+        let bytes = [UInt8](repeating: 7, count: 16)
+        try bytes.withUnsafeBytes { try pipe.write($0) }
+        let start = Date()
+        #expect(throws: StreamedUploadError.stalled(seconds: 1)) { try bytes.withUnsafeBytes { try pipe.write($0) } }
+        #expect(Date().timeIntervalSince(start) < 5)
+        // From then on the writer is told at once, and the pipe holds nothing.
+        #expect(throws: StreamedUploadError.stalled(seconds: 1)) { try bytes.withUnsafeBytes { try pipe.write($0) } }
+        #expect(pipe.blob == nil)
+    }
+
+    @Test func aFailedUploadReleasesABlockedWriter() async throws {
+        let pipe = BytePipe(capacity: 16, stall: .seconds(60))
+        let bytes = [UInt8](repeating: 1, count: 16)
+        try bytes.withUnsafeBytes { try pipe.write($0) }
+        let blocked = Task.detached { () -> StreamedUploadError? in
+            do { try bytes.withUnsafeBytes { try pipe.write($0) } } catch { return error as? StreamedUploadError }
+            return nil
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        pipe.fail(.registry("answer 500"))
+        #expect(await blocked.value == .registry("answer 500"))
+        let iterator = pipe.makeAsyncIterator()
+        await #expect(throws: StreamedUploadError.registry("answer 500")) { _ = try await iterator.next() }
+    }
+}
