@@ -13,9 +13,11 @@
 #           from a loopback index over the wheels fixtures/pypi/fill_index.sh downloads), kiln against
 #           `uv pip install --target`, with cold caches and then warm ones.
 #   push:   the 1 GiB + 40 MB input of `layers`, built straight into a loopback distribution registry
-#           (`docker-registry`), cold (--no-cache): kiln streams each layer while it writes it, so build + push
+#           (`docker-registry`), cold (an empty layer cache): kiln streams each layer while it writes it, so build + push
 #           should cost about what the upload alone costs. Peer: `curl` uploading a 1 GiB blob (POST, then one
 #           monolithic PUT); also kiln with KILN_STREAM_PUSH=0 (build, then upload) and the build alone (to oci:).
+#           Then a warm rebuild: the model plus a code folder pushed once, one line of score.py edited, built and
+#           pushed again with the layer cache; its time, and the registry's access log of that push.
 # Prints wall times, ratios and kiln's peak RSS. Layers and push: kiln / peer (below 1 means kiln is faster), and
 # the hashing floor; conda and pip: peer / kiln (above 1 means kiln is faster).
 # Usage: bash scripts/bench.sh [layers|conda|pip|push]   (default: all)
@@ -209,7 +211,7 @@ if [ "$only" = all ] || [ "$only" = push ]; then
   # A distribution registry on a free loopback port, as the tests start it (Tests/TestSupport/TestRegistry.swift).
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   registry=127.0.0.1:$port
-  printf 'version: 0.1\nlog: {level: warn}\nstorage:\n  filesystem: {rootdirectory: %s}\n  delete: {enabled: true}\nhttp:\n  addr: %s\n  secret: bench-only-not-a-secret\n' \
+  printf 'version: 0.1\nlog: {level: info}\nstorage:\n  filesystem: {rootdirectory: %s}\n  delete: {enabled: true}\nhttp:\n  addr: %s\n  secret: bench-only-not-a-secret\n' \
     "$work/registry" "$registry" > "$work/registry.yml"
   docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
   registry_pid=$!
@@ -222,16 +224,31 @@ curl -sS -f -X PUT -T "$2" -H 'Content-Type: application/octet-stream' -o /dev/n
 SH
   read -r c_time _ < <(measure sh "$work/curl-push.sh" "$registry" "$work/big/model.bin" "$digest")
   # (b) kiln, cold: every layer written anew and streamed while it is written; then the same without streaming.
-  read -r k_time k_rss < <(measure env KILN_CACHE_DIR="$work/push-cache" "$kiln" build --base scratch --add "$work/big:/data" \
-    --output "$registry/bench/model:1" --no-cache)
-  read -r n_time n_rss < <(measure env KILN_CACHE_DIR="$work/push-cache" KILN_STREAM_PUSH=0 "$kiln" build --base scratch \
-    --add "$work/big:/data" --output "$registry/bench/model-files:1" --no-cache)
+  # Each gets an empty layer cache of its own (a layer that misses the cache is the one that streams).
+  read -r k_time k_rss < <(measure env KILN_CACHE_DIR="$work/push-cache-1" "$kiln" build --base scratch --add "$work/big:/data" \
+    --output "$registry/bench/model:1")
+  read -r n_time n_rss < <(measure env KILN_CACHE_DIR="$work/push-cache-2" KILN_STREAM_PUSH=0 "$kiln" build --base scratch \
+    --add "$work/big:/data" --output "$registry/bench/model-files:1")
   rm -rf "$work/out-push"
-  read -r b_time _ < <(measure env KILN_CACHE_DIR="$work/push-cache" "$kiln" build --base scratch --add "$work/big:/data" \
-    --output "oci:$work/out-push" --no-cache)
+  read -r b_time _ < <(measure env KILN_CACHE_DIR="$work/push-cache-3" "$kiln" build --base scratch --add "$work/big:/data" \
+    --output "oci:$work/out-push")
   printf '%-14s kiln build+push %6.2fs (peak RSS %4d MiB) | curl upload of 1 GiB %6.2fs (kiln/curl %.2f) | KILN_STREAM_PUSH=0 %6.2fs (peak RSS %4d MiB, kiln/curl %.2f) | build alone %6.2fs\n' \
     "push 1GiB+40MB" "$k_time" $((k_rss / 1024)) "$c_time" "$(echo "$k_time / $c_time" | bc -l)" "$n_time" $((n_rss / 1024)) \
     "$(echo "$n_time / $c_time" | bc -l)" "$b_time"
+  # (c) warm: an image of the model and a code folder, pushed once with the layer cache on; then one line of
+  # score.py changes and it is built and pushed again. Only the code layer, the config and the manifest should
+  # go up: the registry's access log of that second push is printed.
+  mkdir -p "$work/code"
+  printf 'import json\n\ndef init():\n    pass\n\ndef run(data):\n    return json.dumps({"n": 1})\n' > "$work/code/score.py"
+  warm=(build --base scratch --model bench:1="$work/big" --add "$work/code:/var/azureml-app/code" --cmd "python /var/azureml-app/code/score.py")
+  env KILN_CACHE_DIR="$work/warm-cache" "$kiln" "${warm[@]}" --output "$registry/bench/app:1" -q >/dev/null 2>&1
+  sed -i 's/"n": 1/"n": 2/' "$work/code/score.py"
+  before=$(wc -l < "$work/registry.log")
+  read -r w_time w_rss < <(measure env KILN_CACHE_DIR="$work/warm-cache" "$kiln" "${warm[@]}" --output "$registry/bench/app:2")
+  printf '%-14s kiln %6.2fs (peak RSS %4d MiB) after a one-line edit of score.py; the registry saw:\n' "warm rebuild" "$w_time" $((w_rss / 1024))
+  tail -n +"$((before + 1))" "$work/registry.log" | grep 'msg="response completed"' \
+    | sed -E 's/.*http\.request\.method=([A-Z]+).*http\.request\.uri="([^"?]*)[^"]*".*http\.response\.status=([0-9]+).*/               \1 \2 \3/' \
+    | sed -E 's/(sha256:[0-9a-f]{12})[0-9a-f]{52}/\1…/; s/uploads\/[0-9a-f-]{36}/uploads\/<id>/'
   kill "$registry_pid"; wait "$registry_pid" 2>/dev/null || true; registry_pid=
   [ "$only" = push ] && exit 0
 fi

@@ -62,8 +62,9 @@ public struct ImageBuilder: Sendable {
             let name = "layer \(number + 1)/\(plan.orderedLayers.count) (\(spec.description))"
             let progress = Progress.start("write \(name)", total: bytes)
             defer { progress.fail() }
+            let stream = Self.streams(spec, cacheMissed: key != nil) ? layerUploads?.open(name) : nil
             let blob = try LayerWriter.write(entries: entries, compression: plan.compression, mtime: plan.sourceDateEpoch,
-                                             to: temporary, progress: progress, stream: layerUploads?.open(name))
+                                             to: temporary, progress: progress, stream: stream)
             progress.finish()
             let final = blobs.appendingPathComponent(blob.digest.encoded).path
             guard rename(temporary, final) == 0 else {
@@ -136,6 +137,15 @@ extension ImageBuilder {
 
     /// A base layer with a Docker media type given its OCI twin (same bytes, same digest), so the
     /// manifest Kiln writes is a consistent OCI manifest.
+    /// Whether a layer written anew goes to the upload while it is written. A stream cannot skip a blob the
+    /// registry has (its digest is known only at the end), so it is kept for layers that are new for sure:
+    /// those whose inputs missed the layer cache. Environment layers are staged afresh by every build and
+    /// so always miss it, yet come out the same from the same lock: they go the usual way, where a HEAD
+    /// finds them already pushed. With `--no-cache` nothing streams, for the same reason.
+    static func streams(_ spec: LayerSpec, cacheMissed: Bool) -> Bool {
+        cacheMissed && spec.kind != .environment
+    }
+
     static func ociLayer(_ layer: Layer) -> Layer {
         var copy = layer
         switch layer.descriptor.mediaType {

@@ -8,13 +8,17 @@ import TestSupport
 @Suite(.serialized) struct StreamedPushTests {
     struct SkopeoInspect: Decodable { var Digest: String; var Layers: [String] }
 
-    /// The fixture plus 6 MB of random bytes and 1 MB of text under /data, every layer written anew.
+    /// The fixture plus 6 MB of random bytes and 1 MB of text under /data. Each build gets an empty layer
+    /// cache (`cold`), so every layer is written anew: only a layer that missed the cache streams, and
+    /// `--no-cache` streams none.
     struct Inputs {
         let fixture: Fixture
         let work: TemporaryDirectory
         var arguments: [String] {
-            fixture.standardArguments + ["--add", "\(work.file("payload")):/data", "--no-cache"]
+            fixture.standardArguments + ["--add", "\(work.file("payload")):/data"]
         }
+        /// An environment with a layer cache of its own, empty.
+        var cold: [String: String] { ["KILN_CACHE_DIR": work.file("cache-\(UUID().uuidString)")] }
         var layout: String { "oci:\(work.file("layout")):v1" }
     }
 
@@ -24,7 +28,7 @@ import TestSupport
                                        "sh", work.file("payload")])
         #expect(made.status == 0, "\(made.stderr)")
         let inputs = Inputs(fixture: try Fixture(), work: work)
-        let built = try KilnBinary.build(inputs.arguments + ["--output", inputs.layout])
+        let built = try KilnBinary.build(inputs.arguments + ["--output", inputs.layout], environment: inputs.cold)
         return (inputs, built)
     }
 
@@ -38,7 +42,7 @@ import TestSupport
         let (inputs, built) = try inputs()
         let log = inputs.work.file("proxy.log")
         let proxy = try FlakyProxy(to: registry, marker: "/no-fault-here/", status: 500, count: 0, log: log)
-        let push = try KilnBinary.run(["build"] + inputs.arguments + ["--output", "\(proxy.host)/ml/streamed:1"])
+        let push = try KilnBinary.run(["build"] + inputs.arguments + ["--output", "\(proxy.host)/ml/streamed:1"], environment: inputs.cold)
         #expect(push.status == 0, "\(push.stderr)")
         #expect(push.stdout.contains("uploaded \(built.layers.count + 1), mounted 0, present 0"), "\(push.stdout)")
         #expect(!push.stderr.contains("note: streaming"), "\(push.stderr)")
@@ -65,7 +69,7 @@ import TestSupport
         let (inputs, built) = try inputs()
         let log = inputs.work.file("proxy.log")
         let proxy = try FlakyProxy(to: registry, marker: "/no-fault-here/", status: 500, count: 0, log: log)
-        let push = try KilnBinary.run(["build"] + inputs.arguments + ["--output", "\(proxy.host)/ml/files:1"], environment: ["KILN_STREAM_PUSH": "0"])
+        let push = try KilnBinary.run(["build"] + inputs.arguments + ["--output", "\(proxy.host)/ml/files:1"], environment: inputs.cold.merging(["KILN_STREAM_PUSH": "0"]) { $1 })
         #expect(push.status == 0, "\(push.stderr)")
         #expect(push.stdout.contains("uploaded \(built.layers.count + 1), mounted 0, present 0"), "\(push.stdout)")
         let patches = try proxyLog(log).filter { $0.hasPrefix("PATCH ") }
@@ -83,7 +87,7 @@ import TestSupport
         let log = inputs.work.file("proxy.log")
         let proxy = try FlakyProxy(to: registry, marker: "/no-fault-here/", status: 500, count: 0, log: log)
         let environment = ["KILN_REGISTRY_USERNAME": "alice", "KILN_REGISTRY_PASSWORD": password]
-        let push = try KilnBinary.run(["build"] + inputs.arguments + ["--output", "\(proxy.host)/ml/private:1"], environment: environment)
+        let push = try KilnBinary.run(["build"] + inputs.arguments + ["--output", "\(proxy.host)/ml/private:1"], environment: environment.merging(inputs.cold) { $1 })
         #expect(push.status == 0, "\(push.stderr)")
         #expect(push.stdout.contains("uploaded \(built.layers.count + 1), mounted 0, present 0"), "\(push.stdout)")
         #expect(!push.stderr.contains("note: streaming"), "\(push.stderr)")
@@ -123,7 +127,7 @@ import TestSupport
     func aRefusedOrCutStreamFallsBackToTheFile(refusal: Int?) throws {
         let (inputs, built) = try inputs()
         let server = try refusingRegistry(refusal)
-        let push = try KilnBinary.run(["build"] + inputs.arguments + ["--output", "\(server.host)/ml/fallback:1"])
+        let push = try KilnBinary.run(["build"] + inputs.arguments + ["--output", "\(server.host)/ml/fallback:1"], environment: inputs.cold)
         #expect(push.status == 0, "\(push.stderr)")
         #expect(push.stdout.contains("uploaded \(built.layers.count + 1), mounted 0, present 0"), "\(push.stdout)")
         #expect(push.stderr.contains("note: streaming layer "), "the fallback is told: \(push.stderr)")
