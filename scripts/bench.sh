@@ -247,7 +247,7 @@ SH
   read -r w_time w_rss < <(measure env KILN_CACHE_DIR="$work/warm-cache" "$kiln" "${warm[@]}" --output "$registry/bench/app:2")
   printf '%-14s kiln %6.2fs (peak RSS %4d MiB) after a one-line edit of score.py; the registry saw:\n' "warm rebuild" "$w_time" $((w_rss / 1024))
   tail -n +"$((before + 1))" "$work/registry.log" | grep 'msg="response completed"' \
-    | sed -E 's/.*http\.request\.method=([A-Z]+).*http\.request\.uri="([^"?]*)[^"]*".*http\.response\.status=([0-9]+).*/               \1 \2 \3/' \
+    | sed -E 's/.*http\.request\.method=([A-Z]+).*http\.request\.uri="?([^"? ]*)[^ ]*.*http\.response\.status=([0-9]+).*/               \1 \2 \3/' \
     | sed -E 's/(sha256:[0-9a-f]{12})[0-9a-f]{52}/\1…/; s/uploads\/[0-9a-f-]{36}/uploads\/<id>/'
   kill "$registry_pid"; wait "$registry_pid" 2>/dev/null || true; registry_pid=
   [ "$only" = push ] && exit 0
