@@ -7,7 +7,9 @@ import Testing
 /// The bounded pipe between the layer writer's thread and a streamed upload's body.
 @Suite struct BytePipeTests {
     @Test func readerGetsEveryByteInOrderThenTheEndAndTheDigest() async throws {
-        let pipe = BytePipe(capacity: 64, stall: .seconds(10))
+        // The reader runs on the concurrency pool, which the suite's blocking tests can hold for minutes; this
+        // test is about order, not stalls (the next one is), so the writer waits as long as it takes.
+        let pipe = BytePipe(capacity: 64, stall: .seconds(900))
         let pieces = (0..<50).map { index in [UInt8](repeating: UInt8(index), count: 10) }
         let digest = Digest.sha256(of: Data(pieces.joined()))
         let writer = Thread {
