@@ -28,7 +28,7 @@ public enum LayerWriter {
 
     public static func write(entries: [LayerEntry], compression: LayerCompression, mtime: Int64,
                              to path: String, progress: ProgressStep? = nil, stream: LayerStream? = nil) throws -> LayerBlob {
-        let blob: (digest: Digest, size: Int64, diffID: Digest, uncompressedSize: Int64)
+        let blob: LayerBlob
         do {
             blob = try writeBlob(entries: entries, compression: compression, mtime: mtime, to: path, progress: progress, stream: stream)
         } catch {
@@ -37,13 +37,12 @@ public enum LayerWriter {
         }
         // The digest is known only now: the stream can complete its upload with it.
         stream?.finish(digest: blob.digest, size: blob.size)
-        return LayerBlob(digest: blob.digest, diffID: blob.diffID, size: blob.size,
-                         uncompressedSize: blob.uncompressedSize, mediaType: compression.ociMediaType, path: path)
+        return blob
     }
 
     /// The pipeline itself; on failure the partial file is removed.
     private static func writeBlob(entries: [LayerEntry], compression: LayerCompression, mtime: Int64, to path: String,
-                                  progress: ProgressStep?, stream: LayerStream?) throws -> (digest: Digest, size: Int64, diffID: Digest, uncompressedSize: Int64) {
+                                  progress: ProgressStep?, stream: LayerStream?) throws -> LayerBlob {
         var file: ByteSink = try FileSink(path: path)
         if let stream { file = TeeSink(next: file, side: stream) }
         let blobHash = HashingSink(next: file)
@@ -73,7 +72,8 @@ public enum LayerWriter {
             unlink(path)
             throw error
         }
-        return (blobHash.digest, blobHash.count, tarHash.digest, tarHash.count)
+        return LayerBlob(digest: blobHash.digest, diffID: tarHash.digest, size: blobHash.count,
+                         uncompressedSize: tarHash.count, mediaType: compression.ociMediaType, path: path)
     }
 
     static func copyFile(_ source: String, size: Int64, buffer: UnsafeMutableRawBufferPointer, directory: inout ParentDirectory,

@@ -135,8 +135,6 @@ extension ImageBuilder {
         return result + rest
     }
 
-    /// A base layer with a Docker media type given its OCI twin (same bytes, same digest), so the
-    /// manifest Kiln writes is a consistent OCI manifest.
     /// Whether a layer written anew goes to the upload while it is written. A stream cannot skip a blob the
     /// registry has (its digest is known only at the end), so it is kept for layers that are new for sure:
     /// those whose inputs missed the layer cache. Environment layers are staged afresh by every build and
@@ -146,6 +144,8 @@ extension ImageBuilder {
         cacheMissed && spec.kind != .environment
     }
 
+    /// A base layer with a Docker media type given its OCI twin (same bytes, same digest), so the
+    /// manifest Kiln writes is a consistent OCI manifest.
     static func ociLayer(_ layer: Layer) -> Layer {
         var copy = layer
         switch layer.descriptor.mediaType {

@@ -15,12 +15,7 @@ extension RegistryClient {
         case .created: return true
         case .accepted:
             // The registry opened an upload session instead; close it, the caller uploads normally.
-            if let location = response.headers.first(name: "Location") {
-                var cancel = HTTPClientRequest(url: resolve(location))
-                cancel.method = .DELETE
-                try? await authorize(&cancel, scopes: [.push(repository)])
-                _ = try? await execute(cancel)
-            }
+            if let location = response.headers.first(name: "Location") { await cancelUpload(repository, at: resolve(location)) }
             return false
         default: throw await failure(response, method: "POST", url: path)
         }
@@ -49,14 +44,9 @@ extension RegistryClient {
     }
 
     func uploadOnce(_ repository: String, digest: Digest, size: Int64, from bytes: BlobBytes, progress: ProgressStep) async throws {
-        let start = url("/v2/\(repository)/blobs/uploads/")
-        let opened = try await send([.push(repository)]) { Self.emptyRequest(.POST, start) }
-        await opened.body.discard(from: start)
-        guard opened.status == .accepted, let first = opened.headers.first(name: "Location") else {
-            throw await failure(opened, method: "POST", url: start)
-        }
-        var location = resolve(first)
-        let minimum = opened.headers.first(name: "OCI-Chunk-Min-Length").flatMap { Int64($0) } ?? 0
+        let opened = try await openUpload(repository)
+        var location = opened.location
+        let minimum = opened.minimumChunk
         if case let .file(path) = bytes, let chunk = options.chunkSize, size > max(chunk, minimum) {
             let step = max(chunk, minimum)
             var offset: Int64 = 0
@@ -68,13 +58,40 @@ extension RegistryClient {
         } else {
             location = try await patch(location, body: bytes, offset: 0, length: size, ranged: false, progress: progress)
         }
+        try await commitUpload(repository, at: location, digest: digest, what: "uploaded blob")
+    }
+
+    /// POST for an upload session: its Location, and the smallest chunk the registry takes
+    /// (`OCI-Chunk-Min-Length`, 0 when it says nothing).
+    func openUpload(_ repository: String) async throws -> (location: String, minimumChunk: Int64) {
+        let start = url("/v2/\(repository)/blobs/uploads/")
+        let opened = try await send([.push(repository)]) { Self.emptyRequest(.POST, start) }
+        await opened.body.discard(from: start)
+        guard opened.status == .accepted, let first = opened.headers.first(name: "Location") else {
+            throw await failure(opened, method: "POST", url: start)
+        }
+        return (resolve(first), opened.headers.first(name: "OCI-Chunk-Min-Length").flatMap { Int64($0) } ?? 0)
+    }
+
+    /// PUT `?digest=` on the session at `location`, which commits its bytes as `digest`; the digest the
+    /// registry reports must be that one (`what` names the blob in the error).
+    func commitUpload(_ repository: String, at location: String, digest: Digest, what: String) async throws {
         let putURL = location + (location.contains("?") ? "&" : "?") + "digest=\(digest)"
         let done = try await send([.push(repository)]) { Self.emptyRequest(.PUT, putURL) }
         await done.body.discard(from: putURL)
         guard done.status == .created else { throw await failure(done, method: "PUT", url: putURL) }
         if let echoed = done.headers.first(name: "Docker-Content-Digest"), echoed != digest.description {
-            throw RegistryError.digestMismatch(what: "uploaded blob", expected: digest.description, actual: echoed)
+            throw RegistryError.digestMismatch(what: what, expected: digest.description, actual: echoed)
         }
+    }
+
+    /// DELETE on an upload session no longer wanted, as far as the registry allows; failures are ignored,
+    /// since the registry forgets idle sessions anyway.
+    func cancelUpload(_ repository: String, at location: String) async {
+        var cancel = HTTPClientRequest(url: location)
+        cancel.method = .DELETE
+        try? await authorize(&cancel, scopes: [.push(repository)])
+        if let response = try? await execute(cancel) { await response.body.discard(from: location) }
     }
 
     /// One PATCH of `length` bytes from `offset`; returns the Location to continue from (2.8.2 encodes

@@ -100,20 +100,11 @@ extension RegistryClient {
     /// writer ended it with. Returns that digest once the registry has it. An upload session opened
     /// and then abandoned is cancelled (DELETE), as far as the registry allows.
     func streamBlob(_ repository: String, from pipe: BytePipe) async throws -> Digest {
-        let start = url("/v2/\(repository)/blobs/uploads/")
-        let opened = try await send([.push(repository)]) { Self.emptyRequest(.POST, start) }
-        guard opened.status == .accepted, let first = opened.headers.first(name: "Location") else {
-            throw await failure(opened, method: "POST", url: start)
-        }
-        await opened.body.discard(from: start)
-        let location = resolve(first)
+        let location = try await openUpload(repository).location
         do {
             return try await streamBody(repository, to: location, from: pipe)
         } catch {
-            var cancel = HTTPClientRequest(url: location)
-            cancel.method = .DELETE
-            try? await authorize(&cancel, scopes: [.push(repository)])
-            if let response = try? await execute(cancel) { await response.body.discard(from: location) }
+            await cancelUpload(repository, at: location)
             throw error
         }
     }
@@ -137,13 +128,7 @@ extension RegistryClient {
             throw StreamedUploadError.sizeMismatch(expected: blob.size, range: range)
         }
         let next = resolve(patched.headers.first(name: "Location") ?? location)
-        let putURL = next + (next.contains("?") ? "&" : "?") + "digest=\(blob.digest)"
-        let done = try await send([.push(repository)]) { Self.emptyRequest(.PUT, putURL) }
-        guard done.status == .created else { throw await failure(done, method: "PUT", url: putURL) }
-        await done.body.discard(from: putURL)
-        if let echoed = done.headers.first(name: "Docker-Content-Digest"), echoed != blob.digest.description {
-            throw RegistryError.digestMismatch(what: "streamed blob", expected: blob.digest.description, actual: echoed)
-        }
+        try await commitUpload(repository, at: next, digest: blob.digest, what: "streamed blob")
         return blob.digest
     }
 }
