@@ -59,7 +59,7 @@ let package = Package(
                                               .product(name: "Yams", package: "Yams")]),
         // Python packaging without pip: PEP 440/508, requirement files, the simple API, wheel tags, the
         // PubGrub resolver, the PEP 427 installer.
-        .target(name: "Pip", dependencies: ["CZlib", "HTTP", "OCI", "Progress",
+        .target(name: "Pip", dependencies: ["Archive", "CZlib", "HTTP", "OCI", "Progress",
                                             .product(name: "Crypto", package: "swift-crypto"),
                                             .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                             .product(name: "NIOCore", package: "swift-nio"),

@@ -38,6 +38,15 @@ struct PipOptions: ParsableArguments {
     @Flag(help: "Log requests (credentials and signed query strings redacted).")
     var verbose = false
 
+    @Flag(name: .customLong("no-build"), help: "Never build a source distribution (sdist); use wheels only, as uv's --no-build.")
+    var noBuild = false
+
+    @Option(name: .customLong("build-python"), help: "The interpreter that builds sdists (default: python3.X, then python3, on PATH, of the --python version).")
+    var buildPython: String?
+
+    @Option(name: .customLong("build-timeout"), help: "Seconds each sdist build step may take before kiln stops it.")
+    var buildTimeout = 1800
+
     func job() throws -> PipJob {
         var file = try RequirementsFile(path: requirement)
         if let indexURL { file.indexURL = indexURL }
@@ -46,8 +55,10 @@ struct PipOptions: ParsableArguments {
                                   machine: PythonTarget.machine(forArchitecture: try architecture()))
         let installed = sitePackages.map { InstalledDistribution.scan(sitePackages: $0) } ?? [:]
         let verbose = verbose
+        guard buildTimeout > 0 else { throw PipError.requirementsFile("--build-timeout \(buildTimeout): give a number of seconds above 0") }
+        let builds = noBuild ? nil : SourceBuilds.host(python: buildPython, timeout: .seconds(buildTimeout), target: target.python)
         return PipJob(file: file, target: target, installed: installed, cacheDirectory: Fetcher.defaultCacheDirectory, http: HTTPClients.shared(),
-                      log: { line in if verbose { Console.line("kiln: \(line)") } })
+                      builds: builds, log: { line in if verbose { Console.line("kiln: \(line)") } })
     }
 
     /// The architecture of `--platform linux/<arch>`.
@@ -87,6 +98,7 @@ struct PipResolveCommand: AsyncParsableCommand, ReportsProgress {
     func run() async throws {
         let job = try options.job()
         let resolution = try await Kiln.resolveRequirements(job)
+        for warning in resolution.warnings { Console.line("kiln: warning: \(warning)") }
         if json {
             struct Listing: Encodable { var distributions: [DistributionReport] }
             print(try prettyJSON(Listing(distributions: resolution.picks.map(DistributionReport.init(pick:)))))
@@ -158,6 +170,8 @@ struct DistributionReport: Encodable {
     /// The wheel picked, credentials redacted (resolve only).
     var url: String?
     var sha256: String?
+    /// The url is a source distribution whose wheel Kiln builds (resolve only).
+    var built: Bool?
 
     init(name: String, version: String) {
         self.name = name
@@ -168,10 +182,11 @@ struct DistributionReport: Encodable {
     init(pick: Resolution.Pick) {
         self.init(name: pick.key, version: pick.candidate.version.description)
         switch pick.candidate.origin {
-        case let .wheel(file):
+        case let .wheel(file), let .sdist(file):
             installed = false
             url = Redaction.url(file.url)
             sha256 = file.sha256
+            if case .sdist = pick.candidate.origin { built = true }
         case .installed:
             installed = true
         case .unavailable:

@@ -292,15 +292,20 @@ public actor IndexClient {
 
     // MARK: wheels
 
-    func wheelPath(_ sha256: String) -> String { cacheDirectory.appendingPathComponent("wheels").appendingPathComponent(sha256 + ".whl").path }
+    /// Wheels and sdists share the cache, by sha256, each with its own kind of extension.
+    func wheelPath(_ sha256: String, fileName: String) -> String {
+        let lower = fileName.lowercased()
+        let ext = [".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".zip", ".tar"].first { lower.hasSuffix($0) && WheelName(fileName) == nil } ?? ".whl"
+        return cacheDirectory.appendingPathComponent("wheels").appendingPathComponent(sha256 + ext).path
+    }
 
     func cachedWheel(_ file: DistributionFile) -> String? {
         guard let sha256 = file.sha256 else { return nil }
-        let path = wheelPath(sha256)
+        let path = wheelPath(sha256, fileName: file.fileName)
         return FileManager.default.fileExists(atPath: path) ? path : nil
     }
 
-    /// The wheel on disk, verified: against the index's sha256, and against `allowed` (`--hash` or a lock
+    /// The wheel (or sdist) on disk, verified: against the index's sha256, and against `allowed` (`--hash` or a lock
     /// file) when given. A mismatch removes the download and names both digests.
     public func wheel(_ file: DistributionFile, allowed: Set<String> = []) async throws -> (path: String, sha256: String) {
         if let expected = file.sha256, !allowed.isEmpty, !allowed.contains(expected) {
@@ -358,7 +363,7 @@ public actor IndexClient {
         }
         let actual = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         try Self.check(actual, file, allowed)
-        let final = wheelPath(actual)
+        let final = wheelPath(actual, fileName: file.fileName)
         try? FileManager.default.removeItem(atPath: final)
         try FileManager.default.moveItem(atPath: temporary, toPath: final)
         return final

@@ -12,6 +12,8 @@ public enum PipError: Error, CustomStringConvertible, Equatable {
     case wheel(String)
     case resolution(String)
     case install(String)
+    /// Building a wheel from a source distribution.
+    case build(String)
 
     public var description: String {
         switch self {
@@ -20,7 +22,7 @@ public enum PipError: Error, CustomStringConvertible, Equatable {
         case let .invalidRequirement(text, why): return "invalid requirement '\(text)': \(why)"
         case let .invalidMarker(text, why): return "invalid environment marker '\(text)': \(why)"
         case let .requirementsFile(why), let .index(why), let .metadata(why), let .wheel(why), let .resolution(why),
-             let .install(why):
+             let .install(why), let .build(why):
             return why
         }
     }

@@ -29,14 +29,20 @@ public struct PipJob: Sendable {
     public let client: IndexClient
     /// What the environment already has (conda's python packages), by normalized name.
     public let installed: [String: InstalledDistribution]
+    /// Builds wheels from sdists; nil when builds are off (`--no-build`, or `--only-binary :all:` in the file).
+    public let builder: SourceBuilder?
 
+    /// `builds`: how sdists are built, or nil for wheels only.
     public init(file: RequirementsFile, target: PythonTarget, installed: [String: InstalledDistribution], cacheDirectory: URL,
-                http: HTTPClient, netrcPath: String? = IndexCredentials.defaultNetrcPath, log: @escaping @Sendable (String) -> Void = { _ in }) {
+                http: HTTPClient, netrcPath: String? = IndexCredentials.defaultNetrcPath, builds: SourceBuilds? = nil,
+                log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.file = file
         self.target = target
         self.installed = installed
         let sources = IndexSources(indexURL: file.indexURL, extraIndexURLs: file.extraIndexURLs, findLinks: file.findLinks, noIndex: file.noIndex)
-        client = IndexClient(sources: sources, cacheDirectory: cacheDirectory, http: http, netrcPath: netrcPath, log: log)
+        let client = IndexClient(sources: sources, cacheDirectory: cacheDirectory, http: http, netrcPath: netrcPath, log: log)
+        self.client = client
+        builder = builds.flatMap { file.onlyBinary.contains(":all:") ? nil : SourceBuilder(client: client, target: target, builds: $0) }
     }
 
     /// The resolution; distributions conda installed stay as they are.
@@ -64,16 +70,51 @@ public struct PipJob: Sendable {
                                                            requiresPython: nil, hasMetadataFile: false, metadataSHA256: nil, yanked: false, sourceOrder: 0)
             }
         }
-        let source = IndexSource(client: client, target: target, installed: installed, direct: direct, hashes: hashes, pinnedExactly: pinned)
-        let resolver = Resolver(source: source, environment: target.markers, allowPrereleases: file.pre)
-        return try await resolver.resolve(file.entries.map(\.requirement), constraints: file.constraints.map(\.requirement))
+        let source = IndexSource(client: client, target: target, installed: installed, direct: direct, hashes: hashes, pinnedExactly: pinned,
+                                 builder: builder, onlyBinary: file.onlyBinary)
+        let requirements = file.entries.map(\.requirement), constraints = file.constraints.map(\.requirement)
+        var resolution = try await Resolver(source: source, environment: target.markers, allowPrereleases: file.pre)
+            .resolve(requirements, constraints: constraints)
+        resolution.warnings = await downgrades(resolution, requirements: requirements, constraints: constraints, source: source)
+        return resolution
     }
 
-    /// The wheels a resolution installs (not conda's), for the lock file.
+    /// For each requested package held below its newest allowed version: if the resolution with that newest
+    /// version would succeed were every unusable distribution usable, something it needs cannot be
+    /// installed, and the user hears which (an sdist while builds are off, no wheel for the platform).
+    func downgrades(_ resolution: Resolution, requirements: [Requirement], constraints: [Requirement], source: IndexSource) async -> [String] {
+        var warnings: [String] = []
+        for requirement in requirements where requirement.marker?.evaluate(target.markers) ?? true && requirement.url == nil {
+            guard let pick = resolution.picks.first(where: { $0.key == requirement.key }),
+                  case .wheel = pick.candidate.origin,
+                  let universe = try? await source.candidates(requirement.key),
+                  let newest = universe.first(where: { requirement.specifiers.contains($0.version, prereleases: file.pre ? true : nil) }),
+                  newest.version > pick.candidate.version,
+                  let pin = try? Requirement(parsing: "\(requirement.key)==\(newest.version)") else { continue }
+            let hypothetical = Resolver(source: source, environment: target.markers, allowPrereleases: file.pre, ignoringUnavailable: true)
+            guard let better = try? await hypothetical.resolve(requirements + [pin], constraints: constraints) else { continue }
+            let blockers = better.picks.compactMap { other -> String? in
+                guard case let .unavailable(reason) = other.candidate.origin else { return nil }
+                return "\(other.key) \(other.candidate.version) \(reason)"
+            }
+            guard let first = blockers.first else { continue }
+            warnings.append("\(pick.name) settled on \(pick.candidate.version), not the newest \(newest.version), because that needs \(first)"
+                            + (blockers.count > 1 ? " (and \(blockers.count - 1) more like it)" : ""))
+        }
+        return warnings
+    }
+
+    /// The wheels a resolution installs (not conda's), for the lock file. A wheel built here is locked as
+    /// its sdist: URL and sha256 (the build is reproducible from them; the built wheel is not published).
     public func locked(_ resolution: Resolution) async throws -> [LockedWheel] {
         var result: [LockedWheel] = []
         for pick in resolution.picks {
-            guard case let .wheel(file) = pick.candidate.origin else { continue }
+            let file: DistributionFile
+            switch pick.candidate.origin {
+            case let .wheel(wheel): file = wheel
+            case let .sdist(sdist): file = sdist
+            default: continue
+            }
             let sha256: String
             if let known = file.sha256 { sha256 = known } else { sha256 = try await client.wheel(file).sha256 }
             result.append(LockedWheel(name: pick.name, version: pick.candidate.version.description, url: Redaction.url(file.url), sha256: sha256))
@@ -86,23 +127,33 @@ public struct PipJob: Sendable {
     public func install(_ resolution: Resolution, installer: WheelInstaller, parallel: Int = 6) async throws -> [InstalledWheel] {
         var hashes: [String: Set<String>] = [:]
         for entry in file.entries where !entry.hashes.isEmpty { hashes[entry.requirement.key, default: []].formUnion(entry.hashes) }
-        let wanted = resolution.picks.compactMap { pick -> (DistributionFile, Bool, Set<String>)? in
-            guard case let .wheel(file) = pick.candidate.origin else { return nil }
-            return (file, pick.requested, hashes[pick.key] ?? [])
+        let wanted = resolution.picks.compactMap { pick -> Wanted? in
+            switch pick.candidate.origin {
+            case let .wheel(file): return Wanted(file: file, requested: pick.requested, allowed: hashes[pick.key] ?? [])
+            case let .sdist(file): return Wanted(file: file, requested: pick.requested, allowed: hashes[pick.key] ?? [], key: pick.key, version: pick.candidate.version)
+            default: return nil
+            }
         }
-        return try await fetchAndInstall(wanted, installer: installer, parallel: parallel)
+        return try await Self.fetchAndInstall(wanted, client: client, builder: builder, installer: installer, parallel: parallel)
     }
 
     /// Installs exactly the locked wheels, by URL (credentials from the index URLs or netrc), each checked
     /// against its locked sha256.
     public func install(locked: [LockedWheel], requested: Set<String>, installer: WheelInstaller, parallel: Int = 6) async throws -> [InstalledWheel] {
-        let wanted = try locked.map { wheel -> (DistributionFile, Bool, Set<String>) in
-            guard WheelName(wheel.fileName) != nil else { throw PipError.requirementsFile("the lock names \(wheel.url), which is not a wheel") }
+        let wanted = try locked.map { wheel -> Wanted in
             let file = DistributionFile(fileName: wheel.fileName, url: credentialed(wheel.url), sha256: wheel.sha256, requiresPython: nil,
                                         hasMetadataFile: false, metadataSHA256: nil, yanked: false, sourceOrder: 0)
-            return (file, requested.contains(normalizeName(wheel.name)), [wheel.sha256])
+            let isRequested = requested.contains(normalizeName(wheel.name))
+            if WheelName(wheel.fileName) != nil { return Wanted(file: file, requested: isRequested, allowed: [wheel.sha256]) }
+            guard isSourceDistribution(wheel.fileName), let version = try? PythonVersion(wheel.version) else {
+                throw PipError.requirementsFile("the lock names \(Redaction.url(wheel.url)), which is neither a wheel nor a source distribution")
+            }
+            guard builder != nil else {
+                throw PipError.build("the lock names the source distribution \(wheel.fileName), and builds are off (--no-build)")
+            }
+            return Wanted(file: file, requested: isRequested, allowed: [wheel.sha256], key: normalizeName(wheel.name), version: version)
         }
-        return try await fetchAndInstall(wanted, installer: installer, parallel: parallel)
+        return try await Self.fetchAndInstall(wanted, client: client, builder: builder, installer: installer, parallel: parallel)
     }
 
     /// A locked URL with the userinfo of the index URL on the same host, if the requirements gave one.
@@ -118,20 +169,40 @@ public struct PipJob: Sendable {
         return url
     }
 
-    func fetchAndInstall(_ wanted: [(DistributionFile, Bool, Set<String>)], installer: WheelInstaller, parallel: Int) async throws -> [InstalledWheel] {
-        let progress = Progress.start("fetch \(wanted.count) wheels", total: Int64(wanted.count), unit: .items)
+    /// One distribution to install: a wheel, or an sdist (`key` and `version` set) whose wheel is built.
+    struct Wanted: Sendable {
+        var file: DistributionFile
+        var requested: Bool
+        /// sha256 values the requirements or the lock allow.
+        var allowed: Set<String>
+        var key: String?
+        var version: PythonVersion?
+    }
+
+    /// Fetches every wheel (building sdists' wheels), verified, then installs them.
+    static func fetchAndInstall(_ items: [Wanted], client: IndexClient, builder: SourceBuilder?, installer: WheelInstaller,
+                                parallel: Int, title: String? = nil) async throws -> [InstalledWheel] {
+        let progress = Progress.start(title ?? "fetch \(items.count) wheels", total: Int64(items.count), unit: .items)
         defer { progress.fail() }
-        let paths = try await Self.concurrently(Array(wanted.indices), parallel: parallel) { index in
-            let path = try await client.wheel(wanted[index].0, allowed: wanted[index].2).path
+        let fetched = try await Self.concurrently(Array(items.indices), parallel: parallel) { index -> (String, String) in
+            let item = items[index]
+            var result = (try await client.wheel(item.file, allowed: item.allowed).path, item.file.fileName)
+            if let key = item.key, let version = item.version {
+                guard let builder else { throw PipError.build("\(item.file.fileName) needs a build, and builds are off (--no-build)") }
+                let built = try await builder.wheel(item.file, key: key, version: version)
+                result = (built.path, built.fileName)
+            }
             progress.advance(by: 1)
-            return path
+            return result
         }
         progress.finish()
+        let paths = fetched.map(\.0)
+        let wanted = zip(items, fetched).map { ($0.0, $0.1.1) }
         // Wheels that share no destination are installed in parallel; the others afterwards, in order, so
         // that the later one wins as it would one at a time.
         var destinations: [Set<String>] = []
-        for (index, (file, _, _)) in wanted.enumerated() {
-            destinations.append(try await WheelInstaller.destinations(wheel: paths[index], fileName: file.fileName))
+        for (index, (_, fileName)) in wanted.enumerated() {
+            destinations.append(try await WheelInstaller.destinations(wheel: paths[index], fileName: fileName))
         }
         var owners: [String: Int] = [:]
         var overlapping = Set<Int>()
@@ -144,11 +215,11 @@ public struct PipJob: Sendable {
         client.log("installing \(independent.count) wheels in parallel, then \(overlapping.count) that share paths, in order")
         var result = [InstalledWheel?](repeating: nil, count: wanted.count)
         let parallelResults = try await Self.concurrently(independent, parallel: parallel) { index in
-            try await installer.install(wheel: paths[index], fileName: wanted[index].0.fileName, requested: wanted[index].1)
+            try await installer.install(wheel: paths[index], fileName: wanted[index].1, requested: wanted[index].0.requested)
         }
         for (index, installed) in zip(independent, parallelResults) { result[index] = installed }
         for index in overlapping.sorted() {
-            result[index] = try await installer.install(wheel: paths[index], fileName: wanted[index].0.fileName, requested: wanted[index].1)
+            result[index] = try await installer.install(wheel: paths[index], fileName: wanted[index].1, requested: wanted[index].0.requested)
         }
         return result.compactMap { $0 }
     }

@@ -24,6 +24,8 @@ public struct RequirementsFile: Sendable {
     public var findLinks: [String] = []
     public var noIndex = false
     public var pre = false
+    /// `--only-binary`: normalized names never built from source, or `:all:`.
+    public var onlyBinary: Set<String> = []
 
     public init() {}
 
@@ -85,8 +87,14 @@ public struct RequirementsFile: Sendable {
                     findLinks.append(target.contains("://") || target.hasPrefix("/") ? target : directory + "/" + target)
                 case "--no-index": noIndex = true
                 case "--pre": pre = true
-                case "--only-binary", "--prefer-binary", "--trusted-host", "--upgrade", "-U", "--no-cache-dir":
-                    // Kiln installs wheels only, from verified hosts, always fresh: these change nothing.
+                case "--only-binary":
+                    for name in try value().split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+                        if name == ":none:" { onlyBinary = [] } else { onlyBinary.insert(name == ":all:" ? name : normalizeName(name)) }
+                    }
+                case "--no-binary":
+                    throw fail("--no-binary (building a package that has a wheel from its source) is not supported; kiln builds an sdist only when no wheel fits")
+                case "--prefer-binary", "--trusted-host", "--upgrade", "-U", "--no-cache-dir":
+                    // Kiln prefers wheels, verifies hosts and fetches fresh anyway: these change nothing.
                     continue
                 case "-e", "--editable":
                     throw fail("editable installs (-e) need a source build, which kiln does not do; build a wheel and list it instead")
@@ -125,8 +133,9 @@ public struct RequirementsFile: Sendable {
                 do { requirement = try Requirement(parsing: text) } catch let error as PipError { throw fail(error.description) }
                 if let url = requirement.url {
                     if Self.isVCS(url) { throw fail("'\(Redaction.url(url))' is a VCS checkout, which needs a source build; kiln installs wheels only") }
-                    guard url.lowercased().hasSuffix(".whl") || url.contains(".whl#") else {
-                        throw fail("'\(Redaction.url(url))' is not a wheel; kiln does not build source distributions")
+                    let file = String(url.split(separator: "#")[0].split(separator: "/").last ?? "")
+                    guard file.lowercased().hasSuffix(".whl") || isSourceDistribution(file) else {
+                        throw fail("'\(Redaction.url(url))' is neither a wheel nor a source distribution (.tar.gz, .zip)")
                     }
                 }
             }

@@ -5,6 +5,8 @@ public struct Candidate: Sendable {
     public enum Origin: Sendable {
         /// The best wheel of this version for the target.
         case wheel(DistributionFile)
+        /// Only a source distribution fits; its wheel is built (PEP 517) when it is needed.
+        case sdist(DistributionFile)
         /// Already in the environment (installed by conda); kept as it is.
         case installed(InstalledDistribution)
         /// Cannot be used; `reason` completes "<name> <versions> …", and equal reasons are grouped.
@@ -46,6 +48,9 @@ public struct Resolution: Sendable {
 
     /// Sorted by key.
     public var picks: [Pick]
+    /// One line each: a requested package held below its newest version only because something it needs
+    /// cannot be installed (see `PipJob.downgrades`).
+    public var warnings: [String] = []
 }
 
 /// A PubGrub resolver (Weizenbaum's algorithm, as in pubgrub-rs and uv): unit propagation over
@@ -56,6 +61,9 @@ public final class Resolver {
     let source: any ResolverSource
     let environment: MarkerEnvironment
     let allowPrereleases: Bool
+    /// Decides unusable versions as if they had no requirements, to learn what a resolution would be
+    /// without them (the downgrade warning), never to install.
+    let ignoringUnavailable: Bool
 
     // Packages: 0 is the root. Each has a name and a universe of candidates, best first.
     var names: [String] = []
@@ -74,10 +82,11 @@ public final class Resolver {
     var decided: [Int: Int] = [:]
     var level = 0
 
-    public init(source: any ResolverSource, environment: MarkerEnvironment, allowPrereleases: Bool = false) {
+    public init(source: any ResolverSource, environment: MarkerEnvironment, allowPrereleases: Bool = false, ignoringUnavailable: Bool = false) {
         self.source = source
         self.environment = environment
         self.allowPrereleases = allowPrereleases
+        self.ignoringUnavailable = ignoringUnavailable
     }
 
     struct Incompatibility {
@@ -289,7 +298,7 @@ public final class Resolver {
                 add(Incompatibility(terms: [allowed], cause: .external("no version of \(describe(allowed)) exists")))
                 continue
             }
-            if case .unavailable = universes[package][pick].origin {
+            if case .unavailable = universes[package][pick].origin, !ignoringUnavailable {
                 addUnavailable(package)
                 continue
             }
