@@ -69,6 +69,8 @@ struct BuildWorkspace {
     let root: String
     /// The project directory, relative to `root`.
     var project = ""
+    /// Where the log is kept when a hook fails (the workspace itself is removed).
+    var keptLog: String?
 
     var site: String { root + "/env/site" }
     var scripts: String { root + "/env/bin" }
@@ -102,17 +104,19 @@ struct BuildWorkspace {
                                            log: log, timeout: timeout)
         switch outcome {
         case .timedOut:
-            throw PipError.build("\(what): \(hook) did not finish within \(timeout.components.seconds) s; kiln stopped it (--build-timeout)")
+            throw PipError.build("\(what): \(hook) did not finish within \(timeout.components.seconds) s; kiln stopped it (--build-timeout)\(keep())")
         case let .signalled(signal):
-            throw PipError.build("\(what): \(hook) was killed by signal \(signal)\(tail())")
+            throw PipError.build("\(what): \(hook) was killed by signal \(signal)\(tail())\(keep())")
         case .exited:
             break
         }
         guard let data = FileManager.default.contents(atPath: output),
               let result = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) as? [String: Any] else {
-            throw PipError.build("\(what): \(hook) ended without an answer (exit \(outcome))\(tail())")
+            throw PipError.build("\(what): \(hook) ended without an answer (\(outcome))\(tail())\(keep())")
         }
-        if let error = result["error"] as? String { throw PipError.build("\(what): \(hook) failed: \(error)\(hint())\(tail(error))") }
+        if let error = result["error"] as? String {
+            throw PipError.build("\(what): \(hook) failed: \(error)\(hint())\(tail(error))\(keep())")
+        }
         if result["unsupported"] as? Bool == true { return .unsupported }
         return .value(result["return_val"] ?? NSNull())
     }
@@ -121,8 +125,20 @@ struct BuildWorkspace {
     func tail(_ already: String = "") -> String {
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         guard let last = text.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) })
-            .last(where: { !$0.isEmpty && !$0.hasPrefix("---") }), !already.contains(last) else { return "" }
+            .last(where: { !$0.isEmpty && !$0.hasPrefix("---") }) else { return "" }
+        // A traceback ends with the same "Type: message" the error already gives.
+        let message = already.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? already
+        if already.contains(last) || (!message.isEmpty && last.hasSuffix(message)) { return "" }
         return " (\(last.prefix(300)))"
+    }
+
+    /// Copies the log out of the workspace, which is removed; names where.
+    func keep() -> String {
+        guard let keptLog else { return "" }
+        try? FileManager.default.createDirectory(atPath: (keptLog as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(atPath: keptLog)
+        guard (try? FileManager.default.copyItem(atPath: log, toPath: keptLog)) != nil else { return "" }
+        return "; build log: \(keptLog)"
     }
 
     /// Why a build that reached for the network failed.

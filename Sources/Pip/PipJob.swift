@@ -95,11 +95,11 @@ public struct PipJob: Sendable {
             guard let better = try? await hypothetical.resolve(requirements + [pin], constraints: constraints) else { continue }
             let blockers = better.picks.compactMap { other -> String? in
                 guard case let .unavailable(reason) = other.candidate.origin else { return nil }
-                return "\(other.key) \(other.candidate.version) \(reason)"
+                return "\(other.key) \(other.candidate.version), which \(reason)"
             }
             guard let first = blockers.first else { continue }
-            warnings.append("\(pick.name) settled on \(pick.candidate.version), not the newest \(newest.version), because that needs \(first)"
-                            + (blockers.count > 1 ? " (and \(blockers.count - 1) more like it)" : ""))
+            warnings.append("\(pick.name) settled on \(pick.candidate.version), not the newest \(newest.version): that would need \(first)"
+                            + (blockers.count > 1 ? " (and \(blockers.count - 1) more that cannot be installed)" : ""))
         }
         return warnings
     }

@@ -97,7 +97,7 @@ public struct RequirementsFile: Sendable {
                     // Kiln prefers wheels, verifies hosts and fetches fresh anyway: these change nothing.
                     continue
                 case "-e", "--editable":
-                    throw fail("editable installs (-e) need a source build, which kiln does not do; build a wheel and list it instead")
+                    throw fail("editable installs (-e) link a working tree, which an image cannot; list a wheel, an sdist or a project name instead")
                 case "-c", "--constraint":
                     let target = try value()
                     let path = target.hasPrefix("/") ? target : directory + "/" + target
@@ -126,13 +126,13 @@ public struct RequirementsFile: Sendable {
             let text = words.joined(separator: " ")
             var requirement: Requirement
             if Self.isVCS(text) {
-                throw fail("'\(Redaction.url(text))' is a VCS checkout, which needs a source build; kiln installs wheels only")
+                throw fail("'\(Redaction.url(text))' is a VCS checkout; kiln installs wheels and builds sdists, from an index or a URL, but does not clone repositories")
             } else if Self.looksLikeWheelReference(text) {
                 requirement = try Self.directWheel(text, directory: directory, origin: origin)
             } else {
                 do { requirement = try Requirement(parsing: text) } catch let error as PipError { throw fail(error.description) }
                 if let url = requirement.url {
-                    if Self.isVCS(url) { throw fail("'\(Redaction.url(url))' is a VCS checkout, which needs a source build; kiln installs wheels only") }
+                    if Self.isVCS(url) { throw fail("'\(Redaction.url(url))' is a VCS checkout; kiln installs wheels and builds sdists, from an index or a URL, but does not clone repositories") }
                     let file = String(url.split(separator: "#")[0].split(separator: "/").last ?? "")
                     guard file.lowercased().hasSuffix(".whl") || isSourceDistribution(file) else {
                         throw fail("'\(Redaction.url(url))' is neither a wheel nor a source distribution (.tar.gz, .zip)")

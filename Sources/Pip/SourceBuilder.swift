@@ -97,7 +97,7 @@ public actor SourceBuilder {
         if let data = FileManager.default.contents(atPath: cache + "/METADATA") {
             return try checked(CoreMetadata(data, source: what), key: key, version: version, what: what)
         }
-        let workspace = try makeWorkspace()
+        let workspace = try makeWorkspace(sdist)
         defer { try? FileManager.default.removeItem(atPath: workspace.root) }
         var space = workspace
         space.project = try unpack(path, sdist: sdist, into: workspace)
@@ -136,7 +136,7 @@ public actor SourceBuilder {
             client.log("\(what): built wheel \(cached) from the cache")
             return BuiltWheel(path: cache + "/" + cached, fileName: cached)
         }
-        let workspace = try makeWorkspace()
+        let workspace = try makeWorkspace(sdist)
         defer { try? FileManager.default.removeItem(atPath: workspace.root) }
         var space = workspace
         space.project = try unpack(path, sdist: sdist, into: workspace)
@@ -179,9 +179,11 @@ public actor SourceBuilder {
 
     // MARK: workspace
 
-    func makeWorkspace() throws -> BuildWorkspace {
+    func makeWorkspace(_ sdist: DistributionFile) throws -> BuildWorkspace {
         let root = client.cacheDirectory.appendingPathComponent("build-work").appendingPathComponent(UUID().uuidString).path
-        return try BuildWorkspace(root: root)
+        var workspace = try BuildWorkspace(root: root)
+        workspace.keptLog = client.cacheDirectory.appendingPathComponent("build-logs").appendingPathComponent(sdist.fileName + ".log").path
+        return workspace
     }
 
     /// Unpacks into `src/`; returns the project directory relative to the workspace.

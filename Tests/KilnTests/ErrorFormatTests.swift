@@ -96,6 +96,7 @@ import Testing
         Sample(error: PipError.wheel("/cache/alpha-1.0-py3-none-any.whl: short read at 100 (the zip is truncated)"), subject: "alpha-1.0"),
         Sample(error: PipError.resolution("alpha 2.0 needs beta>=2, and gamma needs beta<2"), subject: "alpha"),
         Sample(error: PipError.install("/srv/site already exists; requirements are installed into a new directory"), subject: "/srv/site"),
+        Sample(error: PipError.build("fusepy-3.0.1.tar.gz: build_wheel failed: RuntimeError: no compiler"), subject: "fusepy-3.0.1"),
         Sample(error: CandidateUnusable(reason: "requires Python >=3.12 (the environment has 3.11)"), subject: "Python >=3.12"),
         // Run
         Sample(error: RunError.runcNotFound, subject: "runc"),
@@ -199,6 +200,7 @@ import Testing
             case .wheel: return "wheel"
             case .resolution: return "resolution"
             case .install: return "install"
+            case .build: return "build"
             }
         case is CandidateUnusable:
             return "reason"
@@ -222,7 +224,7 @@ import Testing
     /// The cases `caseName` knows, per type: kept beside the switch, checked against the samples.
     static let cases: [String: Int] = [
         "OCIError": 6, "ArchiveError": 12, "PlanError": 2, "ImageError": 3, "AzureMLError": 5, "RegistryError": 10,
-        "HTTPError": 4, "CondaError": 8, "PipError": 10, "CandidateUnusable": 1, "RunError": 9,
+        "HTTPError": 4, "CondaError": 8, "PipError": 11, "CandidateUnusable": 1, "RunError": 9,
     ]
 
     @Test func everyCaseHasASample() {

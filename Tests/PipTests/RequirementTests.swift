@@ -107,9 +107,10 @@ struct RequirementTests {
         #expect(file.findLinks == [directory.path + "/wheels"] && file.pre)
 
         let refused: [(String, String)] = [
-            ("-e .", "editable installs (-e) need a source build"),
+            ("-e .", "editable installs (-e) link a working tree"),
             ("git+https://github.com/org/repo.git@main", "is a VCS checkout"),
-            ("pkg @ https://u:secret@host.example/pkg-1.0.tar.gz", "is not a wheel; kiln does not build source distributions"),
+            ("pkg @ https://u:secret@host.example/pkg-1.0.exe", "is neither a wheel nor a source distribution"),
+            ("--no-binary :all:", "--no-binary (building a package that has a wheel from its source) is not supported"),
             ("--frobnicate", "the option --frobnicate is not supported"),
             ("-r missing.txt", "cannot read requirements file"),
             ("-c missing.txt", "cannot read constraints file"),

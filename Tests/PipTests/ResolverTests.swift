@@ -94,7 +94,7 @@ import TestSupport
         let conflict = await failure(["alpha>=2", "gamma==1.0"])
         #expect(conflict == "the pip requirements cannot be resolved: gamma 1.0 depends on beta<2. alpha 2.0 depends on beta>=2. So alpha 2.0 and gamma 1.0 are incompatible. The requirements ask for alpha>=2. So gamma 1.0 cannot be used with the requirements. The requirements ask for gamma==1.0. So the requirements cannot be met.", "\(conflict)")
         let sdist = await failure(["onlysdist"])
-        #expect(sdist.contains("onlysdist 1.0 has only a source distribution (onlysdist-1.0.tar.gz), which kiln does not build"), "\(sdist)")
+        #expect(sdist.contains("onlysdist 1.0 has only a source distribution (onlysdist-1.0.tar.gz), and builds are off (--no-build)"), "\(sdist)")
         let python = await failure(["newpy>=1"])
         #expect(python.contains("newpy 1.0 requires Python >=3.12 (the environment has 3.11.4)"), "\(python)")
         let missing = await failure(["no-such-thing"])
