@@ -73,7 +73,7 @@ let package = Package(
         // and models into a BuildPlan; AzureML's paths and names; the base-image catalogue.
         .target(name: "AzureML", dependencies: ["OCI", "Plan", .product(name: "Yams", package: "Yams")]),
         // A local smoke run: an image unpacked into a runc bundle, run with the host network, probed over HTTP.
-        .target(name: "Run", dependencies: ["OCI", "Plan", "Archive", "Images", "HTTP",
+        .target(name: "Run", dependencies: ["OCI", "Plan", "Archive", "Images", "HTTP", "Pip",
                                             .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                             .product(name: "NIOCore", package: "swift-nio"),
                                             .product(name: "NIOHTTP1", package: "swift-nio")]),

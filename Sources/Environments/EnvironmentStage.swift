@@ -40,14 +40,15 @@ public enum EnvironmentStage {
     /// plan names. `glibc` is the target's (nil: none, as over `scratch`); `baseEnv` is the base image's
     /// environment, which `PATH` and `LD_LIBRARY_PATH` extend. Without conda, the requirements are
     /// installed for the python found in `baseLayers` (the base image's layer blobs, oldest first), and
-    /// `root` stands for the image's `/`. Warnings and progress go to `log`.
+    /// `root` stands for the image's `/`. sdists are built through `sandbox` (nil: not built). Warnings and
+    /// progress go to `log`.
     public static func run(_ plan: EnvironmentPlan, platform: Platform, glibc: String?, baseEnv: [String], baseLayers: [String] = [],
-                           root: URL, epoch: Int64, fetcher: Fetcher, log: (String) -> Void) async throws -> Result {
+                           root: URL, epoch: Int64, fetcher: Fetcher, sandbox: BuildSandbox? = nil, log: (String) -> Void) async throws -> Result {
         // An environment file with only a `pip:` section needs no conda: it is for the base's python.
         let pipOnly = try plan.lockedFile == nil ? plan.environmentFile.map(EnvironmentFile.load).flatMap { $0.dependencies.isEmpty ? $0 : nil } : nil
         guard plan.usesConda, pipOnly == nil else {
             return try await overBasePython(plan, file: pipOnly, platform: platform, glibc: glibc, baseEnv: baseEnv, baseLayers: baseLayers,
-                                            root: root, epoch: epoch, fetcher: fetcher, log: log)
+                                            root: root, epoch: epoch, fetcher: fetcher, sandbox: sandbox, log: log)
         }
         let solved = try await solve(plan, platform: platform, glibc: glibc, fetcher: fetcher)
         let (file, subdir, virtual, specs, channels, records) = (solved.file, solved.subdir, solved.virtual, solved.specs, solved.channels, solved.records)
@@ -63,7 +64,7 @@ public enum EnvironmentStage {
         if requirements != nil || plan.lockedFile != nil {
             let destination = try PipStage.condaDestination(records: records, virtual: virtual, platform: platform, root: root, prefix: prefix)
             pip = try await PipStage.run(plan, requirements: requirements, destination: destination, subdir: subdir, epoch: epoch,
-                                         fetcher: fetcher, log: log)
+                                         fetcher: fetcher, sandbox: sandbox, log: log)
         }
         if let output = plan.writeLock {
             let condaLock = LockFile.condaLock(records, platform: subdir, channels: channels, specs: specs)
@@ -80,7 +81,7 @@ public enum EnvironmentStage {
     /// pip without conda: the requirements, installed for the base image's python into its
     /// site-packages. The result's prefix is `/`, and `root` holds the new files at their image paths.
     static func overBasePython(_ plan: EnvironmentPlan, file: EnvironmentFile?, platform: Platform, glibc: String?, baseEnv: [String], baseLayers: [String],
-                               root: URL, epoch: Int64, fetcher: Fetcher, log: (String) -> Void) async throws -> Result {
+                               root: URL, epoch: Int64, fetcher: Fetcher, sandbox: BuildSandbox?, log: (String) -> Void) async throws -> Result {
         guard !plan.virtualPackages.contains(where: { !$0.hasPrefix("__glibc=") }), plan.channels.isEmpty, plan.writeLock == nil else {
             throw PlanError.invalid("channels, virtual packages and --lock need a conda environment (an environment file or a lock)")
         }
@@ -101,9 +102,10 @@ public enum EnvironmentStage {
                                    headers: staged + python.dataPrefix + "/include/python\(target.major).\(target.minor)",
                                    data: staged + python.dataPrefix, python: python.interpreter)
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        let destination = PipStage.Destination(target: target, scheme: scheme, stagedSitePackages: staged + python.sitePackages)
+        let destination = PipStage.Destination(target: target, scheme: scheme, stagedSitePackages: staged + python.sitePackages,
+                                               python: BuildPython(interpreter: python.interpreter, stagedRoot: staged, prefix: "/", version: target.python))
         let pip = try await PipStage.run(plan, requirements: requirements, destination: destination, subdir: subdir, epoch: epoch,
-                                         fetcher: fetcher, log: log)
+                                         fetcher: fetcher, sandbox: sandbox, log: log)
         let path = basePath(baseEnv)
         let env = path.split(separator: ":").contains(Substring(python.scripts)) ? [] : [EnvVar(key: "PATH", value: "\(python.scripts):\(path)")]
         return Result(prefix: "/", root: root, records: [], wheels: pip.installed, lockedWheels: pip.locked, env: env)

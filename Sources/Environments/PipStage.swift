@@ -20,6 +20,8 @@ enum PipStage {
         var scheme: InstallScheme
         /// Site-packages as staged on disk, where conda may already have put python packages.
         var stagedSitePackages: String
+        /// The interpreter sdists are built with.
+        var python: BuildPython
     }
 
     /// Every requirement the plan asks pip for, parsed as one requirements file; nil when there are none.
@@ -47,7 +49,7 @@ enum PipStage {
     }
 
     static func run(_ plan: EnvironmentPlan, requirements: RequirementsFile?, destination: Destination, subdir: String, epoch: Int64,
-                    fetcher: Fetcher, log: (String) -> Void) async throws -> Result {
+                    fetcher: Fetcher, sandbox: BuildSandbox?, log: (String) -> Void) async throws -> Result {
         var lockedWheels: [LockedWheel] = []
         if let locked = plan.lockedFile, let data = FileManager.default.contents(atPath: locked) {
             lockedWheels = try PipLock.read(String(decoding: data, as: UTF8.self), platform: subdir, what: locked)
@@ -58,8 +60,13 @@ enum PipStage {
         guard let requirements = requirements ?? (lockedWheels.isEmpty ? nil : RequirementsFile()) else { return Result() }
         let target = destination.target
         let installed = InstalledDistribution.scan(sitePackages: destination.stagedSitePackages)
+        var builds: SourceBuilds?
+        if plan.buildsSdists, let sandbox {
+            let python = destination.python
+            builds = SourceBuilds(timeout: .seconds(plan.buildTimeout)) { try await sandbox(python) }
+        }
         let job = PipJob(file: requirements, target: target, installed: installed, cacheDirectory: fetcher.cacheDirectory, http: fetcher.http,
-                         log: { _ in })
+                         builds: builds, log: { _ in })
         let installer = WheelInstaller(scheme: destination.scheme, epoch: Date(timeIntervalSince1970: TimeInterval(epoch)))
         if !lockedWheels.isEmpty {
             log("pip: installing \(lockedWheels.count) locked wheels for \(target.python)")
@@ -67,6 +74,7 @@ enum PipStage {
             return Result(installed: wheels, locked: lockedWheels)
         }
         let resolution = try await Progress.step("resolve pip requirements (\(requirements.entries.count) lines)") { _ in try await job.resolve() }
+        for warning in resolution.warnings { log("warning: pip: " + warning) }
         let kept = resolution.picks.filter { if case .installed = $0.candidate.origin { return true } else { return false } }
         log("pip: resolved \(resolution.picks.count) distributions for cp\(target.major)\(target.minor)"
             + (kept.isEmpty ? "" : " (\(kept.count) already installed by conda)"))
@@ -84,6 +92,7 @@ enum PipStage {
         let target = PythonTarget(python: try PythonVersion(python.version.description), glibc: glibc,
                                   machine: PythonTarget.machine(forArchitecture: platform.architecture))
         return Destination(target: target, scheme: .environment(root: root.path, prefix: prefix, target: target),
-                           stagedSitePackages: root.path + "/" + target.sitePackages)
+                           stagedSitePackages: root.path + "/" + target.sitePackages,
+                           python: BuildPython(interpreter: prefix + "/bin/python", stagedRoot: root.path, prefix: prefix, version: target.python))
     }
 }

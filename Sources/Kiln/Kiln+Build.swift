@@ -3,8 +3,10 @@ import Environments
 import Foundation
 import Images
 import OCI
+import Pip
 import Plan
 import Progress
+import Run
 
 extension Kiln {
     /// Builds the image `plan` describes and writes it to `destination`: an OCI layout, a
@@ -90,8 +92,16 @@ extension Kiln {
             if let glibc { options.log("base image glibc \(glibc)") }
         }
         let platform = plan.platform ?? base.config.platform
+        // sdists are built in the image itself: its base layers, with the environment bound at its prefix.
+        let sandboxDirectory = work.appendingPathComponent("build-sandbox").path
+        let log = options.log
+        let sandbox: BuildSandbox = { python in
+            log("pip: building sdists in the image with \(python.interpreter), under runc")
+            let binds = python.prefix == "/" ? [] : [ImageBuildSandbox.Bind(source: python.stagedRoot, destination: python.prefix)]
+            return try ImageBuildSandbox.create(baseLayers: layers, binds: binds, interpreter: python.interpreter, at: sandboxDirectory)
+        }
         return try await EnvironmentStage.run(environment, platform: platform, glibc: glibc, baseEnv: base.config.config?.env ?? [],
                                               baseLayers: layers, root: work.appendingPathComponent("environment"),
-                                              epoch: plan.sourceDateEpoch, fetcher: options.fetcher, log: options.log)
+                                              epoch: plan.sourceDateEpoch, fetcher: options.fetcher, sandbox: sandbox, log: options.log)
     }
 }

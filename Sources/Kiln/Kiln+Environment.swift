@@ -3,6 +3,7 @@ import Environments
 import Foundation
 import Images
 import OCI
+import Pip
 import Plan
 
 extension Kiln {
@@ -21,8 +22,13 @@ extension Kiln {
         let location = ImageLocation.layout(path: root.path, tag: nil)
         return try await Staging.around(location) { work in
             let staged = work.appendingPathComponent("prefix")
+            // sdists are built with the environment's own python, here on this machine.
+            let sandbox: BuildSandbox = { python in
+                let staged = python.stagedRoot + python.interpreter.dropFirst(python.prefix.count)
+                return try await HostPython.find(for: python.version, explicit: String(staged))
+            }
             var result = try await EnvironmentStage.run(environment, platform: platform, glibc: glibc, baseEnv: [], root: staged,
-                                                        epoch: 0, fetcher: options.fetcher, log: options.log)
+                                                        epoch: 0, fetcher: options.fetcher, sandbox: sandbox, log: options.log)
             try Atomic.rename(staged.path, to: root.path)
             result.root = root
             return result

@@ -13,9 +13,11 @@ extension Kiln {
     /// Installs `job`'s requirements into `directory` (which must not exist yet), as `pip install
     /// --target` does: resolved, or exactly the wheels of `lockedFile`. Scripts name `pythonPath`. With
     /// `writeLock`, the resolved wheels are written there as conda-lock v1 once every wheel is in. The
-    /// directory appears only when the install is complete.
+    /// directory appears only when the install is complete. Resolution warnings (a requested package held
+    /// back by a distribution that cannot be installed) go to `warn`.
     public static func installRequirements(_ job: PipJob, into directory: String, pythonPath: String, platform: Platform,
-                                           lockedFile: String? = nil, writeLock: String? = nil) async throws -> [InstalledWheel] {
+                                           lockedFile: String? = nil, writeLock: String? = nil,
+                                           warn: (String) -> Void = { _ in }) async throws -> [InstalledWheel] {
         let subdir = try CondaRequest.subdir(os: platform.os, architecture: platform.architecture)
         let root = URL(fileURLWithPath: directory).standardizedFileURL.path
         guard !FileManager.default.fileExists(atPath: root) else {
@@ -32,6 +34,7 @@ extension Kiln {
                 installed = try await job.install(locked: wheels, requested: Set(job.file.entries.map(\.requirement.key)), installer: installer)
             } else {
                 let resolution = try await job.resolve()
+                for warning in resolution.warnings { warn(warning) }
                 installed = try await job.install(resolution, installer: installer)
                 if let writeLock {
                     let text = "version: 1\npackage:\n" + PipLock.condaLockEntries(try await job.locked(resolution), platform: subdir)

@@ -54,6 +54,7 @@ struct BuildCommand: AsyncParsableCommand, ReportsProgress {
     var indexURL: String?
     @Option(name: .customLong("extra-index-url"), help: "Another package index for pip requirements. Repeatable.")
     var extraIndexURL: [String] = []
+    @OptionGroup var builds: SourceBuildOptions
     @Flag(name: .customLong("no-server"), help: "Do not add AzureML's inference server to a scoring image (you start your own).")
     var noServer = false
     @Option(help: "Write the resolved conda environment to FILE (conda-lock v1) and FILE.explicit.txt (@EXPLICIT).")

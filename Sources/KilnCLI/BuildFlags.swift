@@ -42,9 +42,11 @@ extension BuildCommand {
             environment.indexURL = indexURL ?? environment.indexURL
             environment.extraIndexURLs += extraIndexURL
             if environment.basePython == nil { environment.basePython = named?.basePython }
+            try builds.apply(to: &environment)
             plan.environment = environment
-        } else if lock != nil || envPrefix != nil || !channel.isEmpty || !virtualPackage.isEmpty || indexURL != nil || !extraIndexURL.isEmpty {
-            throw PlanError.invalid("--lock, --env-prefix, --channel, --virtual-package, --index-url and --extra-index-url need an environment (--conda-file, --locked or --requirements)")
+        } else if lock != nil || envPrefix != nil || !channel.isEmpty || !virtualPackage.isEmpty || indexURL != nil || !extraIndexURL.isEmpty
+                    || builds.noBuild || builds.buildTimeout != SourceBuildOptions().buildTimeout {
+            throw PlanError.invalid("--lock, --env-prefix, --channel, --virtual-package, --index-url, --extra-index-url, --no-build and --build-timeout need an environment (--conda-file, --locked or --requirements)")
         }
         // The lock is labelled by the library from its contents, the same for either lock format.
         let inputFiles = [("environment", condaFile)].compactMap { role, path in path.map { (role, $0) } }

@@ -106,12 +106,14 @@ struct EnvInstallCommand: AsyncParsableCommand, ReportsProgress {
     @Option(name: .customLong("target-prefix"), help: "The path written into files, if the environment will live elsewhere (default: --prefix).")
     var targetPrefix: String?
     @OptionGroup var options: EnvironmentOptions
+    @OptionGroup var builds: SourceBuildOptions
     @Flag(help: "Print one JSON object (directory, prefix, packages, distributions) instead.")
     var json = false
 
     func run() async throws {
         var plan = options.plan(file)
         plan.prefix = targetPrefix
+        try builds.apply(to: &plan)
         let result = try await Kiln.installEnvironment(plan, into: prefix, platform: options.imagePlatform(), glibc: options.glibc,
                                                        options: options.options())
         if json {

@@ -38,14 +38,10 @@ struct PipOptions: ParsableArguments {
     @Flag(help: "Log requests (credentials and signed query strings redacted).")
     var verbose = false
 
-    @Flag(name: .customLong("no-build"), help: "Never build a source distribution (sdist); use wheels only, as uv's --no-build.")
-    var noBuild = false
+    @OptionGroup var builds: SourceBuildOptions
 
     @Option(name: .customLong("build-python"), help: "The interpreter that builds sdists (default: python3.X, then python3, on PATH, of the --python version).")
     var buildPython: String?
-
-    @Option(name: .customLong("build-timeout"), help: "Seconds each sdist build step may take before kiln stops it.")
-    var buildTimeout = 1800
 
     func job() throws -> PipJob {
         var file = try RequirementsFile(path: requirement)
@@ -55,8 +51,8 @@ struct PipOptions: ParsableArguments {
                                   machine: PythonTarget.machine(forArchitecture: try architecture()))
         let installed = sitePackages.map { InstalledDistribution.scan(sitePackages: $0) } ?? [:]
         let verbose = verbose
-        guard buildTimeout > 0 else { throw PipError.requirementsFile("--build-timeout \(buildTimeout): give a number of seconds above 0") }
-        let builds = noBuild ? nil : SourceBuilds.host(python: buildPython, timeout: .seconds(buildTimeout), target: target.python)
+        let options = try self.builds.validated()
+        let builds = options.noBuild ? nil : SourceBuilds.host(python: buildPython, timeout: .seconds(options.buildTimeout), target: target.python)
         return PipJob(file: file, target: target, installed: installed, cacheDirectory: Fetcher.defaultCacheDirectory, http: HTTPClients.shared(),
                       builds: builds, log: { line in if verbose { Console.line("kiln: \(line)") } })
     }
@@ -146,7 +142,8 @@ struct PipInstallCommand: AsyncParsableCommand, ReportsProgress {
     func run() async throws {
         let installed = try await Kiln.installRequirements(options.job(), into: target, pythonPath: pythonPath,
                                                            platform: Platform(os: "linux", architecture: options.architecture()),
-                                                           lockedFile: locked, writeLock: lock)
+                                                           lockedFile: locked, writeLock: lock,
+                                                           warn: { Console.line("kiln: warning: \($0)") })
         let directory = URL(fileURLWithPath: target).standardizedFileURL.path
         if json {
             struct Report: Encodable { var target: String; var distributions: [DistributionReport] }

@@ -32,6 +32,10 @@ public struct EnvironmentPlan: Sendable, Equatable {
     public var channelAlias = "https://conda.anaconda.org"
     /// Virtual package overrides, `__NAME=VERSION[=BUILD]`, or `__NAME=` to remove one.
     public var virtualPackages: [String] = []
+    /// Whether pip sdists with no fitting wheel are built (PEP 517), as pip and uv do; false is `--no-build`.
+    public var buildsSdists = true
+    /// The most seconds one sdist build step may take.
+    public var buildTimeout = 1800
 
     /// An empty plan: no files, the default prefix template and channel alias.
     public init() {}
