@@ -98,9 +98,10 @@ public enum EnvironmentStage {
                                   machine: PythonTarget.machine(forArchitecture: platform.architecture))
         log("base image python \(python.version) at \(python.interpreter); packages go to \(python.sitePackages)")
         let staged = root.path
-        let scheme = InstallScheme(sitePackages: staged + python.sitePackages, scripts: staged + python.scripts,
+        var scheme = InstallScheme(sitePackages: staged + python.sitePackages, scripts: staged + python.scripts,
                                    headers: staged + python.dataPrefix + "/include/python\(target.major).\(target.minor)",
                                    data: staged + python.dataPrefix, python: python.interpreter)
+        scheme.pythonVersion = target.python
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         let destination = PipStage.Destination(target: target, scheme: scheme, stagedSitePackages: staged + python.sitePackages,
                                                python: BuildPython(interpreter: python.interpreter, stagedRoot: staged, prefix: "/", version: target.python))

@@ -25,7 +25,8 @@ extension Kiln {
         }
         return try await Staging.around(.layout(path: root, tag: nil)) { work in
             let staging = work.appendingPathComponent("target").path
-            let scheme = InstallScheme(sitePackages: staging, scripts: staging + "/bin", headers: staging + "/include", data: staging, python: pythonPath)
+            var scheme = InstallScheme(sitePackages: staging, scripts: staging + "/bin", headers: staging + "/include", data: staging, python: pythonPath)
+            scheme.pythonVersion = job.target.python
             let installer = WheelInstaller(scheme: scheme, epoch: Date(timeIntervalSince1970: 0))
             let installed: [InstalledWheel]
             if let lockedFile {

@@ -93,13 +93,15 @@ public struct PipJob: Sendable {
                   let pin = try? Requirement(parsing: "\(requirement.key)==\(newest.version)") else { continue }
             let hypothetical = Resolver(source: source, environment: target.markers, allowPrereleases: file.pre, ignoringUnavailable: true)
             guard let better = try? await hypothetical.resolve(requirements + [pin], constraints: constraints) else { continue }
-            let blockers = better.picks.compactMap { other -> String? in
+            let blockers = better.picks.compactMap { other -> (String, String)? in
                 guard case let .unavailable(reason) = other.candidate.origin else { return nil }
-                return "\(other.key) \(other.candidate.version), which \(reason)"
+                return (other.key, reason)
             }
             guard let first = blockers.first else { continue }
-            warnings.append("\(pick.name) settled on \(pick.candidate.version), not the newest \(newest.version): that would need \(first)"
-                            + (blockers.count > 1 ? " (and \(blockers.count - 1) more that cannot be installed)" : ""))
+            let more = blockers.count > 1 ? " (and \(blockers.count - 1) more that cannot be installed)" : ""
+            let version = better.picks.first { $0.key == first.0 }?.candidate.version.description ?? "?"
+            let why = first.0 == requirement.key ? "which \(first.1)" : "which would need \(first.0) \(version), which \(first.1)"
+            warnings.append("\(pick.name) settled on \(pick.candidate.version), not the newest \(newest.version), \(why)\(more)")
         }
         return warnings
     }

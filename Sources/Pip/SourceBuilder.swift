@@ -226,8 +226,9 @@ public actor SourceBuilder {
         } catch let error as PipError {
             throw PipError.build("\(what): its build requirements cannot be installed: \(error)")
         }
-        let scheme = InstallScheme(sitePackages: space.site, scripts: space.scripts, headers: space.root + "/env/include",
+        var scheme = InstallScheme(sitePackages: space.site, scripts: space.scripts, headers: space.root + "/env/include",
                                    data: space.root + "/env", python: runner.interpreter)
+        scheme.pythonVersion = target.python
         let wanted = resolution.picks.compactMap { pick -> PipJob.Wanted? in
             switch pick.candidate.origin {
             case let .wheel(file): return PipJob.Wanted(file: file, requested: true, allowed: [])

@@ -11,6 +11,8 @@ public struct InstallScheme: Sendable {
     public var data: String
     /// The interpreter as the image will see it, for shebangs (`/opt/env/bin/python`).
     public var python: String
+    /// Its version, for the versioned scripts pip's own wheel gets (`pip3.11`); nil writes none.
+    public var pythonVersion: PythonVersion?
 
     public init(sitePackages: String, scripts: String, headers: String, data: String, python: String) {
         self.sitePackages = sitePackages
@@ -22,8 +24,10 @@ public struct InstallScheme: Sendable {
 
     /// A conda environment at `root` (on disk) that the image has at `prefix`.
     public static func environment(root: String, prefix: String, target: PythonTarget) -> InstallScheme {
-        InstallScheme(sitePackages: root + "/" + target.sitePackages, scripts: root + "/bin",
-                      headers: root + "/include/python\(target.major).\(target.minor)", data: root, python: prefix + "/bin/python")
+        var scheme = InstallScheme(sitePackages: root + "/" + target.sitePackages, scripts: root + "/bin",
+                                   headers: root + "/include/python\(target.major).\(target.minor)", data: root, python: prefix + "/bin/python")
+        scheme.pythonVersion = target.python
+        return scheme
     }
 }
 
@@ -123,7 +127,7 @@ public struct WheelInstaller: Sendable {
         }
         // Entry points (a script the wheel ships under the same name wins, as in uv).
         if let entry = zip.entries.first(where: { $0.name == distInfo + "/entry_points.txt" }) {
-            let points = try Self.entryPoints(try await zip.contents(entry), wheel: fileName)
+            let points = Self.versioned(try Self.entryPoints(try await zip.contents(entry), wheel: fileName), python: scheme.pythonVersion)
             for point in points where !scriptNames.contains(point.name) {
                 let destination = try Self.contained(point.name, in: scheme.scripts, member: "entry point \(point.name)", wheel: fileName)
                 try FileManager.default.createDirectory(atPath: scheme.scripts, withIntermediateDirectories: true)
@@ -289,6 +293,33 @@ public struct WheelInstaller: Sendable {
                 throw PipError.install("\(wheel): the entry point '\(name)' would replace the environment's python")
             }
             result.append(EntryPoint(name: name, module: parts[0], attributes: parts[1], gui: section == "gui_scripts"))
+        }
+        return result
+    }
+
+    /// pip's rule, which uv follows: `pip` also gets `pipX` and `pipX.Y`, `easy_install` gets
+    /// `easy_install-X.Y`, for the target's python, in place of any versioned names the wheel lists.
+    static func versioned(_ points: [EntryPoint], python: PythonVersion?) -> [EntryPoint] {
+        guard let python, python.release.count >= 2 else { return points }
+        let (major, minor) = (python.release[0], python.release[1])
+        func isVersioned(_ name: String, _ base: String, _ separator: String) -> Bool {
+            guard name.hasPrefix(base + separator) else { return false }
+            let rest = name.dropFirst(base.count + separator.count)
+            return !rest.isEmpty && rest.allSatisfy { $0.isNumber || $0 == "." }
+        }
+        var result: [EntryPoint] = []
+        for point in points {
+            if point.name == "pip" {
+                result += ["pip", "pip\(major)", "pip\(major).\(minor)"].map { EntryPoint(name: $0, module: point.module, attributes: point.attributes, gui: point.gui) }
+            } else if point.name == "easy_install" {
+                result += ["easy_install", "easy_install-\(major).\(minor)"].map { EntryPoint(name: $0, module: point.module, attributes: point.attributes, gui: point.gui) }
+            } else if points.contains(where: { $0.name == "pip" }) && isVersioned(point.name, "pip", "") {
+                continue
+            } else if points.contains(where: { $0.name == "easy_install" }) && isVersioned(point.name, "easy_install", "-") {
+                continue
+            } else {
+                result.append(point)
+            }
         }
         return result
     }

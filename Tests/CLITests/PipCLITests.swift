@@ -10,40 +10,7 @@ import TestSupport
 
     var environment: [String: String] { ["KILN_CACHE_DIR": cache.path] }
 
-    /// Every file under `root`: relative path → (executable, contents), with the differences the README
-    /// documents taken out: uv's `.lock`, INSTALLER's text, REQUESTED (uv marks every distribution), the
-    /// INSTALLER/REQUESTED lines and order of RECORD, and script shebangs (the interpreter path, so also the
-    /// scripts' RECORD hashes).
-    func tree(_ root: String) throws -> [String: String] {
-        var result: [String: String] = [:]
-        let enumerator = FileManager.default.enumerator(atPath: root)
-        while let relative = enumerator?.nextObject() as? String {
-            let path = root + "/" + relative
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
-            if isDirectory.boolValue { result[relative + "/"] = "dir"; continue }
-            let name = (relative as NSString).lastPathComponent
-            if relative == ".lock" || name == "REQUESTED" { continue }
-            if name == "INSTALLER" { result[relative] = "installer"; continue }
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            var text: String
-            if name == "RECORD" {
-                text = String(decoding: data, as: UTF8.self).split(separator: "\n")
-                    .filter { !$0.contains("/INSTALLER,") && !$0.contains("/REQUESTED,") }
-                    .map { $0.contains("bin/") ? String($0.split(separator: ",")[0]) : String($0) }.sorted().joined(separator: "\n")
-            } else if relative.hasPrefix("bin/"), data.starts(with: Data("#!".utf8)) {
-                text = String(decoding: data, as: UTF8.self).split(separator: "\n", maxSplits: 1).dropFirst().joined()
-            } else {
-                text = Digest(data)
-            }
-            let mode = (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? 0
-            text += mode & 0o111 != 0 ? " +x" : ""
-            result[relative] = text
-        }
-        return result
-    }
-
-    func Digest(_ data: Data) -> String { "\(data.count):\(data.hashValue)" }
+    func tree(_ root: String) throws -> [String: String] { try installedTree(root) }
 
     @Test(arguments: ["ml-requirements.txt", "ml-constrained.txt"])
     func resolvesAndInstallsWhatUvDoes(requirements: String) throws {

@@ -76,3 +76,73 @@ public func uvPath() throws -> String {
     guard FileManager.default.isExecutableFile(atPath: uv) else { throw ToolMissing(name: ".venv-peers/bin/uv") }
     return uv
 }
+
+/// The azureml-defaults tree with the fusepy sdist and its build requirements, downloaded once from PyPI by
+/// fixtures/pypi/fill_sdist_index.sh (cached in `$KILN_TEST_PYPI_SDIST` or ~/.cache/kiln-tests/pypi-sdist);
+/// the directory holding `files/` and uv's `pins.txt`.
+public func azureMLSdistIndex() throws -> String { try AzureMLSdists.shared.get() }
+
+enum AzureMLSdists {
+    static let shared = Result { () throws -> String in
+        let venv = URL(fileURLWithPath: try peerPython()).deletingLastPathComponent().deletingLastPathComponent().path
+        let filled = try run("/bin/bash", [fixturePath("pypi/fill_sdist_index.sh"), venv])
+        guard filled.status == 0, let last = filled.stdout.split(separator: "\n").last else {
+            throw ToolMissing(name: "the azureml sdist index (fixtures/pypi/fill_sdist_index.sh: \(filled.stderr.suffix(600)))")
+        }
+        return String(last)
+    }
+}
+
+/// The debian-python base layout (base-images/debian-python.sh, built once per machine) and a conda channel
+/// whose python is that base's own (fixtures/sklearn-diabetes/make_python_channel.py, once per test process).
+public func debianPythonChannel() throws -> (layout: String, channel: String) { try DebianPythonChannel.shared.get() }
+
+enum DebianPythonChannel {
+    static let shared = Result { () throws -> (layout: String, channel: String) in
+        let base = try run("/bin/bash", [fixturePath("../base-images/debian-python.sh")])
+        guard base.status == 0, let layout = base.stdout.split(separator: "\n").last.map(String.init) else {
+            throw ToolMissing(name: "the debian-python base (\(base.stderr.suffix(400)))")
+        }
+        let channel = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-python-channel-\(getpid())").path
+        let made = try run(try peerPython(), [fixturePath("sklearn-diabetes/make_python_channel.py"), layout, channel])
+        guard made.status == 0 else { throw ToolMissing(name: "the python conda channel (\(made.stderr.suffix(400)))") }
+        return (layout, channel)
+    }
+}
+
+/// Every file under `root`: relative path → digest and exec bit, with the differences between Kiln's and
+/// uv's installs that the README documents taken out: uv's `.lock`, INSTALLER's text, REQUESTED (uv marks
+/// every distribution), the INSTALLER/REQUESTED lines and order of RECORD, and script shebangs (the
+/// interpreter path, so also the scripts' RECORD hashes), and the RECORD line of the empty `uv_build.json`
+/// uv adds to a wheel it built.
+public func installedTree(_ root: String) throws -> [String: String] {
+    var result: [String: String] = [:]
+    let enumerator = FileManager.default.enumerator(atPath: root)
+    while let relative = enumerator?.nextObject() as? String {
+        let path = root + "/" + relative
+        var info = stat()
+        guard lstat(path, &info) == 0 else { continue }
+        if info.st_mode & S_IFMT == S_IFLNK {
+            result[relative] = "-> " + ((try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?")
+            continue
+        }
+        if info.st_mode & S_IFMT == S_IFDIR { result[relative + "/"] = "dir"; continue }
+        let name = (relative as NSString).lastPathComponent
+        if relative == ".lock" || name == "REQUESTED" { continue }
+        if name == "INSTALLER" { result[relative] = "installer"; continue }
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        var text: String
+        if name == "RECORD" {
+            text = String(decoding: data, as: UTF8.self).split(separator: "\n")
+                .filter { !$0.contains("/INSTALLER,") && !$0.contains("/REQUESTED,") && !$0.contains("/uv_build.json,") }
+                .map { $0.contains("bin/") ? String($0.split(separator: ",")[0]) : String($0) }.sorted().joined(separator: "\n")
+        } else if relative.hasPrefix("bin/"), data.starts(with: Data("#!".utf8)) {
+            text = String(decoding: data, as: UTF8.self).split(separator: "\n", maxSplits: 1).dropFirst().joined()
+        } else {
+            text = "\(data.count):\(data.hashValue)"
+        }
+        text += info.st_mode & 0o111 != 0 ? " +x" : ""
+        result[relative] = text
+    }
+    return result
+}
