@@ -81,11 +81,16 @@ public actor SourceBuilder {
         throw PipError.build("building \(key) needs \(key) itself among its build requirements; kiln cannot build it (pip and uv cannot either)")
     }
 
-    func findRunner() async throws -> any BuildRunner {
+    /// The runner, made when the first build needs it; its errors name the sdist that needed it.
+    func findRunner(for what: String) async throws -> any BuildRunner {
         if let runner { return runner }
-        let found = try await builds.runner()
-        runner = found
-        return found
+        do {
+            let found = try await builds.runner()
+            runner = found
+            return found
+        } catch let error as PipError {
+            throw PipError.build("\(what): \(error)")
+        }
     }
 
     // MARK: steps
@@ -107,7 +112,7 @@ public actor SourceBuilder {
             client.log("\(what): static metadata from PKG-INFO (PEP 643)")
             return try checked(metadata, key: key, version: version, what: what)
         }
-        let runner = try await findRunner()
+        let runner = try await findRunner(for: what)
         let backend = try await prepareEnvironment(&space, runner: runner, what: what)
         var data: Data?
         if case let .value(name) = try await space.call("prepare_metadata_for_build_wheel", kwargs: ["metadata_directory": "meta"],
@@ -140,7 +145,7 @@ public actor SourceBuilder {
         defer { try? FileManager.default.removeItem(atPath: workspace.root) }
         var space = workspace
         space.project = try unpack(path, sdist: sdist, into: workspace)
-        let runner = try await findRunner()
+        let runner = try await findRunner(for: what)
         let backend = try await prepareEnvironment(&space, runner: runner, what: what)
         return try await buildWheel(&space, backend: backend, runner: runner, sdist: sdist, sha256: sha256, key: key, version: version)
     }

@@ -35,6 +35,9 @@ public struct ImageBuildSandbox: BuildRunner {
     /// Unpacks `baseLayers` (local layer blobs, oldest first) into `directory/rootfs`, and checks that
     /// `interpreter` (an image path) is there, in a layer or a bound directory.
     public static func create(baseLayers: [String], binds: [Bind], interpreter: String, at directory: String) throws -> ImageBuildSandbox {
+        guard !baseLayers.isEmpty else {
+            throw PipError.build("building it in the image needs a C library for \(interpreter), and over scratch the image has none: use a base image with one (such as debian-python), or turn builds off with --no-build")
+        }
         let runc: Runc
         do { runc = try Runc.locate() } catch {
             throw PipError.build("building a source distribution inside the image needs runc, which is not on PATH: install it (apt-get install runc), or turn builds off with --no-build")

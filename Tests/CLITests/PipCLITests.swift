@@ -144,7 +144,7 @@ import TestSupport
     @Test func unusableOrCorruptPipPackagesFailTheBuildWithNoOutput() throws {
         let corrupt = try PipIndex(directories: [try syntheticWheels() + "/good"], options: ["--corrupt", "alpha-1.0-py3-none-any.whl"])
         let cases: [([String], String)] = [
-            (["onlysdist"], "onlysdist 1.0 has only a source distribution (onlysdist-1.0.tar.gz)"),
+            (["onlysdist"], "onlysdist-1.0.tar.gz: building it in the image needs a C library for /"),
             (["alpha>=2", "gamma"], "So the requirements cannot be met."),
             (["alpha==1.0"], "alpha-1.0-py3-none-any.whl: sha256"),
         ]

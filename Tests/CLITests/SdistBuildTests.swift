@@ -146,24 +146,68 @@ import TestSupport
         #expect(noBuild.stderr.hasPrefix("kiln: error: the pip requirements cannot be resolved: fusepy 3.0.1 has only a source distribution (fusepy-3.0.1.tar.gz), and builds are off (--no-build). azureml-dataset-runtime[fuse] 1.62.0.post1 depends on fusepy"), "\(noBuild.stderr)")
     }
 
-    @Test func fusepyIsBuiltInsideTheImageAndImports() throws {
+    /// fusepy, built inside the image: with the conda environment's python, and with the base's own python.
+    @Test(arguments: ["conda", "base python"])
+    func fusepyIsBuiltInsideTheImageAndImports(mode: String) throws {
         let (_, channel) = try debianPythonChannel()
         let index = try PipIndex(directories: [try azureMLSdistIndex() + "/files"])
         let work = try TemporaryDirectory("sdist-fusepy")
-        let file = try environmentFile(work, channel: channel, pip: ["fusepy"])
+        let environmentFlags: [String], python: String
+        if mode == "conda" {
+            environmentFlags = ["--conda-file", try environmentFile(work, channel: channel, pip: ["fusepy"]), "--env-prefix", "/opt/env"]
+            python = "/opt/env/bin/python"
+        } else {
+            try work.write("requirements.txt", "fusepy\n")
+            environmentFlags = ["--requirements", work.file("requirements.txt")]
+            python = "/usr/bin/python3"
+        }
         // fusepy loads libfuse at import; the image gets Debian's (the test machine's libfuse2).
         let libfuse = "/usr/lib/x86_64-linux-gnu/libfuse.so.2"
         let real = try FileManager.default.destinationOfSymbolicLink(atPath: libfuse)
         try work.mkdir("lib")
         try FileManager.default.copyItem(atPath: "/usr/lib/x86_64-linux-gnu/" + real, toPath: work.file("lib/libfuse.so.2"))
-        let built = try KilnBinary.run(["build", "--base", "debian-python", "--conda-file", file, "--env-prefix", "/opt/env", "--index-url", index.url(),
-                                        "--add", "\(work.file("lib/libfuse.so.2")):/usr/lib/x86_64-linux-gnu/libfuse.so.2",
-                                        "--output", "oci:\(work.file("image")):1"], environment: environment)
+        let arguments = ["build", "--base", "debian-python"] + environmentFlags + ["--index-url", index.url(),
+                         "--add", "\(work.file("lib/libfuse.so.2")):\(libfuse)"]
+        let built = try KilnBinary.run(arguments + ["--output", "oci:\(work.file("image")):1", "--json"], environment: environment)
         #expect(built.status == 0, "\(built.stderr)")
-        #expect(built.stderr.contains("pip: building sdists in the image with /opt/env/bin/python, under runc"), "\(built.stderr)")
-        let answer = try runInImage(work.file("image"), tag: "1", python: "/opt/env/bin/python",
-                                    code: "import os; os.environ['FUSE_LIBRARY_PATH'] = '/usr/lib/x86_64-linux-gnu/libfuse.so.2'\n"
+        #expect(built.stderr.contains("pip: building sdists in the image with \(python), under runc"), "\(built.stderr)")
+        let answer = try runInImage(work.file("image"), tag: "1", python: python,
+                                    code: "import os; os.environ['FUSE_LIBRARY_PATH'] = '\(libfuse)'\n"
                                         + "import fuse, importlib.metadata as m; print(fuse.FUSE.__name__, m.version('fusepy'))")
         #expect(answer == "FUSE 3.0.1\n", "\(answer)")
+        // The second build builds nothing and gives the same image.
+        let again = try KilnBinary.run(arguments + ["--output", "oci:\(work.file("again")):1", "--json"], environment: environment)
+        #expect(again.status == 0 && !again.stderr.contains("building sdists in the image"), "\(again.stderr)")
+        let digests = try [built, again].map { try JSONDecoder().decode(KilnBinary.BuildOutput.self, from: Data($0.stdout.utf8)).manifestDigest }
+        #expect(digests[0] == digests[1])
+    }
+
+    /// The release binary refuses hostile sdists before running anything, with one line each.
+    @Test func hostileSdistsAreRefusedByTheCommandLine() throws {
+        let index = try PipIndex(directories: [try syntheticWheels() + "/evil"])
+        let cases = [("escaping", "climbs out of the source tree with '..'"), ("linkout", "points outside the source tree"),
+                     ("climbs", "is written through the symlink inner"), ("bomb", "(a decompression bomb)")]
+        for (name, message) in cases {
+            let work = try TemporaryDirectory("sdist-hostile")
+            try work.write("requirements.txt", name + "\n")
+            let result = try KilnBinary.run(["pip", "install", "-r", work.file("requirements.txt"), "--index-url", index.url(), "--target", work.file("site")],
+                                            environment: environment)
+            #expect(result.status != 0 && result.stderr.split(separator: "\n").count == 1, "\(name): \(result.stderr)")
+            #expect(result.stderr.hasPrefix("kiln: error: \(name)-1.0.tar.gz: ") && result.stderr.contains(message) && result.stderr.contains("kiln refuses to build it"), "\(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: work.file("site")))
+        }
+    }
+
+    /// `kiln env install` builds with the environment's own python, on this machine.
+    @Test func envInstallBuildsWithTheEnvironmentsPython() throws {
+        let (_, channel) = try debianPythonChannel()
+        let index = try PipIndex(directories: [try syntheticWheels() + "/good", try azureMLSdistIndex() + "/files"])
+        let work = try TemporaryDirectory("sdist-env")
+        // An environment file's pip: section may name its index, as a requirements file does.
+        let file = try environmentFile(work, channel: channel, pip: ["--index-url \(index.url())", "srcpkg"])
+        let result = try KilnBinary.run(["env", "install", file, "--prefix", work.file("env"), "--glibc", "2.36"], environment: environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        let builtWith = try String(contentsOfFile: work.file("env/lib/python3.11/site-packages/srcpkg/_built_with.py"), encoding: .utf8)
+        #expect(builtWith.contains("PYTHON = '") && builtWith.contains("/bin/python") && !builtWith.contains("pyenv") && !builtWith.contains("'/usr/bin/python3"), "\(builtWith)")
     }
 }

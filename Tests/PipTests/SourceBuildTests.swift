@@ -179,7 +179,7 @@ import TestSupport
         let (_, installed) = try await install(try job(["alpha==1.0"], builds: nowhere))
         #expect(installed.map(\.name) == ["alpha"])
         let missing = await failure(["srcpkg"], builds: nowhere)
-        #expect(missing == "building a source distribution needs a Python 3.11 interpreter: looked for python3.11, python3 on PATH, found none; give one with --build-python, or turn builds off with --no-build", "\(missing)")
+        #expect(missing == "srcpkg-1.0.tar.gz: building a source distribution needs a Python 3.11 interpreter: looked for python3.11, python3 on PATH, found none; give one with --build-python, or turn builds off with --no-build", "\(missing)")
         let wrong = SourceBuilds(timeout: .seconds(10)) { try await HostPython.find(for: try PythonVersion("3.2"), explicit: "python3") }
         let mismatch = await failure(["srcpkg"], builds: wrong)
         #expect(mismatch.contains("needs a Python 3.2 interpreter: looked for --build-python python3; ") && mismatch.contains(" is Python 3."), "\(mismatch)")
