@@ -58,7 +58,7 @@ let package = Package(
                                               .product(name: "NIOCore", package: "swift-nio"),
                                               .product(name: "Yams", package: "Yams")]),
         // Python packaging without pip: PEP 440/508, requirement files, the simple API, wheel tags, the
-        // PubGrub resolver, the PEP 427 installer.
+        // PubGrub resolver, the PEP 427 installer, the PEP 517 build frontend.
         .target(name: "Pip", dependencies: ["Archive", "CZlib", "HTTP", "OCI", "Progress",
                                             .product(name: "Crypto", package: "swift-crypto"),
                                             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -72,7 +72,8 @@ let package = Package(
         // AzureML front ends: inference config (v1), deployment and environment YAML (v2), Dockerfile steps
         // and models into a BuildPlan; AzureML's paths and names; the base-image catalogue.
         .target(name: "AzureML", dependencies: ["OCI", "Plan", .product(name: "Yams", package: "Yams")]),
-        // A local smoke run: an image unpacked into a runc bundle, run with the host network, probed over HTTP.
+        // Images under runc: a local smoke run (unpacked into a bundle, host network, probed over HTTP), and
+        // the sandbox sdist builds run in (the image read-only, no network).
         .target(name: "Run", dependencies: ["OCI", "Plan", "Archive", "Images", "HTTP", "Pip",
                                             .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                             .product(name: "NIOCore", package: "swift-nio"),
