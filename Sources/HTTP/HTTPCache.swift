@@ -87,10 +87,14 @@ public struct HTTPCache: Sendable {
             }
             let validators = Validators(etag: response.headers.first(name: "ETag"), lastModified: response.headers.first(name: "Last-Modified"),
                                         contentType: response.headers.first(name: "Content-Type"))
-            _ = try? FileManager.default.removeItem(at: body)
-            try FileManager.default.moveItem(at: temporary, to: body)
+            // Read before the rename, which replaces any entry atomically: another process may replace or
+            // refresh the same key at the same moment, so the path is not read again.
+            let data = try Data(contentsOf: temporary, options: .alwaysMapped)
+            guard rename(temporary.path, body.path) == 0 else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: body.path])
+            }
             try JSONEncoder().encode(validators).write(to: meta, options: .atomic)
-            return .body(try Data(contentsOf: body, options: .alwaysMapped), contentType: validators.contentType)
+            return .body(data, contentType: validators.contentType)
         case 404, 410:
             await response.body.discard(from: request.url)
             return .notFound

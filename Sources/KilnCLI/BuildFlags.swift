@@ -45,7 +45,7 @@ extension BuildCommand {
             try builds.apply(to: &environment)
             plan.environment = environment
         } else if lock != nil || envPrefix != nil || !channel.isEmpty || !virtualPackage.isEmpty || indexURL != nil || !extraIndexURL.isEmpty
-                    || builds.noBuild || builds.buildTimeout != SourceBuildOptions().buildTimeout {
+                    || builds.noBuild || builds.buildTimeout != SourceBuildOptions.defaultTimeout {
             throw PlanError.invalid("--lock, --env-prefix, --channel, --virtual-package, --index-url, --extra-index-url, --no-build and --build-timeout need an environment (--conda-file, --locked or --requirements)")
         }
         // The lock is labelled by the library from its contents, the same for either lock format.

@@ -7,7 +7,10 @@ struct SourceBuildOptions: ParsableArguments {
     var noBuild = false
 
     @Option(name: .customLong("build-timeout"), help: "Seconds each sdist build step may take before kiln stops it.")
-    var buildTimeout = 1800
+    var buildTimeout = Self.defaultTimeout
+
+    /// A parsed value only; an instance made here would trap on reading its options.
+    static let defaultTimeout = 1800
 
     func validated() throws -> SourceBuildOptions {
         guard buildTimeout > 0 else { throw PlanError.invalid("--build-timeout \(buildTimeout): give a number of seconds above 0") }

@@ -138,8 +138,14 @@ public actor SourceBuilder {
         let what = sdist.fileName
         let cache = cacheDirectory(sdist, sha256: sha256)
         if let cached = (try? FileManager.default.contentsOfDirectory(atPath: cache))?.first(where: { $0.hasSuffix(".whl") }) {
-            client.log("\(what): built wheel \(cached) from the cache")
-            return BuiltWheel(path: cache + "/" + cached, fileName: cached)
+            // A cached wheel is checked against the sha256 recorded when it was built, as a downloaded one is.
+            let recorded = try? String(contentsOfFile: cache + "/" + cached + ".sha256", encoding: .utf8)
+            if let recorded, (try? IndexClient.sha256File(cache + "/" + cached)) == recorded {
+                client.log("\(what): built wheel \(cached) from the cache")
+                return BuiltWheel(path: cache + "/" + cached, fileName: cached)
+            }
+            client.log("\(what): the cached \(cached) does not match its recorded sha256; building it again")
+            try? FileManager.default.removeItem(atPath: cache + "/" + cached)
         }
         let workspace = try makeWorkspace(sdist)
         defer { try? FileManager.default.removeItem(atPath: workspace.root) }
@@ -173,6 +179,8 @@ public actor SourceBuilder {
         try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
         let final = cache + "/" + name
         try? FileManager.default.removeItem(atPath: final)
+        // The hash first, so a wheel in the cache always has one (a killed run leaves a hash without a wheel).
+        try Data(try IndexClient.sha256File(built).utf8).write(to: URL(fileURLWithPath: final + ".sha256"), options: .atomic)
         try FileManager.default.moveItem(atPath: built, toPath: final)
         client.log("built \(name) from \(what) with \(runner.label) in \(Self.seconds(started.duration(to: .now)))")
         return BuiltWheel(path: final, fileName: name)

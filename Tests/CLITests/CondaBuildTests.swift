@@ -128,7 +128,7 @@ import TestSupport
 
         let cases: [(String, String)] = [
             ("channels: [file://\(channels)/main]\ndependencies:\n  - bigdata\n  - pip:\n    - flask==3.0\n", "need python among the conda dependencies"),
-            ("channels: [file://\(channels)/main]\ndependencies:\n  - python 3.11.*\n  - pip:\n    - -e .\n", "pip::1: editable installs (-e) need a source build"),
+            ("channels: [file://\(channels)/main]\ndependencies:\n  - python 3.11.*\n  - pip:\n    - -e .\n", "pip::1: editable installs (-e) link a working tree, which an image cannot"),
             ("channels: [file://\(channels)/main]\ndependencies: [pinned-a, pinned-b]\n", "'pinned-a' needs libzlib 1.2.13; 'pinned-b' needs libzlib 1.3.1"),
             ("channels: [file://\(channels)/hostile]\ndependencies: [evil-traversal]\n", "climbs out of the package with '..'"),
             ("channels: [file://\(channels)/hostile]\ndependencies: [evil-hash]\n", "does not match the expected"),

@@ -74,7 +74,7 @@ import TestSupport
         let sdistSHA256 = try IndexClient.sha256File(wheels + "/good/srcpkg-1.0.tar.gz")
         #expect(srcpkg.url.hasSuffix("/srcpkg-1.0.tar.gz") && srcpkg.sha256 == sdistSHA256)
         // Nothing of the builds is left in the workspace directory.
-        #expect(((try? FileManager.default.contentsOfDirectory(atPath: cache.path + "/build-work")) ?? []).isEmpty)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: cache.path + "/pip/build-work")) ?? []).isEmpty)
     }
 
     @Test func aSecondInstallBuildsNothingAndTheLockRebuildsTheSameTree() async throws {
@@ -88,6 +88,14 @@ import TestSupport
         let (out, _) = try await install(try job(["srcpkg"], log: second))
         #expect(!second.all.contains { $0.hasPrefix("built ") }, "\(second.all)")
         #expect(second.all.contains("srcpkg-1.0.tar.gz: built wheel srcpkg-1.0-py3-none-any.whl from the cache"))
+        // A cached wheel that no longer matches its recorded sha256 is built again.
+        let builtDirectory = try #require(FileManager.default.enumerator(atPath: cache.path + "/pip/built")?.allObjects.compactMap { $0 as? String }
+            .first { $0.hasSuffix("/srcpkg-1.0-py3-none-any.whl") })
+        try Data("tampered".utf8).write(to: URL(fileURLWithPath: cache.path + "/pip/built/" + builtDirectory))
+        let third = Lines()
+        _ = try await install(try job(["srcpkg"], log: third))
+        #expect(third.all.contains { $0.hasPrefix("srcpkg-1.0.tar.gz: the cached srcpkg-1.0-py3-none-any.whl does not match its recorded sha256") })
+        #expect(third.all.contains { $0.hasPrefix("built srcpkg-1.0-py3-none-any.whl from srcpkg-1.0.tar.gz") })
         // From the lock: the sdist, checked against its sha256, and the cached wheel.
         let again = try TemporaryDirectory("pip-build-locked")
         let scheme = InstallScheme(sitePackages: again.path, scripts: again.path + "/bin", headers: again.path + "/include", data: again.path, python: "/usr/bin/python3")
@@ -151,8 +159,8 @@ import TestSupport
             let error = await failure([name], builds: never)
             #expect(error == message, "\(name): \(error)")
         }
-        #expect(!FileManager.default.fileExists(atPath: cache.path + "/escaped.txt") && !FileManager.default.fileExists(atPath: cache.path + "/build-work/escaped.txt"))
-        #expect(((try? FileManager.default.contentsOfDirectory(atPath: cache.path + "/build-work")) ?? []).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: cache.path + "/escaped.txt") && !FileManager.default.fileExists(atPath: cache.path + "/pip/build-work/escaped.txt"))
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: cache.path + "/pip/build-work")) ?? []).isEmpty)
     }
 
     @Test func withBuildsOffTheResolverSaysWhatItSettledFor() async throws {
