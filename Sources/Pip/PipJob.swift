@@ -184,6 +184,9 @@ public struct PipJob: Sendable {
     /// Fetches every wheel (building sdists' wheels), verified, then installs them.
     static func fetchAndInstall(_ items: [Wanted], client: IndexClient, builder: SourceBuilder?, installer: WheelInstaller,
                                 parallel: Int, title: String? = nil) async throws -> [InstalledWheel] {
+        var linking = installer
+        if linking.unpacked == nil { linking.unpacked = UnpackedWheels(pipCache: client.cacheDirectory) }
+        let installer = linking
         let progress = Progress.start(title ?? "fetch \(items.count) wheels", total: Int64(items.count), unit: .items)
         defer { progress.fail() }
         let fetched = try await Self.concurrently(Array(items.indices), parallel: parallel) { index -> (String, String) in

@@ -49,6 +49,9 @@ public struct WheelInstaller: Sendable {
     public var scheme: InstallScheme
     public var installer: String
     public var epoch: Date?
+    /// Where wheels are unpacked once and linked from (nil: every install inflates). Used when files may
+    /// carry mtime 0, the cached files' (`epoch` nil or 0).
+    public var unpacked: UnpackedWheels?
 
     public init(scheme: InstallScheme, installer: String = "kiln", epoch: Date? = nil) {
         self.scheme = scheme
@@ -81,6 +84,10 @@ public struct WheelInstaller: Sendable {
             throw fail("Wheel-Version \(info["wheel-version"] ?? "(missing)") is not 1.x")
         }
         let dataDirectory = String(distInfo.dropLast(10)) + ".data"
+        var cached: UnpackedWheels.Entry?
+        if let unpacked, (epoch?.timeIntervalSince1970 ?? 0) == 0 {
+            cached = try await unpacked.entry(for: zip, key: try Self.contentKey(path), fileName: fileName)
+        }
         var written: [Written] = []
         var scriptNames = Set<String>()
         var made = Set<String>()
@@ -121,6 +128,8 @@ public struct WheelInstaller: Sendable {
                     content = Data((Self.shebang(scheme.python) + "\n").utf8) + rest
                 }
                 written.append(try write(content, to: destination, mode: 0o755))
+            } else if let cached, let member = cached.members[name], (try? UnpackedWheels.place(cached.path(of: name), at: destination)) != nil {
+                written.append(Written(path: destination, sha256: member.hash, size: member.size))
             } else {
                 written.append(try await extract(entry, from: zip, to: destination, mode: executable ? 0o755 : 0o644))
             }
@@ -176,6 +185,13 @@ public struct WheelInstaller: Sendable {
             throw PipError.install("\(wheel): member '\(member)' would be written outside its directory; refusing the wheel")
         }
         return root + "/" + parts.joined(separator: "/")
+    }
+
+    /// The wheel's sha256: its name in the wheel cache (`<sha256>.whl`), else read from its bytes.
+    static func contentKey(_ path: String) throws -> String {
+        let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        if base.count == 64, base.allSatisfy(\.isHexDigit) { return base.lowercased() }
+        return try IndexClient.sha256File(path)
     }
 
     func extract(_ entry: ZipEntry, from zip: ZipDirectory, to path: String, mode: Int) async throws -> Written {
