@@ -152,7 +152,7 @@ public enum PackageArchive {
             case .symlink:
                 let link = member.linkTarget ?? ""
                 guard !link.isEmpty else { throw CondaError.package("\(what): symlink \(member.path) has an empty target") }
-                guard Self.stays(link, from: relative) else {
+                guard MemberPath.linkStays(link, from: relative) else {
                     throw CondaError.package("\(what): symlink \(member.path) -> \(link) points outside the package")
                 }
                 unlink(target)
@@ -207,24 +207,10 @@ public enum PackageArchive {
 
     /// A member path made relative and checked: no absolute paths, no `..`.
     static func safeRelativePath(_ path: String, what: String) throws -> String {
-        guard !path.hasPrefix("/") else { throw CondaError.package("\(what): member \(path) has an absolute path") }
-        let parts = path.split(separator: "/").filter { $0 != "." }
-        guard !parts.contains("..") else { throw CondaError.package("\(what): member \(path) climbs out of the package with '..'") }
-        return parts.joined(separator: "/")
-    }
-
-    /// Whether a symlink at `relative` with text `link` resolves inside the package.
-    static func stays(_ link: String, from relative: String) -> Bool {
-        guard !link.hasPrefix("/"), !link.isEmpty else { return false }
-        var stack = relative.split(separator: "/").dropLast().map(String.init)
-        for part in link.split(separator: "/") {
-            if part == ".." {
-                guard !stack.isEmpty else { return false }
-                stack.removeLast()
-            } else if part != "." {
-                stack.append(String(part))
-            }
+        switch MemberPath.relative(path) {
+        case let .success(relative): return relative
+        case .failure(.absolute): throw CondaError.package("\(what): member \(path) has an absolute path")
+        case .failure(.climbs): throw CondaError.package("\(what): member \(path) climbs out of the package with '..'")
         }
-        return true
     }
 }

@@ -65,7 +65,7 @@ public enum SourceArchive {
                     chmod(target, member.mode & 0o100 != 0 ? 0o755 : 0o644)
                 case .symlink:
                     let link = member.linkTarget ?? ""
-                    guard !link.isEmpty, stays(link, from: relative) else { throw fail("symlink \(relative) -> \(link) points outside the source tree") }
+                    guard MemberPath.linkStays(link, from: relative) else { throw fail("symlink \(relative) -> \(link) points outside the source tree") }
                     unlink(target)
                     guard symlink(link, target) == 0 else { throw fail("cannot create symlink \(relative)") }
                 case .hardlink:
@@ -89,10 +89,11 @@ public enum SourceArchive {
 
     /// A member path made relative and checked: no absolute paths, no `..`.
     static func safeRelativePath(_ path: String, fail: (String) -> PipError) throws -> String {
-        guard !path.hasPrefix("/") else { throw fail("member \(path) has an absolute path") }
-        let parts = path.split(separator: "/").filter { $0 != "." }
-        guard !parts.contains("..") else { throw fail("member \(path) climbs out of the source tree with '..'") }
-        return parts.joined(separator: "/")
+        switch MemberPath.relative(path) {
+        case let .success(relative): return relative
+        case .failure(.absolute): throw fail("member \(path) has an absolute path")
+        case .failure(.climbs): throw fail("member \(path) climbs out of the source tree with '..'")
+        }
     }
 
     /// No member is written through a symlink an earlier member made, even one that stays inside: a later
@@ -106,21 +107,6 @@ public enum SourceArchive {
                 throw fail("member \(relative) is written through the symlink \(part)")
             }
         }
-    }
-
-    /// Whether a symlink at `relative` with text `link` resolves inside the tree.
-    static func stays(_ link: String, from relative: String) -> Bool {
-        guard !link.hasPrefix("/") else { return false }
-        var stack = relative.split(separator: "/").dropLast().map(String.init)
-        for part in link.split(separator: "/") {
-            if part == ".." {
-                guard !stack.isEmpty else { return false }
-                stack.removeLast()
-            } else if part != "." {
-                stack.append(String(part))
-            }
-        }
-        return true
     }
 
     /// The single top-level directory holding `pyproject.toml` or `setup.py`.

@@ -30,8 +30,8 @@ public actor SourceBuilder {
     let target: PythonTarget
     let builds: SourceBuilds
     var runner: (any BuildRunner)?
-    var metadataTasks: [String: Task<CoreMetadata, Error>] = [:]
-    var wheelTasks: [String: Task<BuiltWheel, Error>] = [:]
+    let metadataTasks = TaskTable<CoreMetadata>()
+    let wheelTasks = TaskTable<BuiltWheel>()
 
     /// The sdists being built by this task and the builds that wait on it, to refuse a build that needs itself.
     @TaskLocal static var chain: [String] = []
@@ -54,25 +54,24 @@ public actor SourceBuilder {
         client.cacheDirectory.appendingPathComponent("built").appendingPathComponent(sha256).appendingPathComponent(tagKey).path
     }
 
-    func label(_ key: String, _ version: PythonVersion) -> String { "\(key) \(version)" }
-
     /// The sdist's core metadata: static PKG-INFO, a cached answer, or the backend's.
     public func metadata(_ sdist: DistributionFile, key: String, version: PythonVersion) async throws -> CoreMetadata {
-        let id = sdist.sha256 ?? sdist.url
-        try refuseCycle(id, key: key)
-        if let task = metadataTasks[id] { return try await task.value }
-        let task = Task { try await Self.$chain.withValue(Self.chain + [id]) { try await loadMetadata(sdist, key: key, version: version) } }
-        metadataTasks[id] = task
-        return try await task.value
+        try await once(metadataTasks, sdist, key: key) { try await self.loadMetadata(sdist, key: key, version: version) }
     }
 
     /// The wheel built from `sdist`, from the cache when it was built before.
     public func wheel(_ sdist: DistributionFile, key: String, version: PythonVersion) async throws -> BuiltWheel {
+        try await once(wheelTasks, sdist, key: key) { try await self.build(sdist, key: key, version: version) }
+    }
+
+    /// `work` once per sdist, however many ask at once; a build that needs itself is refused first.
+    func once<T: Sendable>(_ table: TaskTable<T>, _ sdist: DistributionFile, key: String,
+                           _ work: @escaping @Sendable () async throws -> T) async throws -> T {
         let id = sdist.sha256 ?? sdist.url
         try refuseCycle(id, key: key)
-        if let task = wheelTasks[id] { return try await task.value }
-        let task = Task { try await Self.$chain.withValue(Self.chain + [id]) { try await build(sdist, key: key, version: version) } }
-        wheelTasks[id] = task
+        if let task = table.tasks[id] { return try await task.value }
+        let task = Task { try await Self.$chain.withValue(Self.chain + [id]) { try await work() } }
+        table.tasks[id] = task
         return try await task.value
     }
 
@@ -275,6 +274,11 @@ public actor SourceBuilder {
         let dynamic = Set(headers.filter { $0.0 == "dynamic" }.map { $0.1.lowercased() })
         return !dynamic.contains("requires-dist") && !dynamic.contains("requires-python")
     }
+}
+
+/// One task per sdist, for those who ask while it runs or after; only the builder (an actor) touches it.
+final class TaskTable<T: Sendable> {
+    var tasks: [String: Task<T, Error>] = [:]
 }
 
 extension DistributionFile {

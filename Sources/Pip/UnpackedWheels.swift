@@ -50,8 +50,8 @@ public struct UnpackedWheels: Sendable {
             let parent = (path as NSString).deletingLastPathComponent
             if made.insert(parent).inserted { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
             let mode = (entry.unixMode ?? 0) & 0o111 != 0 ? 0o755 : 0o644
-            let written = try await Self.extract(entry, from: zip, to: path, mode: mode)
-            members[entry.name] = Entry.Member(hash: written.hash, size: written.size)
+            let written = try await MemberWriter(epoch: Date(timeIntervalSince1970: 0)).extract(entry, from: zip, to: path, mode: mode)
+            members[entry.name] = Entry.Member(hash: written.sha256, size: written.size)
         }
         try JSONEncoder().encode(members).write(to: URL(fileURLWithPath: staging + "/index.json"))
         if rename(staging, root) != 0 {
@@ -61,29 +61,6 @@ public struct UnpackedWheels: Sendable {
             }
         }
         return Entry(root: root, members: members)
-    }
-
-    static func extract(_ entry: ZipEntry, from zip: ZipDirectory, to path: String, mode: Int) async throws -> (hash: String, size: Int) {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(mode))
-        guard descriptor >= 0 else { throw PipError.install("cannot write \(path): \(String(cString: strerror(errno)))") }
-        var hasher = SHA256()
-        var size = 0
-        do {
-            try await zip.stream(entry) { bytes in
-                hasher.update(bufferPointer: bytes)
-                size += bytes.count
-                try WheelInstaller.writeAll(descriptor, bytes, path)
-            }
-            var times = [timespec(tv_sec: 0, tv_nsec: 0), timespec(tv_sec: 0, tv_nsec: 0)]
-            guard fchmod(descriptor, mode_t(mode)) == 0, futimens(descriptor, &times) == 0 else {
-                throw PipError.install("cannot finish \(path): \(String(cString: strerror(errno)))")
-            }
-            close(descriptor)
-        } catch {
-            close(descriptor)
-            throw error
-        }
-        return (WheelInstaller.recordHash(hasher.finalize()), size)
     }
 
     /// Puts the cached `source` at `destination`: a hard link, else a copy (another filesystem, or links
@@ -104,7 +81,7 @@ public struct UnpackedWheels: Sendable {
             let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
             guard count >= 0 else { throw PipError.install("cannot read \(source): \(String(cString: strerror(errno)))") }
             if count == 0 { break }
-            try buffer.withUnsafeBytes { try WheelInstaller.writeAll(output, UnsafeRawBufferPointer(rebasing: $0[..<count]), destination) }
+            try buffer.withUnsafeBytes { try MemberWriter.writeAll(output, UnsafeRawBufferPointer(rebasing: $0[..<count]), destination) }
         }
         var times = [info.st_atim, info.st_mtim]
         _ = futimens(output, &times)
