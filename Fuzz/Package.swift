@@ -5,7 +5,7 @@ import PackageDescription
 
 /// One libFuzzer executable per `FuzzTarget` (keep in step with Sources/Fuzzing/FuzzTarget.swift).
 let targets = ["tar", "zip", "repodata", "conda-spec", "pep508", "requirements", "challenge", "reference",
-               "oci-json", "inference-config", "yaml", "simple-index", "dockerfile"]
+               "oci-json", "inference-config", "yaml", "simple-index", "dockerfile", "pyproject", "sdist"]
 
 let package = Package(
     name: "KilnFuzz",

@@ -22,10 +22,10 @@ case "${1:-}" in
 esac
 
 # Target → -max_len (bytes), in step with FuzzTarget.maxLength.
-ALL_TARGETS="tar zip repodata conda-spec pep508 requirements challenge reference oci-json inference-config yaml simple-index dockerfile"
+ALL_TARGETS="tar zip repodata conda-spec pep508 requirements challenge reference oci-json inference-config yaml simple-index dockerfile pyproject sdist"
 max_len() {
     case "$1" in
-        tar|zip) echo 65536 ;;
+        tar|zip|sdist) echo 65536 ;;
         repodata) echo 32768 ;;
         conda-spec|pep508|challenge|reference) echo 1024 ;;
         *) echo 16384 ;;
@@ -35,7 +35,7 @@ max_len() {
 ci_runs() {
     if [ -n "${KILN_FUZZ_CI_RUNS:-}" ]; then echo "$KILN_FUZZ_CI_RUNS"; return; fi
     case "$1" in
-        tar|repodata|simple-index|yaml|inference-config) echo 2000 ;;
+        tar|repodata|simple-index|yaml|inference-config|sdist) echo 2000 ;;
         zip) echo 5000 ;;
         *) echo 20000 ;;
     esac

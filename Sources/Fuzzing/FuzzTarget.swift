@@ -30,6 +30,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case simpleIndex = "simple-index"
     /// Dockerfiles through `Dockerfile.parse`.
     case dockerfile
+    /// An sdist's `pyproject.toml` `[build-system]` (`BuildSystem.parse`) and its PKG-INFO (PEP 643's static test).
+    case pyproject
+    /// sdist archives (tar.gz, zip) through `SourceArchive.extract`, which refuses hostile members.
+    case sdist
 
     /// Feeds `data` to the parser. Never throws: only crashes count. Call it from a plain thread (as libFuzzer
     /// does), not from a Swift concurrency task: the async parsers are waited for, which needs the pool's threads.
@@ -48,6 +52,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .yaml: Harness.yaml(data)
         case .simpleIndex: Harness.simpleIndex(data)
         case .dockerfile: Harness.dockerfile(data)
+        case .pyproject: Harness.pyproject(data)
+        case .sdist: Harness.sdist(data)
         }
     }
 
@@ -59,9 +65,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// A `-max_len` that fits what the parser usually sees.
     public var maxLength: Int {
         switch self {
-        case .tar, .zip: return 64 << 10
+        case .tar, .zip, .sdist: return 64 << 10
         case .repodata: return 32 << 10
-        case .yaml, .ociJSON, .simpleIndex, .requirements, .dockerfile, .inferenceConfig: return 16 << 10
+        case .yaml, .ociJSON, .simpleIndex, .requirements, .dockerfile, .inferenceConfig, .pyproject: return 16 << 10
         case .condaSpec, .pep508, .challenge, .reference: return 1 << 10
         }
     }

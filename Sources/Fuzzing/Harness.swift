@@ -129,6 +129,21 @@ enum Harness {
     /// The marker environment of a CPython 3.11 on x86_64 Linux.
     static let environment: MarkerEnvironment? = (try? PythonVersion("3.11.4")).map { MarkerEnvironment(python: $0, machine: "x86_64") }
 
+    static func pyproject(_ data: Data) {
+        _ = try? BuildSystem.parse(String(decoding: data, as: UTF8.self), what: "fuzz.tar.gz")
+        _ = SourceBuilder.isStatic(data)
+        _ = try? CoreMetadata(data, source: "PKG-INFO")
+    }
+
+    static func sdist(_ data: Data) {
+        // The same bytes as a tarball (any compression libarchive reads) and as a zip.
+        for name in ["fuzz-1.0.tar.gz", "fuzz-1.0.zip"] {
+            guard let path = Scratch.write(data, name: name), let directory = Scratch.directory(named: "sdist") else { continue }
+            _ = try? SourceArchive.extract(path, fileName: name, into: directory + "/tree")
+            try? FileManager.default.removeItem(atPath: directory + "/tree")
+        }
+    }
+
     static func requirements(_ data: Data) {
         guard let text = String(data: data, encoding: .utf8), let directory = Scratch.directory(named: "requirements") else { return }
         // No process environment: ${VAR} expansion sees only this, so runs are reproducible.

@@ -30,7 +30,7 @@ public struct BuildSystem: Sendable, Equatable {
 
     /// Reads the `[build-system]` table of a TOML document. Only that table is read, with the value forms
     /// it uses in practice (strings and arrays of strings); any other value there is an error, not a guess.
-    static func parse(_ text: String, what: String) throws -> BuildSystem {
+    public static func parse(_ text: String, what: String) throws -> BuildSystem {
         func fail(_ why: String) -> PipError { .build("\(what): pyproject.toml [build-system]: \(why)") }
         var scanner = TOMLScanner(Array(text.unicodeScalars))
         var inTable = false, found = false

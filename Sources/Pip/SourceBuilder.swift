@@ -266,7 +266,7 @@ public actor SourceBuilder {
     }
 
     /// PEP 643: Metadata-Version 2.2 or later, and neither Requires-Dist nor Requires-Python is Dynamic.
-    static func isStatic(_ data: Data) -> Bool {
+    public static func isStatic(_ data: Data) -> Bool {
         let end = data.range(of: Data("\n\n".utf8)).map { data[data.startIndex..<$0.lowerBound] } ?? data
         let headers = CoreMetadata.headers(String(decoding: end, as: UTF8.self))
         guard let version = headers.first(where: { $0.0 == "metadata-version" })?.1,

@@ -1,0 +1,8 @@
+import Fuzzing
+
+/// libFuzzer's entry: one input, fed to the sdist parser.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
+    FuzzTarget.sdist.run(UnsafeRawBufferPointer(start: start, count: count))
+    return 0
+}
