@@ -1,0 +1,187 @@
+import Foundation
+
+/// The solver's view of the channels: names, specs and records as small integer ids, loaded only when
+/// the search reaches them. A name's records are read from the source the first time a spec or a
+/// constraint names it; each distinct spec text is parsed once, and its matching candidates are
+/// computed once, in conda's order of preference.
+struct Pool {
+    let source: RecordSource
+    let virtual: [PackageRecord]
+    let addPip: Bool
+
+    // Names.
+    private var nameIndex: [String: Int32] = [:]
+    private(set) var names: [String] = []
+    /// Per name: its records' ids in load order (empty until loaded).
+    private(set) var members: [[Int32]] = []
+    private var loaded: [Bool] = []
+    /// Per name: its records in conda's order of preference, once a spec on it needs candidates.
+    private var preferred: [[Int32]?] = []
+
+    // Records: one id (and one solver variable) per record.
+    private(set) var records: [PackageRecord] = []
+    private(set) var nameOf: [Int32] = []
+    /// The record's version as a rank among its name's versions (equal versions, equal rank), so that
+    /// comparisons use integers, not version strings.
+    private var rank: [Int32] = []
+    private var dependsOf: [[Int32]?] = []
+
+    // Specs.
+    private var specIndex: [String: Int32] = [:]
+    private(set) var specs: [MatchSpec] = []
+    private(set) var specName: [Int32] = []
+    private var matching: [[Int32]?] = []
+    private var topRank: [Int32?] = []
+    private var topKnown: [Bool] = []
+
+    init(source: RecordSource, virtual: [PackageRecord], addPip: Bool) {
+        self.source = source
+        self.virtual = virtual
+        self.addPip = addPip
+    }
+
+    var count: Int { records.count }
+
+    func name(of record: Int) -> Int { Int(nameOf[record]) }
+
+    // MARK: Names
+
+    mutating func nameId(_ name: String) -> Int {
+        if let id = nameIndex[name] { return Int(id) }
+        let id = names.count
+        nameIndex[name] = Int32(id)
+        names.append(name)
+        members.append([])
+        loaded.append(false)
+        preferred.append(nil)
+        return id
+    }
+
+    /// Reads a name's records from the source, once.
+    mutating func load(_ name: Int) throws {
+        guard !loaded[name] else { return }
+        loaded[name] = true
+        let text = names[name]
+        var found = text.hasPrefix("__") ? virtual.filter { $0.name == text } : try source.records(named: text)
+        if addPip, text == "python" {
+            // conda appends `pip` to every python 2/3 record's depends (`add_pip_as_python_dependency`).
+            found = found.map { record in
+                var copy = record
+                let major = record.version.description
+                if major.hasPrefix("2.") || major.hasPrefix("3."), !copy.depends.contains(where: { $0.split(separator: " ").first == "pip" }) {
+                    copy.depends.append("pip")
+                }
+                return copy
+            }
+        }
+        let start = records.count
+        records += found
+        nameOf += Array(repeating: Int32(name), count: found.count)
+        dependsOf += Array(repeating: nil, count: found.count)
+        let ids = (start..<records.count).map { Int32($0) }
+        members[name] = ids
+        rank += Array(repeating: 0, count: found.count)
+        let ordered = ids.sorted { records[Int($0)].version < records[Int($1)].version }
+        var current: Int32 = 0
+        for (position, id) in ordered.enumerated() {
+            if position > 0, records[Int(ordered[position - 1])].version < records[Int(id)].version { current += 1 }
+            rank[Int(id)] = current
+        }
+    }
+
+    mutating func loadedMembers(_ name: Int) throws -> [Int32] {
+        try load(name)
+        return members[name]
+    }
+
+    // MARK: Specs
+
+    mutating func specId(_ text: String) throws -> Int {
+        if let id = specIndex[text] { return Int(id) }
+        let spec = try MatchSpec(parsing: text)
+        return intern(spec, text: text)
+    }
+
+    mutating func specId(_ spec: MatchSpec) -> Int {
+        if let id = specIndex[spec.source] { return Int(id) }
+        return intern(spec, text: spec.source)
+    }
+
+    private mutating func intern(_ spec: MatchSpec, text: String) -> Int {
+        let id = specs.count
+        specIndex[text] = Int32(id)
+        specs.append(spec)
+        specName.append(Int32(nameId(spec.name)))
+        matching.append(nil)
+        topRank.append(nil)
+        topKnown.append(false)
+        return id
+    }
+
+    /// A record's dependencies as spec ids, parsed the first time they are needed.
+    mutating func dependencies(of record: Int) throws -> [Int32] {
+        if let known = dependsOf[record] { return known }
+        var ids: [Int32] = []
+        for text in records[record].depends { ids.append(Int32(try specId(text))) }
+        dependsOf[record] = ids
+        return ids
+    }
+
+    /// The records a spec matches, in conda's order of preference.
+    mutating func candidates(_ spec: Int) throws -> [Int32] {
+        if let known = matching[spec] { return known }
+        let name = Int(specName[spec])
+        let ordered = try preference(name)
+        let found = ordered.filter { specs[spec].matches(records[Int($0)]) }
+        matching[spec] = found
+        return found
+    }
+
+    /// The candidates of a spec already computed by `candidates(_:)`.
+    func cachedCandidates(_ spec: Int) -> [Int32] { matching[spec] ?? [] }
+
+    /// The highest version rank a spec allows (nil when it matches nothing); it loads the name but does
+    /// not sort it, so sorting one name never needs another name sorted.
+    mutating func topVersion(_ spec: Int) throws -> Int32? {
+        if topKnown[spec] { return topRank[spec] }
+        let all = try loadedMembers(Int(specName[spec]))
+        let top = all.filter { specs[spec].matches(records[Int($0)]) }.map { rank[Int($0)] }.max()
+        topRank[spec] = top
+        topKnown[spec] = true
+        return top
+    }
+
+    /// conda's order (rattler `conda_sorting.rs`): no track_features first, then higher version, higher
+    /// build number, then the build whose dependencies allow newer versions, then newer timestamp.
+    mutating func preference(_ name: Int) throws -> [Int32] {
+        if let known = preferred[name] { return known }
+        let ids = try loadedMembers(name)
+        // Only builds that tie on version and build number need their dependencies compared.
+        var groups: [Int: Int] = [:]
+        for id in ids { groups[Int(rank[Int(id)]) * 100_000 + records[Int(id)].buildNumber, default: 0] += 1 }
+        var bests: [Int32: [Int: Int32]] = [:]
+        for id in ids where groups[Int(rank[Int(id)]) * 100_000 + records[Int(id)].buildNumber, default: 0] > 1 {
+            var best: [Int: Int32] = [:]
+            for spec in try dependencies(of: Int(id)) {
+                if let top = try topVersion(Int(spec)) { best[Int(specName[Int(spec)])] = top }
+            }
+            bests[id] = best
+        }
+        let sorted = ids.sorted { a, b in
+            let ra = records[Int(a)], rb = records[Int(b)]
+            let x = ra.trackFeatures.isEmpty, y = rb.trackFeatures.isEmpty
+            if x != y { return x }
+            if rank[Int(a)] != rank[Int(b)] { return rank[Int(a)] > rank[Int(b)] }
+            if ra.buildNumber != rb.buildNumber { return ra.buildNumber > rb.buildNumber }
+            let bx = bests[a] ?? [:], by = bests[b] ?? [:]
+            // Shared dependency names in name order, as the eager solver compared them.
+            for shared in bx.keys.filter({ by[$0] != nil }).sorted(by: { names[$0] < names[$1] }) {
+                if let vx = bx[shared], let vy = by[shared], vx != vy { return vx > vy }
+            }
+            if ra.timestamp != rb.timestamp { return ra.timestamp > rb.timestamp }
+            return ra.fileName < rb.fileName
+        }
+        preferred[name] = sorted
+        return sorted
+    }
+}
