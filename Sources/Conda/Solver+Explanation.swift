@@ -9,7 +9,7 @@ extension Pool {
         var reach: [[String: Set<Int32>]] = []
         for spec in core {
             var allowed: [String: Set<Int32>] = [:]
-            var queue = try candidates(specId(spec))
+            var queue = Array(try candidates(specId(spec)))
             allowed[spec.name] = Set(queue)
             while let variable = queue.popLast() {
                 for dependency in try dependencies(of: Int(variable)) {

@@ -24,13 +24,20 @@ struct Pool {
     /// The record's version as a rank among its name's versions (equal versions, equal rank), so that
     /// comparisons use integers, not version strings.
     private var rank: [Int32] = []
+    /// Per name: one version per rank, so a spec that constrains only the version is tested once per
+    /// version instead of once per record.
+    private var rankVersions: [[CondaVersion]] = []
     private var dependsOf: [[Int32]?] = []
 
     // Specs.
     private var specIndex: [String: Int32] = [:]
     private(set) var specs: [MatchSpec] = []
     private(set) var specName: [Int32] = []
-    private var matching: [[Int32]?] = []
+    /// Each computed spec's candidates, back to back: `matches[matchStart[s] ..< matchStart[s] + matchCount[s]]`
+    /// (`matchStart[s]` is -1 until computed).
+    private(set) var matches: [Int32] = []
+    private(set) var matchStart: [Int32] = []
+    private(set) var matchCount: [Int32] = []
     private var topRank: [Int32?] = []
     private var topKnown: [Bool] = []
 
@@ -54,6 +61,7 @@ struct Pool {
         members.append([])
         loaded.append(false)
         preferred.append(nil)
+        rankVersions.append([])
         return id
     }
 
@@ -83,10 +91,13 @@ struct Pool {
         rank += Array(repeating: 0, count: found.count)
         let ordered = ids.sorted { records[Int($0)].version < records[Int($1)].version }
         var current: Int32 = 0
+        var versions: [CondaVersion] = []
         for (position, id) in ordered.enumerated() {
             if position > 0, records[Int(ordered[position - 1])].version < records[Int(id)].version { current += 1 }
+            if versions.count == current { versions.append(records[Int(id)].version) }
             rank[Int(id)] = current
         }
+        rankVersions[name] = versions
     }
 
     mutating func loadedMembers(_ name: Int) throws -> [Int32] {
@@ -112,7 +123,8 @@ struct Pool {
         specIndex[text] = Int32(id)
         specs.append(spec)
         specName.append(Int32(nameId(spec.name)))
-        matching.append(nil)
+        matchStart.append(-1)
+        matchCount.append(0)
         topRank.append(nil)
         topKnown.append(false)
         return id
@@ -128,24 +140,40 @@ struct Pool {
     }
 
     /// The records a spec matches, in conda's order of preference.
-    mutating func candidates(_ spec: Int) throws -> [Int32] {
-        if let known = matching[spec] { return known }
-        let name = Int(specName[spec])
-        let ordered = try preference(name)
-        let found = ordered.filter { specs[spec].matches(records[Int($0)]) }
-        matching[spec] = found
-        return found
+    mutating func candidates(_ spec: Int) throws -> ArraySlice<Int32> {
+        if matchStart[spec] < 0 {
+            let ordered = try preference(Int(specName[spec]))
+            let found = select(ordered, spec)
+            matchStart[spec] = Int32(matches.count)
+            matchCount[spec] = Int32(found.count)
+            matches += found
+        }
+        return matches[matchRange(spec)]
     }
 
-    /// The candidates of a spec already computed by `candidates(_:)`.
-    func cachedCandidates(_ spec: Int) -> [Int32] { matching[spec] ?? [] }
+    /// Where the candidates of a spec computed by `candidates(_:)` are in `matches`.
+    @inline(__always) func matchRange(_ spec: Int) -> Range<Int> {
+        let start = Int(matchStart[spec])
+        return start..<(start + Int(matchCount[spec]))
+    }
+
+    /// The records of `ids` (all of the spec's name) that the spec matches.
+    private func select(_ ids: [Int32], _ spec: Int) -> [Int32] {
+        let match = specs[spec]
+        guard match.build == nil, match.buildNumber == nil, match.channel == nil, match.subdir == nil, match.md5 == nil, match.sha256 == nil else {
+            return ids.filter { match.matches(records[Int($0)]) }
+        }
+        guard let version = match.version else { return ids }
+        let allowed = rankVersions[Int(specName[spec])].map { version.matches($0) }
+        return ids.filter { allowed[Int(rank[Int($0)])] }
+    }
 
     /// The highest version rank a spec allows (nil when it matches nothing); it loads the name but does
     /// not sort it, so sorting one name never needs another name sorted.
     mutating func topVersion(_ spec: Int) throws -> Int32? {
         if topKnown[spec] { return topRank[spec] }
         let all = try loadedMembers(Int(specName[spec]))
-        let top = all.filter { specs[spec].matches(records[Int($0)]) }.map { rank[Int($0)] }.max()
+        let top = select(all, spec).map { rank[Int($0)] }.max()
         topRank[spec] = top
         topKnown[spec] = true
         return top

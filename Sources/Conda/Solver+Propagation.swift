@@ -6,7 +6,13 @@ extension Problem {
 
     mutating func assign(_ literal: Int32, reason why: Int32) {
         let variable = Int(literal >> 1)
-        value[variable] = literal & 1 == 0 ? 1 : -1
+        if literal & 1 == 0 {
+            value[variable] = 1
+            let name = pool.name(of: variable)
+            if chosen[name] < 0 { chosen[name] = Int32(variable) }
+        } else {
+            value[variable] = -1
+        }
         level[variable] = currentLevel
         reason[variable] = why
         trail.append(literal)
@@ -124,7 +130,7 @@ extension Problem {
         requirementCount[variable] = Int32(dependencies.count)
         var requirements: [(spec: Int, candidates: [Int32])] = []
         for spec in dependencies {
-            requirements.append((Int(spec), try pool.candidates(Int(spec))))
+            requirements.append((Int(spec), Array(try pool.candidates(Int(spec)))))
         }
         for requirement in requirements { _ = addRequirement(parent: variable, spec: requirement.spec) }
         sync()

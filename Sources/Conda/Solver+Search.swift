@@ -1,3 +1,5 @@
+import Foundation
+
 /// One solve: the pool, the clauses, and the CDCL state.
 struct Problem {
     /// Why a literal is false in a conflict: a stored clause, or the implicit at-most-one clause
@@ -19,8 +21,6 @@ struct Problem {
     // Requirements: one per requested spec (parent -1) and per dependency of a record whose clauses were added.
     var requirementParent: [Int32] = []
     var requirementSpec: [Int32] = []
-    /// A candidate last seen true for the requirement: checking it first makes a met requirement O(1).
-    var requirementWitness: [Int32] = []
     var rootRequirements: [Int32] = []
     /// Per record: its first requirement (-1 until its clauses are added) and how many it has.
     var firstRequirement: [Int32] = []
@@ -28,6 +28,10 @@ struct Problem {
     /// The requirements of records that are true, in the order they became true; cut back on backtrack.
     var active: [Int32] = []
     var activeLimits: [Int] = []
+    /// `active[..<metPrefix]` are all met; a met requirement stays met until a backtrack, which restores
+    /// the prefix saved with the level.
+    var metPrefix = 0
+    var metPrefixLimits: [Int] = []
 
     // CDCL state, per record variable.
     var value: [Int8] = []      // 0 unassigned, 1 true, -1 false
@@ -44,13 +48,20 @@ struct Problem {
     /// (by growing the bump instead of shrinking every score).
     var activity: [Double] = []
     var bump = 1.0
+    /// Per name: its record that is true (the first on the trail), or -1. Once propagation is done, a
+    /// true record's requirement on a name is met exactly when the name has one (every other record
+    /// of the name is false, so the requirement's clause would be false otherwise).
+    var chosen: [Int32] = []
+    /// Decisions and conflicts so far (KILN_SOLVER_STATS=1 prints them).
+    var decisions = 0
+    var conflicts = 0
 
     init(specs: [MatchSpec], pool: Pool) throws {
         self.pool = pool
         var roots: [(spec: Int, candidates: [Int32])] = []
         for spec in specs {
             let id = self.pool.specId(spec)
-            let candidates = try self.pool.candidates(id)
+            let candidates = Array(try self.pool.candidates(id))
             if candidates.isEmpty { missingRoot = spec; return }
             roots.append((id, candidates))
         }
@@ -77,13 +88,15 @@ struct Problem {
             requirementCount += Array(repeating: 0, count: more)
             clauses.grow(to: count)
         }
-        if activity.count < pool.names.count { activity += Array(repeating: 0, count: pool.names.count - activity.count) }
+        if activity.count < pool.names.count {
+            activity += Array(repeating: 0, count: pool.names.count - activity.count)
+            chosen += Array(repeating: -1, count: pool.names.count - chosen.count)
+        }
     }
 
     mutating func addRequirement(parent: Int, spec: Int) -> Int {
         requirementParent.append(Int32(parent))
         requirementSpec.append(Int32(spec))
-        requirementWitness.append(-1)
         return requirementParent.count - 1
     }
 
@@ -92,6 +105,7 @@ struct Problem {
         while true {
             if let conflict = try propagate() {
                 if trailLimits.isEmpty { return nil }
+                conflicts += 1
                 let (learnt, back) = analyze(conflict)
                 backtrack(to: back)
                 let index = clauses.append(learnt)
@@ -99,10 +113,15 @@ struct Problem {
                 continue
             }
             guard let decision = decide() else {
+                if ProcessInfo.processInfo.environment["KILN_SOLVER_STATS"] == "1" {
+                    FileHandle.standardError.write(Data("solver: \(decisions) decisions, \(conflicts) conflicts, \(pool.count) records loaded, \(clauses.count) clauses, \(active.count) active requirements\n".utf8))
+                }
                 return (0..<pool.count).filter { value[$0] == 1 }.map { pool.records[$0] }
             }
+            decisions += 1
             trailLimits.append(trail.count)
             activeLimits.append(active.count)
+            metPrefixLimits.append(metPrefix)
             assign(Int32(decision * 2), reason: Self.decided)
         }
     }
@@ -113,47 +132,43 @@ struct Problem {
     /// preferred open candidate. Nil when every requirement is met.
     mutating func decide() -> Int? {
         var best: (activity: Double, count: Int, candidate: Int32)?
-        func consider(_ requirement: Int32, _ problem: inout Problem) {
-            let index = Int(requirement)
-            let witness = problem.requirementWitness[index]
-            if witness >= 0, problem.value[Int(witness)] == 1 { return }
-            let spec = Int(problem.requirementSpec[index])
-            var first: Int32 = -1
-            var open = 0
-            for candidate in problem.pool.cachedCandidates(spec) {
-                switch problem.value[Int(candidate)] {
-                case 1:
-                    problem.requirementWitness[index] = candidate
-                    return
-                case 0:
-                    if first < 0 { first = candidate }
-                    open += 1
-                default: break
-                }
+        for requirement in rootRequirements { consider(Int(requirement), &best) }
+        if best != nil { return best.map { Int($0.candidate) } }
+        var position = metPrefix
+        var prefix = true
+        while position < active.count {
+            let requirement = Int(active[position])
+            if chosen[Int(pool.specName[Int(requirementSpec[requirement])])] >= 0 {
+                if prefix { metPrefix = position + 1 }
+            } else {
+                prefix = false
+                consider(requirement, &best)
             }
-            guard first >= 0 else { return }
-            let score = problem.activity[Int(problem.pool.specName[spec])]
-            if let current = best, !(score > current.activity && open < current.count) { return }
-            best = (score, open, first)
-        }
-        for requirement in rootRequirements { consider(requirement, &self) }
-        if best == nil {
-            for requirement in active { consider(requirement, &self) }
+            position += 1
         }
         return best.map { Int($0.candidate) }
     }
 
-    /// The literals of a reason or conflict, as a clause.
-    func literals(_ conflict: Conflict) -> ArraySlice<Int32> {
-        switch conflict {
-        case let .clause(index): return clauses.literals(of: index)
-        case let .sameName(a, b): return [Int32(a * 2 + 1), Int32(b * 2 + 1)][...]
+    /// resolvo's comparison: a later requirement wins only with a strictly more active name and
+    /// strictly fewer open candidates, so its candidates are counted only when its name is more active.
+    private func consider(_ requirement: Int, _ best: inout (activity: Double, count: Int, candidate: Int32)?) {
+        let spec = Int(requirementSpec[requirement])
+        let name = Int(pool.specName[spec])
+        guard chosen[name] < 0 else { return }
+        let score = activity[name]
+        if let current = best, score <= current.activity { return }
+        var first: Int32 = -1
+        var open = 0
+        for position in pool.matchRange(spec) {
+            let candidate = pool.matches[position]
+            if value[Int(candidate)] == 0 {
+                if first < 0 { first = candidate }
+                open += 1
+            }
         }
-    }
-
-    func reasonOf(_ variable: Int) -> Conflict {
-        let why = reason[variable]
-        return why >= 0 ? .clause(Int(why)) : .sameName(variable, Int(Self.atMostOne - why))
+        guard first >= 0 else { return }
+        if let current = best, open >= current.count { return }
+        best = (score, open, first)
     }
 
     /// First-UIP learning: the learnt clause (its asserting literal first, the literal of the level to
@@ -166,7 +181,11 @@ struct Problem {
         }
         var learnt: [Int32] = [0]
         var counter = 0
-        var clause = literals(conflict)
+        var clause: ArraySlice<Int32>
+        switch conflict {
+        case let .clause(index): clause = clauses.literals(of: index)
+        case let .sameName(a, b): clause = [Int32(a * 2 + 1), Int32(b * 2 + 1)][...]
+        }
         var pointer = trail.count - 1
         var asserting: Int32 = 0
         let current = currentLevel
@@ -182,7 +201,9 @@ struct Problem {
             pointer -= 1
             counter -= 1
             if counter <= 0 { break }
-            clause = literals(reasonOf(Int(asserting >> 1)))
+            // The reason of the resolved literal: a stored clause, or the implicit `¬it ∨ ¬other`.
+            let why = reason[Int(asserting >> 1)]
+            clause = why >= 0 ? clauses.literals(of: Int(why)) : [asserting, (Self.atMostOne - why) * 2 + 1][...]
         }
         learnt[0] = asserting ^ 1
         var back = 0
@@ -206,6 +227,7 @@ struct Problem {
         let keep = trailLimits[target]
         for literal in trail[keep...] {
             let variable = Int(literal >> 1)
+            if literal & 1 == 0, chosen[pool.name(of: variable)] == Int32(variable) { chosen[pool.name(of: variable)] = -1 }
             value[variable] = 0
             reason[variable] = Self.decided
         }
@@ -213,6 +235,8 @@ struct Problem {
         trailLimits.removeSubrange(target...)
         active.removeSubrange(activeLimits[target]...)
         activeLimits.removeSubrange(target...)
+        metPrefix = min(metPrefixLimits[target], active.count)
+        metPrefixLimits.removeSubrange(target...)
         head = min(head, trail.count)
     }
 }
