@@ -38,7 +38,7 @@ struct Pool {
     private(set) var matches: [Int32] = []
     private(set) var matchStart: [Int32] = []
     private(set) var matchCount: [Int32] = []
-    private var topRank: [Int32?] = []
+    private var topRank: [Int64?] = []
     private var topKnown: [Bool] = []
 
     init(source: RecordSource, virtual: [PackageRecord], addPip: Bool) {
@@ -168,28 +168,36 @@ struct Pool {
         return ids.filter { allowed[Int(rank[Int($0)])] }
     }
 
-    /// The highest version rank a spec allows (nil when it matches nothing); it loads the name but does
-    /// not sort it, so sorting one name never needs another name sorted.
-    mutating func topVersion(_ spec: Int) throws -> Int32? {
+    /// The best a spec allows, as rattler ranks it (nil when it matches nothing): its highest version,
+    /// below any version whose first record has track_features (so `blas 1.0 openblas`, tracked, ranks
+    /// under `blas 1.0 mkl`). Higher is better. It loads the name but does not sort it, so sorting one
+    /// name never needs another name sorted.
+    mutating func topVersion(_ spec: Int) throws -> Int64? {
         if topKnown[spec] { return topRank[spec] }
         let all = try loadedMembers(Int(specName[spec]))
-        let top = select(all, spec).map { rank[Int($0)] }.max()
+        var top: Int64?
+        var highest: Int32 = -1
+        for id in select(all, spec) where rank[Int(id)] > highest {
+            highest = rank[Int(id)]
+            top = (records[Int(id)].trackFeatures.isEmpty ? 1 << 32 : 0) | Int64(highest)
+        }
         topRank[spec] = top
         topKnown[spec] = true
         return top
     }
 
     /// conda's order (rattler `conda_sorting.rs`): no track_features first, then higher version, higher
-    /// build number, then the build whose dependencies allow newer versions, then newer timestamp.
+    /// build number, then the build whose dependencies allow newer versions (untracked first), then
+    /// newer timestamp.
     mutating func preference(_ name: Int) throws -> [Int32] {
         if let known = preferred[name] { return known }
         let ids = try loadedMembers(name)
         // Only builds that tie on version and build number need their dependencies compared.
         var groups: [Int: Int] = [:]
         for id in ids { groups[Int(rank[Int(id)]) * 100_000 + records[Int(id)].buildNumber, default: 0] += 1 }
-        var bests: [Int32: [Int: Int32]] = [:]
+        var bests: [Int32: [Int: Int64]] = [:]
         for id in ids where groups[Int(rank[Int(id)]) * 100_000 + records[Int(id)].buildNumber, default: 0] > 1 {
-            var best: [Int: Int32] = [:]
+            var best: [Int: Int64] = [:]
             for spec in try dependencies(of: Int(id)) {
                 if let top = try topVersion(Int(spec)) { best[Int(specName[Int(spec)])] = top }
             }
