@@ -27,6 +27,8 @@ struct Pool {
     /// Per name: one version per rank, so a spec that constrains only the version is tested once per
     /// version instead of once per record.
     private var rankVersions: [[CondaVersion]] = []
+    /// Per name ranked but not loaded: each record's rank and whether it has track_features, in load order.
+    private var ranked: [[(rank: Int32, tracked: Bool)]?] = []
     private var dependsOf: [[Int32]?] = []
 
     // Specs.
@@ -62,6 +64,7 @@ struct Pool {
         loaded.append(false)
         preferred.append(nil)
         rankVersions.append([])
+        ranked.append(nil)
         return id
     }
 
@@ -157,13 +160,43 @@ struct Pool {
         return start..<(start + Int(matchCount[spec]))
     }
 
-    /// The records of `ids` (all of the spec's name) that the spec matches.
-    private func select(_ ids: [Int32], _ spec: Int) -> [Int32] {
+    /// The version part of a spec that constrains nothing else (`.some(nil)` for any version); nil when
+    /// it also constrains the build, channel or hashes.
+    private func versionOnly(_ spec: Int) -> VersionSpec?? {
         let match = specs[spec]
         guard match.build == nil, match.buildNumber == nil, match.channel == nil, match.subdir == nil, match.md5 == nil, match.sha256 == nil else {
-            return ids.filter { match.matches(records[Int($0)]) }
+            return nil
         }
-        guard let version = match.version else { return ids }
+        return .some(match.version)
+    }
+
+    /// Each record's rank and track_features flag for a name, from the source's versions alone.
+    private mutating func rankedVersions(_ name: Int) throws -> [(rank: Int32, tracked: Bool)] {
+        if let known = ranked[name] { return known }
+        let text = names[name]
+        let found = text.hasPrefix("__") ? virtual.filter { $0.name == text }.map { ($0.version, !$0.trackFeatures.isEmpty) } : try source.versions(named: text)
+        var distinct: [CondaVersion] = []
+        for version in found.map(\.version).sorted(by: <) where distinct.last.map({ $0 < version }) ?? true { distinct.append(version) }
+        let entries = found.map { item in
+            // Its rank is the first distinct version not below it (binary search).
+            var low = 0, high = distinct.count
+            while low < high {
+                let middle = (low + high) / 2
+                if distinct[middle] < item.version { low = middle + 1 } else { high = middle }
+            }
+            return (rank: Int32(low), tracked: item.tracked)
+        }
+        rankVersions[name] = distinct
+        ranked[name] = entries
+        return entries
+    }
+
+    /// The records of `ids` (all of the spec's name) that the spec matches.
+    private func select(_ ids: [Int32], _ spec: Int) -> [Int32] {
+        guard let versionPart = versionOnly(spec) else {
+            return ids.filter { specs[spec].matches(records[Int($0)]) }
+        }
+        guard let version = versionPart else { return ids }
         let allowed = rankVersions[Int(specName[spec])].map { version.matches($0) }
         return ids.filter { allowed[Int(rank[Int($0)])] }
     }
@@ -174,12 +207,23 @@ struct Pool {
     /// name never needs another name sorted.
     mutating func topVersion(_ spec: Int) throws -> Int64? {
         if topKnown[spec] { return topRank[spec] }
-        let all = try loadedMembers(Int(specName[spec]))
+        let name = Int(specName[spec])
         var top: Int64?
         var highest: Int32 = -1
-        for id in select(all, spec) where rank[Int(id)] > highest {
-            highest = rank[Int(id)]
-            top = (records[Int(id)].trackFeatures.isEmpty ? 1 << 32 : 0) | Int64(highest)
+        if !loaded[name], let version = versionOnly(spec) {
+            // Versions alone rank the name: its records are not built unless a requirement needs them.
+            let entries = try rankedVersions(name)
+            let allowed = rankVersions[name].map { version?.matches($0) ?? true }
+            for entry in entries where allowed[Int(entry.rank)] && entry.rank > highest {
+                highest = entry.rank
+                top = (entry.tracked ? 0 : 1 << 32) | Int64(highest)
+            }
+        } else {
+            let all = try loadedMembers(name)
+            for id in select(all, spec) where rank[Int(id)] > highest {
+                highest = rank[Int(id)]
+                top = (records[Int(id)].trackFeatures.isEmpty ? 1 << 32 : 0) | Int64(highest)
+            }
         }
         topRank[spec] = top
         topKnown[spec] = true

@@ -3,6 +3,14 @@ import Foundation
 /// Where the solver gets candidates: every record of one name, already filtered by channel priority.
 public protocol RecordSource: Sendable {
     func records(named name: String) throws -> [PackageRecord]
+    /// The versions of `records(named:)`, in its order, each with whether the record has track_features.
+    func versions(named name: String) throws -> [(version: CondaVersion, tracked: Bool)]
+}
+
+extension RecordSource {
+    public func versions(named name: String) throws -> [(version: CondaVersion, tracked: Bool)] {
+        try records(named: name).map { ($0.version, !$0.trackFeatures.isEmpty) }
+    }
 }
 
 /// A complete conda solver: CDCL over one boolean per candidate record (as resolvo and libsolv encode
