@@ -56,26 +56,26 @@ PY
   # under `timeout $limit`, and prints both times, peak RSS and record counts, and whether the two agree on the
   # set of name=version (a difference is reported, not a failure).
   solve_case() {
-    local name=$1 channel=$2 request=$3 specs=() line status k_out r_out k_time k_rss r_time r_rss
+    local name=$1 channel=$2 request=$3 specs=() line status k_out r_out k_time k_rss r_time r_rss k_user k_sys r_user r_sys
     { echo "channels: [file://$channel]"; echo "dependencies:"; sed 's/^/  - "/; s/$/"/' "$request"; } > "$work/env.yml"
     while read -r line; do specs+=(--spec "$line"); done < "$request"
     rm -f "$work/kiln-solve.txt" "$work/rattler-solve.json"
     status=0
-    /usr/bin/time -f '%e %M' -o "$work/time" timeout "$limit" env KILN_CACHE_DIR="$work/cache-$name" "$kiln" env solve "$work/env.yml" \
+    /usr/bin/time -f '%e %M %U %S' -o "$work/time" timeout "$limit" env KILN_CACHE_DIR="$work/cache-$name" "$kiln" env solve "$work/env.yml" \
       --glibc 2.35 --quiet > "$work/kiln-solve.txt" 2> "$work/kiln-err" || status=$?
-    read -r k_time k_rss < <(tail -n 1 "$work/time")
+    read -r k_time k_rss k_user k_sys < <(tail -n 1 "$work/time")
     case $status in
-      0) k_out=$(printf 'kiln %6.2fs (peak RSS %4d MiB, %d records)' "$k_time" $((k_rss / 1024)) "$(wc -l < "$work/kiln-solve.txt")") ;;
+      0) k_out=$(printf 'kiln %6.2fs (CPU %.2fs, peak RSS %4d MiB, %d records)' "$k_time" "$(echo "$k_user + $k_sys" | bc -l)" $((k_rss / 1024)) "$(wc -l < "$work/kiln-solve.txt")") ;;
       124) k_out=$(printf 'kiln did not finish in %d s (peak RSS %4d MiB)' "$limit" $((k_rss / 1024))); k_time=$limit ;;
       *) k_out="kiln FAILED (status $status: $(tail -n 1 "$work/kiln-err"))"; k_time= ;;
     esac
     status=0
-    /usr/bin/time -f '%e %M' -o "$work/time" timeout "$limit" .venv-peers/bin/python fixtures/conda/rattler_peer.py solve "$work/rattler-cache-$name" \
+    /usr/bin/time -f '%e %M %U %S' -o "$work/time" timeout "$limit" .venv-peers/bin/python fixtures/conda/rattler_peer.py solve "$work/rattler-cache-$name" \
       --channel "file://$channel" "${specs[@]}" --virtual __unix=0=0 --virtual __linux=5.15=0 --virtual __glibc=2.35=0 \
       --virtual __archspec=1=x86_64 > "$work/rattler-solve.json" 2> "$work/rattler-err" || status=$?
-    read -r r_time r_rss < <(tail -n 1 "$work/time")
+    read -r r_time r_rss r_user r_sys < <(tail -n 1 "$work/time")
     case $status in
-      0) r_out=$(printf 'py-rattler %6.2fs (peak RSS %4d MiB, %d records)' "$r_time" $((r_rss / 1024)) \
+      0) r_out=$(printf 'py-rattler %6.2fs (CPU %.2fs, peak RSS %4d MiB, %d records)' "$r_time" "$(echo "$r_user + $r_sys" | bc -l)" $((r_rss / 1024)) \
            "$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))))' "$work/rattler-solve.json")") ;;
       124) r_out=$(printf 'py-rattler did not finish in %d s (peak RSS %4d MiB)' "$limit" $((r_rss / 1024))); r_time= ;;
       *) r_out="py-rattler FAILED (status $status: $(tail -n 1 "$work/rattler-err"))"; r_time= ;;
@@ -99,6 +99,7 @@ PY
     printf '%-14s %s | %s %s%s\n' "$name" "$k_out" "$r_out" "$ratio" "${same:+, $same}"
   }
 
+  echo "load average before the conda cases: $(cut -d' ' -f1-3 /proc/loadavg)"
   # 1. Synthetic: 100,032 records, 12 top-layer names and python 3.11.
   python3 scripts/synthetic_repodata.py "$work/channel" >/dev/null
   solve_case "solve 100k" "$work/channel" "$work/channel/request.txt"
@@ -113,6 +114,7 @@ PY
   # 4. Hard: tight, conflicting ranges and many builds (scripts/hard_repodata.py, default size).
   python3 scripts/hard_repodata.py "$work/hard" >/dev/null
   solve_case "hard 96" "$work/hard" "$work/hard/request.txt"
+  echo "load average after the conda cases: $(cut -d' ' -f1-3 /proc/loadavg)"
   [ "$only" = conda ] && exit 0
 fi
 

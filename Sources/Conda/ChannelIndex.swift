@@ -19,11 +19,11 @@ public final class ChannelIndex: RecordSource, @unchecked Sendable {
 
     public let channels: [String]
     public let subdirs: [String]
-    private var sources: [Source] = []
-    private var byName: [String: [Entry]] = [:]
-    private var built: [String: [PackageRecord]] = [:]
-    private var versions: [String: CondaVersion] = [:]
-    private let lock = NSLock()
+    fileprivate var sources: [Source] = []
+    fileprivate var byName: [String: [Entry]] = [:]
+    fileprivate var built: [String: [PackageRecord]] = [:]
+    fileprivate var parsedVersions: [String: CondaVersion] = [:]
+    fileprivate let lock = NSLock()
 
     /// Reads `<channel>/<subdir>/repodata.json` (`.json.zst` when the channel has it) for each channel
     /// and subdir, and indexes it by name. A channel must have at least one of them.
@@ -79,8 +79,8 @@ public final class ChannelIndex: RecordSource, @unchecked Sendable {
                 throw CondaError.repodata("\(channels[source.channel])/\(source.subdir)/repodata.json has a malformed '\(name)' record")
             }
             for (entry, record) in zip(group, decoded) {
-                let version = try versions[record.version] ?? CondaVersion(record.version)
-                versions[record.version] = version
+                let version = try parsedVersions[record.version] ?? CondaVersion(record.version)
+                parsedVersions[record.version] = version
                 records.append(try PackageRecord(fileName: entry.scanned.fileName, raw: record.fields, channel: channels[source.channel],
                                                  subdir: source.subdir, baseURL: source.baseURL, parsedVersion: version))
             }
@@ -88,6 +88,35 @@ public final class ChannelIndex: RecordSource, @unchecked Sendable {
         records.sort { $0.fileName < $1.fileName }
         built[name] = records
         return records
+    }
+}
+
+extension ChannelIndex {
+    /// The versions of a name's records, in the order `records(named:)` gives them, read without building
+    /// the records (the solver ranks a dependency's versions long before it needs its records, if ever).
+    public func versions(named name: String) throws -> [(version: CondaVersion, tracked: Bool)] {
+        lock.lock()
+        defer { lock.unlock() }
+        if let done = built[name] { return done.map { ($0.version, !$0.trackFeatures.isEmpty) } }
+        let entries = byName[name] ?? []
+        let first = entries.map { sources[$0.source].channel }.min()
+        var found: [(fileName: String, version: CondaVersion, tracked: Bool)] = []
+        for (sourceIndex, group) in Dictionary(grouping: entries.filter { sources[$0.source].channel == first }, by: \.source) {
+            let source = sources[sourceIndex]
+            let decoded: [(version: String, tracked: Bool)]
+            do {
+                decoded = try RepodataScanner.versions(group.map(\.scanned), from: source.bytes)
+            } catch {
+                throw CondaError.repodata("\(channels[source.channel])/\(source.subdir)/repodata.json has a malformed '\(name)' record")
+            }
+            for (entry, item) in zip(group, decoded) {
+                let version = try parsedVersions[item.version] ?? CondaVersion(item.version)
+                parsedVersions[item.version] = version
+                found.append((entry.scanned.fileName, version, item.tracked))
+            }
+        }
+        found.sort { $0.fileName < $1.fileName }
+        return found.map { ($0.version, $0.tracked) }
     }
 }
 

@@ -34,6 +34,29 @@ struct RepodataScanner {
         }
     }
 
+    /// Only the version and whether track_features is set, per entry: what ranking a name needs, without
+    /// decoding the rest of its records.
+    static func versions(_ entries: [Entry], from bytes: [UInt8]) throws -> [(version: String, tracked: Bool)] {
+        var scanner = RepodataScanner(bytes: bytes, what: "record")
+        return try entries.map { entry in
+            scanner.index = entry.range.lowerBound
+            try scanner.expect(UInt8(ascii: "{"))
+            var version: String?
+            var tracked = false
+            try scanner.members { scanner, key in
+                switch key {
+                case "version": version = try scanner.stringOrSkip()
+                case "track_features":
+                    if scanner.peek() == UInt8(ascii: "[") { tracked = !(try scanner.strings()).allSatisfy(\.isEmpty) }
+                    else { tracked = !(try scanner.stringOrSkip() ?? "").split(whereSeparator: { $0 == "," || $0 == " " }).isEmpty }
+                default: try scanner.skipValue()
+                }
+            }
+            guard let version else { throw scanner.failure("a record lacks a version") }
+            return (version, tracked)
+        }
+    }
+
     private init(bytes: [UInt8], what: String) {
         self.bytes = bytes
         self.what = what

@@ -1,0 +1,153 @@
+extension Problem {
+    @inline(__always) func valueOf(_ literal: Int32) -> Int8 {
+        let v = value[Int(literal >> 1)]
+        return literal & 1 == 0 ? v : -v
+    }
+
+    mutating func assign(_ literal: Int32, reason why: Int32) {
+        let variable = Int(literal >> 1)
+        if literal & 1 == 0 {
+            value[variable] = 1
+            let name = pool.name(of: variable)
+            if chosen[name] < 0 { chosen[name] = Int32(variable) }
+        } else {
+            value[variable] = -1
+        }
+        level[variable] = currentLevel
+        reason[variable] = why
+        trail.append(literal)
+    }
+
+    /// Stores a clause made while the search is under way, watching its two best literals (true, then
+    /// open, then false at the highest level), and propagates it if it is unit. Returns it when every
+    /// literal is false.
+    mutating func add(_ input: [Int32]) -> Conflict? {
+        var literals = input
+        func score(_ literal: Int32) -> Int64 {
+            switch valueOf(literal) {
+            case 1: return Int64.max
+            case 0: return Int64.max - 1
+            default: return Int64(level[Int(literal >> 1)])
+            }
+        }
+        for slot in 0..<min(2, literals.count) {
+            var best = slot
+            for position in (slot + 1)..<literals.count where score(literals[position]) > score(literals[best]) { best = position }
+            literals.swapAt(slot, best)
+        }
+        let index = clauses.append(literals)
+        guard let first = literals.first else { return nil }
+        let firstValue = valueOf(first)
+        if firstValue == 1 { return nil }
+        if literals.count > 1, valueOf(literals[1]) != -1 { return nil }
+        if firstValue == -1 { return .clause(index) }
+        assign(first, reason: Int32(index))
+        return nil
+    }
+
+    /// Unit propagation with two watched literals, updated in place. A record that becomes true sets
+    /// every other record of its name false (at most one per name, with no stored clauses), and gets
+    /// its requires and constrains clauses the first time. Returns a conflict.
+    mutating func propagate() throws -> Conflict? {
+        while head < trail.count {
+            let literal = trail[head]
+            head += 1
+            if literal & 1 == 0 {
+                let variable = Int(literal >> 1)
+                for other in pool.members[pool.name(of: variable)] where Int(other) != variable {
+                    switch value[Int(other)] {
+                    case 1: return .sameName(variable, Int(other))
+                    case 0: assign(other * 2 + 1, reason: Self.atMostOne - Int32(variable))
+                    default: break
+                    }
+                }
+                if firstRequirement[variable] < 0, let conflict = try encode(variable) { return conflict }
+                let first = Int(firstRequirement[variable])
+                for requirement in first..<(first + Int(requirementCount[variable])) { active.append(Int32(requirement)) }
+            }
+            if let conflict = propagateWatches(of: literal ^ 1) { return conflict }
+        }
+        return nil
+    }
+
+    /// Visits the clauses watching `falseLiteral`, which just became false.
+    private mutating func propagateWatches(of falseLiteral: Int32) -> Conflict? {
+        var list: [Int32] = []
+        swap(&list, &clauses.watches[Int(falseLiteral)])
+        defer { swap(&list, &clauses.watches[Int(falseLiteral)]) }
+        var kept = 0
+        var index = 0
+        let count = list.count
+        while index < count {
+            let clause = Int(list[index])
+            index += 1
+            let range = clauses.range(clause)
+            let start = range.lowerBound
+            if clauses[start] == falseLiteral { clauses.swapAt(start, start + 1) }
+            let first = clauses[start]
+            let firstValue = valueOf(first)
+            if firstValue == 1 {
+                list[kept] = Int32(clause)
+                kept += 1
+                continue
+            }
+            var moved = false
+            var position = start + 2
+            while position < range.upperBound {
+                if valueOf(clauses[position]) != -1 {
+                    clauses.swapAt(start + 1, position)
+                    clauses.watches[Int(clauses[start + 1])].append(Int32(clause))
+                    moved = true
+                    break
+                }
+                position += 1
+            }
+            if moved { continue }
+            list[kept] = Int32(clause)
+            kept += 1
+            if firstValue == -1 {
+                while index < count {
+                    list[kept] = list[index]
+                    kept += 1
+                    index += 1
+                }
+                list.removeLast(count - kept)
+                return .clause(clause)
+            }
+            assign(first, reason: Int32(clause))
+        }
+        list.removeLast(count - kept)
+        return nil
+    }
+
+    /// Adds a record's requires clauses (`¬record ∨ candidates…`) and constrains clauses
+    /// (`¬record ∨ ¬other` for each record of the constrained name outside the spec), loading the names
+    /// they mention. All are added even after a conflict, since they are added only once.
+    private mutating func encode(_ variable: Int) throws -> Conflict? {
+        var conflict: Conflict?
+        let dependencies = try pool.dependencies(of: variable)
+        firstRequirement[variable] = Int32(requirementParent.count)
+        requirementCount[variable] = Int32(dependencies.count)
+        var requirements: [(spec: Int, candidates: [Int32])] = []
+        for spec in dependencies {
+            requirements.append((Int(spec), Array(try pool.candidates(Int(spec)))))
+        }
+        for requirement in requirements { _ = addRequirement(parent: variable, spec: requirement.spec) }
+        sync()
+        let negated = Int32(variable * 2 + 1)
+        for requirement in requirements {
+            let found = add([negated] + requirement.candidates.map { $0 * 2 })
+            if conflict == nil { conflict = found }
+        }
+        for text in pool.records[variable].constrains {
+            guard let spec = try? pool.specId(text) else { continue }
+            let others = try pool.loadedMembers(Int(pool.specName[spec]))
+            sync()
+            for other in others where Int(other) != variable && !pool.specs[spec].matches(pool.records[Int(other)]) {
+                let found = add([negated, other * 2 + 1])
+                if conflict == nil { conflict = found }
+            }
+        }
+        return conflict
+    }
+}
