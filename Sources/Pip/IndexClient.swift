@@ -311,8 +311,7 @@ public actor IndexClient {
         if let expected = file.sha256, !allowed.isEmpty, !allowed.contains(expected) {
             throw PipError.wheel("\(file.fileName): the index's sha256 \(expected) is not one the requirements allow (\(allowed.sorted().joined(separator: ", ")))")
         }
-        if let cached = cachedWheel(file) {
-            let actual = try Self.sha256File(cached)
+        if let cached = cachedWheel(file), let actual = try? Self.sha256File(cached) {
             if actual == file.sha256 { return (cached, actual) }
             try? FileManager.default.removeItem(atPath: cached)
         }
@@ -364,8 +363,8 @@ public actor IndexClient {
         let actual = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         try Self.check(actual, file, allowed)
         let final = wheelPath(actual, fileName: file.fileName)
-        try? FileManager.default.removeItem(atPath: final)
-        try FileManager.default.moveItem(atPath: temporary, toPath: final)
+        // rename(2) replaces a file another build stored meanwhile in one step, so the path never goes missing.
+        guard rename(temporary, final) == 0 else { throw PipError.wheel("cannot store \(final): \(String(cString: strerror(errno)))") }
         return final
     }
 

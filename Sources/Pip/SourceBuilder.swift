@@ -177,10 +177,10 @@ public actor SourceBuilder {
         let cache = cacheDirectory(sdist, sha256: sha256)
         try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
         let final = cache + "/" + name
-        try? FileManager.default.removeItem(atPath: final)
-        // The hash first, so a wheel in the cache always has one (a killed run leaves a hash without a wheel).
+        // The hash first, so a wheel in the cache always has one (a killed run leaves a hash without a wheel);
+        // rename(2) replaces what a concurrent build of the same sdist stored in one step.
         try Data(try IndexClient.sha256File(built).utf8).write(to: URL(fileURLWithPath: final + ".sha256"), options: .atomic)
-        try FileManager.default.moveItem(atPath: built, toPath: final)
+        guard rename(built, final) == 0 else { throw PipError.build("cannot store \(final): \(String(cString: strerror(errno)))") }
         client.log("built \(name) from \(what) with \(runner.label) in \(Self.seconds(started.duration(to: .now)))")
         return BuiltWheel(path: final, fileName: name)
     }
