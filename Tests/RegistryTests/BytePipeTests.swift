@@ -36,17 +36,35 @@ import Testing
     }
 
     @Test func aFailedUploadReleasesABlockedWriter() async throws {
-        let pipe = BytePipe(capacity: 16, stall: .seconds(60))
+        // The stall window is long on purpose: this test checks the release, not the window (which has its own
+        // test), and under the full suite the pool this test resumes on can be held by blocking tests for a minute.
+        let pipe = BytePipe(capacity: 16, stall: .seconds(900))
         let bytes = [UInt8](repeating: 1, count: 16)
         try bytes.withUnsafeBytes { try pipe.write($0) }
-        let blocked = Task.detached { () -> StreamedUploadError? in
-            do { try bytes.withUnsafeBytes { try pipe.write($0) } } catch { return error as? StreamedUploadError }
-            return nil
+        // The writer blocks a thread of its own, as the layer writer does, not one of the concurrency pool's.
+        let outcome = WriterOutcome()
+        let writer = Thread {
+            do { try bytes.withUnsafeBytes { try pipe.write($0) } } catch { outcome.set(error as? StreamedUploadError) }
+            outcome.finish()
         }
+        writer.start()
         try await Task.sleep(for: .milliseconds(200))
         pipe.fail(.registry("answer 500"))
-        #expect(await blocked.value == .registry("answer 500"))
+        while !outcome.finished { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(outcome.error == .registry("answer 500"))
         let iterator = pipe.makeAsyncIterator()
         await #expect(throws: StreamedUploadError.registry("answer 500")) { _ = try await iterator.next() }
     }
+}
+
+/// What a writer thread ended with.
+final class WriterOutcome: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: StreamedUploadError?
+    private var done = false
+
+    func set(_ error: StreamedUploadError?) { lock.withLock { stored = error } }
+    func finish() { lock.withLock { done = true } }
+    var finished: Bool { lock.withLock { done } }
+    var error: StreamedUploadError? { lock.withLock { stored } }
 }
