@@ -256,8 +256,8 @@ public actor IndexClient {
             let source = RangeByteSource(client: self, url: file.url, size: total, tail: tail)
             return try await Self.wheelMetadata(source, file)
         case 200:
-            let path = try await store(response, file)
-            return try await Self.wheelMetadata(try FileByteSource(path: path), file)
+            let stored = try await store(response, file)
+            return try await Self.wheelMetadata(try FileByteSource(path: stored.path), file)
         default:
             await response.body.discard(from: file.url)
             throw Self.failure(response.status.code, label)
@@ -330,8 +330,7 @@ public actor IndexClient {
             await response.body.discard(from: file.url)
             throw Self.failure(response.status.code, label)
         }
-        let path = try await store(response, file, allowed: allowed)
-        return (path, try Self.sha256File(path))
+        return try await store(response, file, allowed: allowed)
     }
 
     /// The largest distribution file Kiln downloads. The biggest wheels on PyPI (CUDA builds of torch) are
@@ -339,7 +338,8 @@ public actor IndexClient {
     static let maxDistributionSize = 8 << 30
 
     /// Streams a 200 answer into the wheel cache, hashing as it writes; only a verified file is kept.
-    func store(_ response: HTTPClientResponse, _ file: DistributionFile, allowed: Set<String> = []) async throws -> String {
+    /// The stored path and the sha256 hashed on the way in (not read again).
+    func store(_ response: HTTPClientResponse, _ file: DistributionFile, allowed: Set<String> = []) async throws -> (path: String, sha256: String) {
         let directory = cacheDirectory.appendingPathComponent("wheels")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let temporary = directory.appendingPathComponent(".\(UUID().uuidString).part").path
@@ -365,7 +365,7 @@ public actor IndexClient {
         let final = wheelPath(actual, fileName: file.fileName)
         // rename(2) replaces a file another build stored meanwhile in one step, so the path never goes missing.
         guard rename(temporary, final) == 0 else { throw PipError.wheel("cannot store \(final): \(String(cString: strerror(errno)))") }
-        return final
+        return (final, actual)
     }
 
     static func check(_ actual: String, _ file: DistributionFile, _ allowed: Set<String>) throws {

@@ -111,12 +111,7 @@ public struct PipJob: Sendable {
     public func locked(_ resolution: Resolution) async throws -> [LockedWheel] {
         var result: [LockedWheel] = []
         for pick in resolution.picks {
-            let file: DistributionFile
-            switch pick.candidate.origin {
-            case let .wheel(wheel): file = wheel
-            case let .sdist(sdist): file = sdist
-            default: continue
-            }
+            guard let file = Wanted(pick: pick, requested: pick.requested, allowed: [])?.file else { continue }
             let sha256: String
             if let known = file.sha256 { sha256 = known } else { sha256 = try await client.wheel(file).sha256 }
             result.append(LockedWheel(name: pick.name, version: pick.candidate.version.description, url: Redaction.url(file.url), sha256: sha256))
@@ -129,13 +124,7 @@ public struct PipJob: Sendable {
     public func install(_ resolution: Resolution, installer: WheelInstaller, parallel: Int = 6) async throws -> [InstalledWheel] {
         var hashes: [String: Set<String>] = [:]
         for entry in file.entries where !entry.hashes.isEmpty { hashes[entry.requirement.key, default: []].formUnion(entry.hashes) }
-        let wanted = resolution.picks.compactMap { pick -> Wanted? in
-            switch pick.candidate.origin {
-            case let .wheel(file): return Wanted(file: file, requested: pick.requested, allowed: hashes[pick.key] ?? [])
-            case let .sdist(file): return Wanted(file: file, requested: pick.requested, allowed: hashes[pick.key] ?? [], key: pick.key, version: pick.candidate.version)
-            default: return nil
-            }
-        }
+        let wanted = resolution.picks.compactMap { Wanted(pick: $0, requested: $0.requested, allowed: hashes[$0.key] ?? []) }
         return try await Self.fetchAndInstall(wanted, client: client, builder: builder, installer: installer, parallel: parallel)
     }
 
@@ -179,6 +168,23 @@ public struct PipJob: Sendable {
         var allowed: Set<String>
         var key: String?
         var version: PythonVersion?
+
+        init(file: DistributionFile, requested: Bool, allowed: Set<String>, key: String? = nil, version: PythonVersion? = nil) {
+            self.file = file
+            self.requested = requested
+            self.allowed = allowed
+            self.key = key
+            self.version = version
+        }
+
+        /// What a resolution's pick installs: its wheel, or its sdist to build; nil for what stays as it is.
+        init?(pick: Resolution.Pick, requested: Bool, allowed: Set<String>) {
+            switch pick.candidate.origin {
+            case let .wheel(file): self.init(file: file, requested: requested, allowed: allowed)
+            case let .sdist(file): self.init(file: file, requested: requested, allowed: allowed, key: pick.key, version: pick.candidate.version)
+            case .installed, .unavailable: return nil
+            }
+        }
     }
 
     /// Fetches every wheel (building sdists' wheels), verified, then installs them.

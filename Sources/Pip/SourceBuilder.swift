@@ -50,7 +50,7 @@ public actor SourceBuilder {
     /// `cp311-manylinux_2_28_x86_64`: what a built wheel is built for.
     var tagKey: String { "cp\(target.major)\(target.minor)-\(target.platforms.first ?? "linux_\(target.machine)")" }
 
-    func cacheDirectory(_ sdist: DistributionFile, sha256: String) -> String {
+    func cacheDirectory(sha256: String) -> String {
         client.cacheDirectory.appendingPathComponent("built").appendingPathComponent(sha256).appendingPathComponent(tagKey).path
     }
 
@@ -96,8 +96,8 @@ public actor SourceBuilder {
 
     func loadMetadata(_ sdist: DistributionFile, key: String, version: PythonVersion) async throws -> CoreMetadata {
         let (path, sha256) = try await client.wheel(sdist)
-        let what = "\(sdist.fileName)"
-        let cache = cacheDirectory(sdist, sha256: sha256)
+        let what = sdist.fileName
+        let cache = cacheDirectory(sha256: sha256)
         if let data = FileManager.default.contents(atPath: cache + "/METADATA") {
             return try checked(CoreMetadata(data, source: what), key: key, version: version, what: what)
         }
@@ -135,7 +135,7 @@ public actor SourceBuilder {
     func build(_ sdist: DistributionFile, key: String, version: PythonVersion) async throws -> BuiltWheel {
         let (path, sha256) = try await client.wheel(sdist)
         let what = sdist.fileName
-        let cache = cacheDirectory(sdist, sha256: sha256)
+        let cache = cacheDirectory(sha256: sha256)
         if let cached = (try? FileManager.default.contentsOfDirectory(atPath: cache))?.first(where: { $0.hasSuffix(".whl") }) {
             // A cached wheel is checked against the sha256 recorded when it was built, as a downloaded one is.
             let recorded = try? String(contentsOfFile: cache + "/" + cached + ".sha256", encoding: .utf8)
@@ -174,7 +174,7 @@ public actor SourceBuilder {
         guard wheel.rank(target.tagRanks) != nil else {
             throw PipError.build("\(what): the build made \(name), which does not fit cp\(target.major)\(target.minor) on \(target.platforms.first ?? target.machine) (built with \(runner.label))")
         }
-        let cache = cacheDirectory(sdist, sha256: sha256)
+        let cache = cacheDirectory(sha256: sha256)
         try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
         let final = cache + "/" + name
         // The hash first, so a wheel in the cache always has one (a killed run leaves a hash without a wheel);
@@ -241,13 +241,7 @@ public actor SourceBuilder {
         var scheme = InstallScheme(sitePackages: space.site, scripts: space.scripts, headers: space.root + "/env/include",
                                    data: space.root + "/env", python: runner.interpreter)
         scheme.pythonVersion = target.python
-        let wanted = resolution.picks.compactMap { pick -> PipJob.Wanted? in
-            switch pick.candidate.origin {
-            case let .wheel(file): return PipJob.Wanted(file: file, requested: true, allowed: [])
-            case let .sdist(file): return PipJob.Wanted(file: file, requested: true, allowed: [], key: pick.key, version: pick.candidate.version)
-            default: return nil
-            }
-        }
+        let wanted = resolution.picks.compactMap { PipJob.Wanted(pick: $0, requested: true, allowed: []) }
         client.log("\(what): build environment: \(resolution.picks.map { "\($0.key)==\($0.candidate.version)" }.joined(separator: " "))")
         _ = try await PipJob.fetchAndInstall(wanted, client: client, builder: self, installer: WheelInstaller(scheme: scheme), parallel: 4,
                                      title: "fetch \(wanted.count) build requirements of \(what)")
