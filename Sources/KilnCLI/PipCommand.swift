@@ -52,6 +52,7 @@ struct PipOptions: ParsableArguments {
         let installed = sitePackages.map { InstalledDistribution.scan(sitePackages: $0) } ?? [:]
         let verbose = verbose
         let options = try self.builds.validated()
+        if options.noBuild, buildPython != nil { throw PlanError.invalid("--build-python has no effect with --no-build; give one or the other") }
         let builds = options.noBuild ? nil : SourceBuilds.host(python: buildPython, timeout: .seconds(options.buildTimeout), target: target.python)
         return PipJob(file: file, target: target, installed: installed, cacheDirectory: Fetcher.defaultCacheDirectory, http: HTTPClients.shared(),
                       builds: builds, log: { line in if verbose { Console.line("kiln: \(line)") } })

@@ -14,6 +14,7 @@ struct SourceBuildOptions: ParsableArguments {
 
     func validated() throws -> SourceBuildOptions {
         guard buildTimeout > 0 else { throw PlanError.invalid("--build-timeout \(buildTimeout): give a number of seconds above 0") }
+        if noBuild, buildTimeout != Self.defaultTimeout { throw PlanError.invalid("--build-timeout has no effect with --no-build; give one or the other") }
         return self
     }
 

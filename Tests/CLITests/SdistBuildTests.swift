@@ -103,6 +103,11 @@ import TestSupport
             #expect(failed.stderr.split(separator: "\n").filter { $0.hasPrefix("kiln: error:") }.count == 1)
             #expect(!FileManager.default.fileExists(atPath: work.file("failed")))
         }
+        // Flags that would have no effect are refused.
+        for flags in [["--no-build", "--build-python", "python3"], ["--no-build", "--build-timeout", "5"]] {
+            let refused = try KilnBinary.run(["pip", "resolve", "-r", work.file("requirements.txt"), "--index-url", index.url()] + flags, environment: environment)
+            #expect(refused.status != 0 && refused.stderr.contains("has no effect with --no-build"), "\(flags): \(refused.stderr)")
+        }
         // The flags need an environment to act on.
         let stray = try KilnBinary.run(["build", "--base", "scratch", "--no-build", "--output", "oci:\(work.file("x")):1"], environment: environment)
         #expect(stray.status != 0 && stray.stderr.contains("--no-build and --build-timeout need an environment"), "\(stray.stderr)")
