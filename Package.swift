@@ -59,7 +59,7 @@ let package = Package(
                                               .product(name: "Yams", package: "Yams")]),
         // Python packaging without pip: PEP 440/508, requirement files, the simple API, wheel tags, the
         // PubGrub resolver, the PEP 427 installer, the PEP 517 build frontend.
-        .target(name: "Pip", dependencies: ["Archive", "CZlib", "HTTP", "OCI", "Progress",
+        .target(name: "Pip", dependencies: ["Archive", "CZlib", "HTTP", "OCI", "Plan", "Progress",
                                             .product(name: "Crypto", package: "swift-crypto"),
                                             .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                             .product(name: "NIOCore", package: "swift-nio"),

@@ -27,12 +27,15 @@ extension ByteSink {
 public final class HashingSink: ByteSink {
     private let next: ByteSink
     public private(set) var counter = DigestCounter()
+    /// While false, bytes are hashed and counted but not handed on: the stage after this one gets them in
+    /// another form (a wheel member's deflate data, spliced into the gzip stream as it is).
+    public var forwarding = true
 
     public init(next: ByteSink) { self.next = next }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         counter.update(bytes)
-        try next.write(bytes)
+        if forwarding { try next.write(bytes) }
     }
 
     public func finish() throws { try next.finish() }

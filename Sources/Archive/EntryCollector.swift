@@ -81,6 +81,15 @@ public enum EntryCollector {
             }
             let root = realpathString(input.source) ?? input.source
             try walk(directory: input.source, root: root, relative: "", destination: destination, origin: origin, into: &found)
+            for staged in input.members {
+                let relative = try normalizeDestination("/" + staged.path)
+                guard !relative.isEmpty, !staged.path.hasPrefix("/") else {
+                    throw ArchiveError.invalidDestination(staged.path, reason: "an archive member's path must be relative to its input")
+                }
+                let mode: UInt32 = staged.mode & 0o111 != 0 ? 0o755 : 0o644
+                found.append(Found(entry: LayerEntry(path: destination.isEmpty ? relative : destination + "/" + relative,
+                                                     kind: .member(staged.member), mode: mode), origin: origin))
+            }
         } else {
             found.append(try entry(for: input.source, info: info, root: nil, relative: "", destination: destination, origin: origin))
         }

@@ -32,6 +32,8 @@ public final class GzipSink: ByteSink {
     private var length: UInt64 = 0
     private var started = false
     private var finished = false
+    /// Whether a spliced member was written.
+    private var spliced = false
 
     public init(next: ByteSink, level: Int32 = GzipSink.level) throws {
         self.next = next
@@ -55,13 +57,49 @@ public final class GzipSink: ByteSink {
     public func finish() throws {
         guard !finished else { return }
         finished = true
+        // After a spliced member with nothing behind it, there is no member left to end.
+        if length > 0 || !spliced { try endMember() }
+        try next.finish()
+    }
+
+    /// Ends the current member: its last block (final), then the trailer; the next write starts a new one.
+    private func endMember() throws {
         try submit(last: true)
         while !pending.isEmpty { try drainOne() }
+        try Self.trailer(crc: UInt32(truncatingIfNeeded: crc), length: length).withUnsafeBytes { try next.write($0) }
+        crc = crc32(0, nil, 0)
+        length = 0
+        dictionary = []
+        started = false
+    }
+
+    static func trailer(crc: UInt32, length: UInt64) -> [UInt8] {
         var trailer = [UInt8]()
-        for shift in stride(from: 0, to: 32, by: 8) { trailer.append(UInt8(truncatingIfNeeded: UInt32(crc) >> UInt32(shift))) }
+        for shift in stride(from: 0, to: 32, by: 8) { trailer.append(UInt8(truncatingIfNeeded: crc >> UInt32(shift))) }
         for shift in stride(from: 0, to: 32, by: 8) { trailer.append(UInt8(truncatingIfNeeded: length >> UInt64(shift))) }
-        try trailer.withUnsafeBytes { try next.write($0) }
-        try next.finish()
+        return trailer
+    }
+
+    // MARK: Splicing deflate data that is already compressed
+
+    /// Starts a gzip member whose deflate data the caller passes as it is (`writeSpliced`), such as a wheel
+    /// member's: the bytes before it end a member of their own. A gzip file may hold many members, and
+    /// readers (RFC 1952 §2.2, Go's and Python's gzip, zlib's gunzip) read them as one stream. Where the
+    /// members are cut depends only on the input, so the output stays reproducible.
+    public func beginSplice() throws {
+        if length > 0 { try endMember() }
+        spliced = true
+        try Self.header.withUnsafeBytes { try next.write($0) }
+    }
+
+    /// Raw deflate data of the spliced member, a complete deflate stream once all of it is written.
+    public func writeSpliced(_ bytes: UnsafeRawBufferPointer) throws {
+        try next.write(bytes)
+    }
+
+    /// Ends the spliced member with the CRC-32 and length of the bytes its deflate data stands for.
+    public func endSplice(crc: UInt32, size: Int64) throws {
+        try Self.trailer(crc: crc, length: UInt64(size)).withUnsafeBytes { try next.write($0) }
     }
 
     private func submit(last: Bool) throws {
@@ -70,7 +108,12 @@ public final class GzipSink: ByteSink {
         block = []
         block.reserveCapacity(Self.blockSize)
         pending.append(job)
-        queue.async { job.run() }
+        // A short last block (the tar headers between spliced members) costs less here than a hand-off to a worker.
+        if last, pending.count == 1, job.input.count < Self.window {
+            job.run()
+        } else {
+            queue.async { job.run() }
+        }
         while pending.count > maxInFlight { try drainOne() }
     }
 

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Plan
 
 /// One member of a layer, already mapped to its path in the image.
 public struct LayerEntry: Sendable, Equatable {
@@ -13,6 +14,8 @@ public struct LayerEntry: Sendable, Equatable {
         case symlink(target: String)
         /// A second name for a file already in this layer, at `target` (an image path).
         case hardlink(target: String)
+        /// A regular file whose bytes are a member of an archive (a wheel), read from it when the layer is written.
+        case member(ArchiveMember)
     }
 
     /// The path in the image, relative to `/`, without a trailing slash: `var/azureml-app/score.py`.
@@ -20,6 +23,15 @@ public struct LayerEntry: Sendable, Equatable {
     public var kind: Kind
     /// Permission bits only.
     public var mode: UInt32
+
+    /// The bytes a regular file holds; 0 for the other kinds.
+    public var fileSize: Int64 {
+        switch kind {
+        case let .file(_, size): return size
+        case let .member(member): return member.size
+        default: return 0
+        }
+    }
 
     public init(path: String, kind: Kind, mode: UInt32) {
         self.path = path

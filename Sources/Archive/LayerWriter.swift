@@ -1,4 +1,5 @@
 import OCI
+import Plan
 import Progress
 #if canImport(Glibc)
 import Glibc
@@ -54,17 +55,26 @@ public enum LayerWriter {
         defer { buffer.deallocate() }
         var directory = ParentDirectory()
         defer { directory.close() }
+        let members = MemberReader(chunk: readChunk / 4)
         do {
             for entry in entries {
-                guard case let .file(source, size) = entry.kind else {
-                    try tar.addHeaderOnly(entry)
-                    continue
-                }
-                try tar.addFile(path: entry.path, mode: entry.mode, size: size) { write in
-                    try copyFile(source, size: size, buffer: buffer, directory: &directory) { piece in
-                        try write(piece)
-                        progress?.advance(by: Int64(piece.count))
+                switch entry.kind {
+                case let .file(source, size):
+                    try tar.addFile(path: entry.path, mode: entry.mode, size: size) { write in
+                        try copyFile(source, size: size, buffer: buffer, directory: &directory) { piece in
+                            try write(piece)
+                            progress?.advance(by: Int64(piece.count))
+                        }
                     }
+                case let .member(member):
+                    try tar.addFile(path: entry.path, mode: entry.mode, size: member.size) { write in
+                        try copyMember(member, reader: members, splicingInto: compressor as? GzipSink, tarHash: tarHash) { piece in
+                            try write(piece)
+                            progress?.advance(by: Int64(piece.count))
+                        }
+                    }
+                default:
+                    try tar.addHeaderOnly(entry)
                 }
             }
             try tar.finish()
@@ -74,6 +84,26 @@ public enum LayerWriter {
         }
         return LayerBlob(digest: blobHash.digest, diffID: tarHash.digest, size: blobHash.count,
                          uncompressedSize: tarHash.count, mediaType: compression.ociMediaType, path: path)
+    }
+
+    /// Members whose deflate data is at least this long go into a gzip layer as they are, in a gzip member of
+    /// their own; shorter ones are inflated into the stream, where a member's ~40 bytes of framing would
+    /// cost more than recompressing them. A zip deflates each file on its own, so splicing loses nothing
+    /// of the compression.
+    static let spliceMinimum: Int64 = 4 << 10
+
+    /// Writes `member`'s bytes to the tar (`write`). When the layer is gzip and the member is long deflate data,
+    /// that data is spliced into the gzip stream as it is, and the tar sees the inflated bytes only for the diffID.
+    static func copyMember(_ member: ArchiveMember, reader: MemberReader, splicingInto gzip: GzipSink?, tarHash: HashingSink,
+                           write: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard let gzip, member.method == 8, member.compressedSize >= spliceMinimum else {
+            return try reader.read(member, raw: nil, write: write)
+        }
+        try gzip.beginSplice()
+        tarHash.forwarding = false
+        defer { tarHash.forwarding = true }
+        try reader.read(member, raw: { try gzip.writeSpliced($0) }, write: write)
+        try gzip.endSplice(crc: member.crc32, size: member.size)
     }
 
     static func copyFile(_ source: String, size: Int64, buffer: UnsafeMutableRawBufferPointer, directory: inout ParentDirectory,

@@ -1,3 +1,4 @@
+import OCI
 import Crypto
 
 /// MD5 of a stream: conda records and `@EXPLICIT` lines still identify packages by it.
@@ -6,5 +7,5 @@ struct MD5Counter {
 
     mutating func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bufferPointer: bytes) }
 
-    func finalize() -> String { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
+    func finalize() -> String { hasher.finalize().hexString }
 }

@@ -18,7 +18,8 @@ public enum EnvironmentLayers {
         for wheel in result.wheels {
             owners.append(Owner(name: "pip \(wheel.name) \(wheel.version)", files: wheel.files.map { String($0.dropFirst(result.root.path.count + 1)) }))
         }
-        return try split(result.root, prefix: result.prefix, owners: owners, packageCount: result.records.count + result.wheels.count, work: work)
+        return try split(result.root, prefix: result.prefix, owners: owners, packageCount: result.records.count + result.wheels.count,
+                         deferred: result.deferred, work: work)
     }
 
     /// A package (conda or pip) and the files it put in the prefix, relative to it.
@@ -39,21 +40,27 @@ public enum EnvironmentLayers {
     }
 
     /// Moves each big package's files into its own tree; the rest stay for the shared layer.
-    static func split(_ root: URL, prefix: String, owners: [Owner], packageCount: Int, work: URL) throws -> [LayerSpec] {
+    /// Files in `deferred` (left in their wheels) move with their package as the others do.
+    static func split(_ root: URL, prefix: String, owners: [Owner], packageCount: Int, deferred: DeferredMembers? = nil,
+                      work: URL) throws -> [LayerSpec] {
         var sizes: [String: Int64] = [:]
         var owner: [String: String] = [:]
         for package in owners {
             for file in package.files { owner[file] = package.name }
             sizes[package.name] = package.files.reduce(0) { total, file in
-                total + ((try? FileManager.default.attributesOfItem(atPath: root.appendingPathComponent(file).path)[.size] as? Int64) ?? 0)
+                let path = root.appendingPathComponent(file).path
+                return total + (deferred?.size(of: path) ?? (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0)
             }
         }
         let big = sizes.filter { $0.value >= ownLayerThreshold }.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(maxOwnLayers).map(\.key).sorted()
         var layers: [LayerSpec] = []
         for name in big {
             let tree = work.appendingPathComponent("layer-\(name.replacingOccurrences(of: " ", with: "-"))")
+            // The tree is the layer input's source even when every file of the package stays in its wheel.
+            try FileManager.default.createDirectory(at: tree, withIntermediateDirectories: true)
             for (file, owned) in owner where owned == name {
                 let source = root.appendingPathComponent(file)
+                if let deferred, deferred.move(source.path, to: tree.appendingPathComponent(file).path) { continue }
                 guard let type = (try? FileManager.default.attributesOfItem(atPath: source.path))?[.type] as? FileAttributeType else { continue }
                 let target = tree.appendingPathComponent(file)
                 try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -64,11 +71,12 @@ public enum EnvironmentLayers {
                     try FileManager.default.moveItem(at: source, to: target)
                 }
             }
-            layers.append(LayerSpec(kind: .environment, description: name, inputs: [LayerInput(source: tree.path, destination: prefix)]))
+            layers.append(LayerSpec(kind: .environment, description: name,
+                                    inputs: [LayerInput(source: tree.path, destination: prefix, members: deferred?.take(under: tree.path) ?? [])]))
         }
         let rest = prefix == "/" ? "pip packages (\(packageCount - big.count))" : "conda environment \(prefix) (\(packageCount - big.count) packages, conda-meta)"
         layers.append(LayerSpec(kind: .environment, description: rest,
-                                inputs: [LayerInput(source: root.path, destination: prefix)]))
+                                inputs: [LayerInput(source: root.path, destination: prefix, members: deferred?.take(under: root.path) ?? [])]))
         return layers
     }
 }

@@ -24,6 +24,8 @@ public enum EnvironmentStage {
         public var lockedWheels: [LockedWheel] = []
         /// Variables the image needs: `PATH`, `LD_LIBRARY_PATH`, and the plan's prefix variable.
         public var env: [EnvVar]
+        /// Files under `root` that were left in their wheels, for the layers to read from there (nil: all on disk).
+        public var deferred: DeferredMembers?
 
         /// False when the requirements went into the base image's python, with no conda environment.
         public var isConda: Bool { !records.isEmpty }
@@ -42,13 +44,16 @@ public enum EnvironmentStage {
     /// installed for the python found in `baseLayers` (the base image's layer blobs, oldest first), and
     /// `root` stands for the image's `/`. sdists are built through `sandbox` (nil: not built). Warnings and
     /// progress go to `log`.
+    /// With `forLayers`, wheel members are not written under `root` but left in `Result.deferred`.
     public static func run(_ plan: EnvironmentPlan, platform: Platform, glibc: String?, baseEnv: [String], baseLayers: [String] = [],
-                           root: URL, epoch: Int64, fetcher: Fetcher, sandbox: BuildSandbox? = nil, log: (String) -> Void) async throws -> Result {
+                           root: URL, epoch: Int64, fetcher: Fetcher, sandbox: BuildSandbox? = nil, forLayers: Bool = false,
+                           log: (String) -> Void) async throws -> Result {
+        let deferred = forLayers ? DeferredMembers() : nil
         // An environment file with only a `pip:` section needs no conda: it is for the base's python.
         let pipOnly = try plan.lockedFile == nil ? plan.environmentFile.map(EnvironmentFile.load).flatMap { $0.dependencies.isEmpty ? $0 : nil } : nil
         guard plan.usesConda, pipOnly == nil else {
             return try await overBasePython(plan, file: pipOnly, platform: platform, glibc: glibc, baseEnv: baseEnv, baseLayers: baseLayers,
-                                            root: root, epoch: epoch, fetcher: fetcher, sandbox: sandbox, log: log)
+                                            root: root, epoch: epoch, fetcher: fetcher, sandbox: sandbox, deferred: deferred, log: log)
         }
         let solved = try await solve(plan, platform: platform, glibc: glibc, fetcher: fetcher)
         let (file, subdir, virtual, specs, channels, records) = (solved.file, solved.subdir, solved.virtual, solved.specs, solved.channels, solved.records)
@@ -64,7 +69,7 @@ public enum EnvironmentStage {
         if requirements != nil || plan.lockedFile != nil {
             let destination = try PipStage.condaDestination(records: records, virtual: virtual, platform: platform, root: root, prefix: prefix)
             pip = try await PipStage.run(plan, requirements: requirements, destination: destination, subdir: subdir, epoch: epoch,
-                                         fetcher: fetcher, sandbox: sandbox, log: log)
+                                         fetcher: fetcher, sandbox: sandbox, deferred: deferred, log: log)
         }
         if let output = plan.writeLock {
             let condaLock = LockFile.condaLock(records, platform: subdir, channels: channels, specs: specs)
@@ -75,13 +80,14 @@ public enum EnvironmentStage {
         if let variable = plan.prefixVariable { env.append(EnvVar(key: variable, value: prefix)) }
         let libraries = baseEnv.first { $0.hasPrefix("LD_LIBRARY_PATH=") }.map { ":" + $0.dropFirst(16) } ?? ""
         env.append(EnvVar(key: "LD_LIBRARY_PATH", value: "\(prefix)/lib\(libraries)"))
-        return Result(prefix: prefix, root: root, records: records, wheels: pip.installed, lockedWheels: pip.locked, env: env)
+        return Result(prefix: prefix, root: root, records: records, wheels: pip.installed, lockedWheels: pip.locked, env: env, deferred: deferred)
     }
 
     /// pip without conda: the requirements, installed for the base image's python into its
     /// site-packages. The result's prefix is `/`, and `root` holds the new files at their image paths.
     static func overBasePython(_ plan: EnvironmentPlan, file: EnvironmentFile?, platform: Platform, glibc: String?, baseEnv: [String], baseLayers: [String],
-                               root: URL, epoch: Int64, fetcher: Fetcher, sandbox: BuildSandbox?, log: (String) -> Void) async throws -> Result {
+                               root: URL, epoch: Int64, fetcher: Fetcher, sandbox: BuildSandbox?, deferred: DeferredMembers?,
+                               log: (String) -> Void) async throws -> Result {
         guard !plan.virtualPackages.contains(where: { !$0.hasPrefix("__glibc=") }), plan.channels.isEmpty, plan.writeLock == nil else {
             throw PlanError.invalid("channels, virtual packages and --lock need a conda environment (an environment file or a lock)")
         }
@@ -106,10 +112,10 @@ public enum EnvironmentStage {
         let destination = PipStage.Destination(target: target, scheme: scheme, stagedSitePackages: staged + python.sitePackages,
                                                python: BuildPython(interpreter: python.interpreter, stagedRoot: staged, prefix: "/", version: target.python))
         let pip = try await PipStage.run(plan, requirements: requirements, destination: destination, subdir: subdir, epoch: epoch,
-                                         fetcher: fetcher, sandbox: sandbox, log: log)
+                                         fetcher: fetcher, sandbox: sandbox, deferred: deferred, log: log)
         let path = basePath(baseEnv)
         let env = path.split(separator: ":").contains(Substring(python.scripts)) ? [] : [EnvVar(key: "PATH", value: "\(python.scripts):\(path)")]
-        return Result(prefix: "/", root: root, records: [], wheels: pip.installed, lockedWheels: pip.locked, env: env)
+        return Result(prefix: "/", root: root, records: [], wheels: pip.installed, lockedWheels: pip.locked, env: env, deferred: deferred)
     }
 
     /// The base image's `PATH`, or the usual default.

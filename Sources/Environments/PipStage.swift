@@ -49,7 +49,7 @@ enum PipStage {
     }
 
     static func run(_ plan: EnvironmentPlan, requirements: RequirementsFile?, destination: Destination, subdir: String, epoch: Int64,
-                    fetcher: Fetcher, sandbox: BuildSandbox?, log: (String) -> Void) async throws -> Result {
+                    fetcher: Fetcher, sandbox: BuildSandbox?, deferred: DeferredMembers?, log: (String) -> Void) async throws -> Result {
         var lockedWheels: [LockedWheel] = []
         if let locked = plan.lockedFile, let data = FileManager.default.contents(atPath: locked) {
             lockedWheels = try PipLock.read(String(decoding: data, as: UTF8.self), platform: subdir, what: locked)
@@ -67,7 +67,8 @@ enum PipStage {
         }
         let job = PipJob(file: requirements, target: target, installed: installed, cacheDirectory: fetcher.cacheDirectory, http: fetcher.http,
                          builds: builds, log: { _ in })
-        let installer = WheelInstaller(scheme: destination.scheme, epoch: Date(timeIntervalSince1970: TimeInterval(epoch)))
+        var installer = WheelInstaller(scheme: destination.scheme, epoch: Date(timeIntervalSince1970: TimeInterval(epoch)))
+        installer.deferred = deferred
         if !lockedWheels.isEmpty {
             log("pip: installing \(lockedWheels.count) locked wheels for \(target.python)")
             let wheels = try await job.install(locked: lockedWheels, requested: Set(requirements.entries.map(\.requirement.key)), installer: installer)

@@ -37,7 +37,7 @@ public struct HTTPCache: Sendable {
     /// The cache key for `url` fetched with `variant` (an Accept header, say): a SHA-256, so that
     /// credentials in the URL never reach a file name.
     public static func key(_ url: String, variant: String = "") -> String {
-        SHA256.hash(data: Data((url + "\n" + variant).utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data((url + "\n" + variant).utf8)).hexString
     }
 
     /// GETs `request` (made with the validators' headers), retried by `policy`, and returns the body from

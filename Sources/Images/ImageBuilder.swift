@@ -44,37 +44,27 @@ public struct ImageBuilder: Sendable {
         var config = base.config
         var layers = base.layers.map(Self.ociLayer)
         var history = config.history ?? []
+        // First what each layer holds and whether the cache has it; then the misses, written side by side.
+        var slots: [Layer?] = []
+        var pending: [PendingLayer] = []
         for (number, spec) in plan.orderedLayers.enumerated() {
             let entries = try EntryCollector.collect(spec.inputs)
             guard !entries.isEmpty else { continue }
+            history.append(.init(created: created, createdBy: "kiln build: \(spec.description)"))
             let key = layerCache.flatMap { _ in LayerCache.key(entries, compression: plan.compression, epoch: plan.sourceDateEpoch) }
             if let key, let cached = layerCache?.layer(for: key) {
-                layers.append(cached)
+                slots.append(cached)
                 reusedLayers += 1
-                history.append(.init(created: created, createdBy: "kiln build: \(spec.description)"))
                 continue
             }
-            let temporary = workDirectory.appendingPathComponent("layer-\(number).tmp").path
-            let bytes = entries.reduce(Int64(0)) { total, entry in
-                if case let .file(_, size) = entry.kind { return total + size }
-                return total
-            }
-            let name = "layer \(number + 1)/\(plan.orderedLayers.count) (\(spec.description))"
-            let progress = Progress.start("write \(name)", total: bytes)
-            defer { progress.fail() }
-            let stream = Self.streams(spec, cacheMissed: key != nil) ? layerUploads?.open(name) : nil
-            let blob = try LayerWriter.write(entries: entries, compression: plan.compression, mtime: plan.sourceDateEpoch,
-                                             to: temporary, progress: progress, stream: stream)
-            progress.finish()
-            let final = blobs.appendingPathComponent(blob.digest.encoded).path
-            guard rename(temporary, final) == 0 else {
-                throw ImageError.output("cannot move layer into \(blobs.path): \(String(cString: strerror(errno)))")
-            }
-            let layer = Layer(descriptor: blob.descriptor, diffID: blob.diffID, blob: .file(final), uncompressedSize: blob.uncompressedSize)
-            layers.append(layer)
-            if let key { layerCache?.store(layer, for: key) }
-            history.append(.init(created: created, createdBy: "kiln build: \(spec.description)"))
+            pending.append(PendingLayer(slot: slots.count, number: number, spec: spec, entries: entries, key: key))
+            slots.append(nil)
         }
+        for (pendingLayer, layer) in zip(pending, try write(pending, plan: plan, into: blobs)) {
+            slots[pendingLayer.slot] = layer
+            if let key = pendingLayer.key { layerCache?.store(layer, for: key) }
+        }
+        layers += slots.compactMap { $0 }
 
         config.created = created
         config.rootfs = .init(diffIDs: layers.map(\.diffID))
@@ -117,7 +107,103 @@ public struct ImageBuilder: Sendable {
     }
 }
 
+/// The layers being written on several threads: which to take next, and what each gave.
+final class WrittenLayers: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [Result<Layer, Error>?]
+    private var order: [Int]
+    private var failed = false
+
+    init(count: Int, order: [Int]) {
+        results = Array(repeating: nil, count: count)
+        self.order = order.reversed()
+    }
+
+    /// The next layer to write; nil when none is left or one has failed.
+    func next() -> Int? {
+        lock.withLock { failed ? nil : order.popLast() }
+    }
+
+    func set(_ index: Int, _ result: Result<Layer, Error>) {
+        lock.withLock {
+            results[index] = result
+            if case .failure = result { failed = true }
+        }
+    }
+
+    func throwFirstFailure() throws {
+        for case let .failure(error)? in lock.withLock({ results }) { throw error }
+    }
+
+    func all() throws -> [Layer] {
+        try lock.withLock { results }.map { result in
+            guard let result else { throw ImageError.output("a layer was not written") }
+            return try result.get()
+        }
+    }
+}
+
+/// A layer the cache did not have, to be written.
+struct PendingLayer: Sendable {
+    /// Its place among the plan's new layers.
+    var slot: Int
+    var number: Int
+    var spec: LayerSpec
+    var entries: [LayerEntry]
+    var key: String?
+}
+
 extension ImageBuilder {
+    /// Writes `pending` into `blobs`, the layers that stream to an upload one at a time, the others up to one per core
+    /// at once (an environment's layers are mostly inflating and hashing, on one core each). Results come in order.
+    func write(_ pending: [PendingLayer], plan: BuildPlan, into blobs: URL) throws -> [Layer] {
+        let streamed = pending.map { Self.streams($0.spec, cacheMissed: $0.key != nil) && layerUploads != nil }
+        let parallel = pending.indices.filter { !streamed[$0] }
+        let results = WrittenLayers(count: pending.count, order: parallel)
+        let reporter = Progress.reporter
+        let finished = DispatchGroup()
+        // Threads of their own, not the dispatch pool: a writer blocks on its compressor's workers, which use that pool.
+        for _ in 0..<min(max(1, ProcessInfo.processInfo.activeProcessorCount), parallel.count) {
+            finished.enter()
+            Thread.detachNewThread { [self] in
+                defer { finished.leave() }
+                Progress.$reporter.withValue(reporter) {
+                    while let index = results.next() {
+                        results.set(index, Result { try writeLayer(pending[index], plan: plan, into: blobs, stream: nil) })
+                    }
+                }
+            }
+        }
+        finished.wait()
+        try results.throwFirstFailure()
+        for index in pending.indices where streamed[index] {
+            let name = Self.layerName(pending[index], count: plan.orderedLayers.count)
+            results.set(index, Result { try writeLayer(pending[index], plan: plan, into: blobs, stream: layerUploads?.open(name)) })
+            try results.throwFirstFailure()
+        }
+        return try results.all()
+    }
+
+    static func layerName(_ layer: PendingLayer, count: Int) -> String {
+        "layer \(layer.number + 1)/\(count) (\(layer.spec.description))"
+    }
+
+    /// Writes one layer into `blobs`, named by its digest.
+    func writeLayer(_ layer: PendingLayer, plan: BuildPlan, into blobs: URL, stream: LayerStream?) throws -> Layer {
+        let temporary = workDirectory.appendingPathComponent("layer-\(layer.number).tmp").path
+        let bytes = layer.entries.reduce(Int64(0)) { $0 + $1.fileSize }
+        let progress = Progress.start("write \(Self.layerName(layer, count: plan.orderedLayers.count))", total: bytes)
+        defer { progress.fail() }
+        let blob = try LayerWriter.write(entries: layer.entries, compression: plan.compression, mtime: plan.sourceDateEpoch,
+                                         to: temporary, progress: progress, stream: stream)
+        progress.finish()
+        let final = blobs.appendingPathComponent(blob.digest.encoded).path
+        guard rename(temporary, final) == 0 else {
+            throw ImageError.output("cannot move layer into \(blobs.path): \(String(cString: strerror(errno)))")
+        }
+        return Layer(descriptor: blob.descriptor, diffID: blob.diffID, blob: .file(final), uncompressedSize: blob.uncompressedSize)
+    }
+
     /// `text` with each `${NAME}` replaced by NAME's value in `env` (`KEY=VALUE` entries), or "" when unset.
     static func expand(_ text: String, from env: [String]) -> String {
         var values: [String: String] = [:]

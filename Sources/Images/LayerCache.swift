@@ -51,6 +51,11 @@ public struct LayerCache: Sendable {
                 var info = stat()
                 guard LongPath.lstat(source, &info) == 0 else { return nil }
                 add("f \(size) \(info.st_dev) \(info.st_ino) \(info.st_size) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec) \(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec)\n")
+            case let .member(member):
+                // The archive is named by its content (a cached wheel) and never rewritten; its times still go in.
+                var info = stat()
+                guard LongPath.lstat(member.archive, &info) == 0 else { return nil }
+                add("m \(member.archive)\u{0}\(member.localHeaderOffset) \(member.compressedSize) \(member.size) \(member.crc32) \(info.st_ino) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)\n")
             default:
                 add("\(entry.kind)\n")
             }

@@ -102,6 +102,7 @@ extension Kiln {
         }
         return try await EnvironmentStage.run(environment, platform: platform, glibc: glibc, baseEnv: base.config.config?.env ?? [],
                                               baseLayers: layers, root: work.appendingPathComponent("environment"),
-                                              epoch: plan.sourceDateEpoch, fetcher: options.fetcher, sandbox: sandbox, log: options.log)
+                                              epoch: plan.sourceDateEpoch, fetcher: options.fetcher, sandbox: sandbox, forLayers: true,
+                                              log: options.log)
     }
 }

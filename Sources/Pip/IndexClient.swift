@@ -360,7 +360,7 @@ public actor IndexClient {
             if let error = error as? HTTPError { throw PipError.wheel("\(file.fileName): \(error)") }
             throw PipError.wheel("\(Redaction.url(file.url)): download failed: \(error)")
         }
-        let actual = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let actual = hasher.finalize().hexString
         try Self.check(actual, file, allowed)
         let final = wheelPath(actual, fileName: file.fileName)
         // rename(2) replaces a file another build stored meanwhile in one step, so the path never goes missing.
@@ -377,14 +377,14 @@ public actor IndexClient {
         }
     }
 
-    static func sha256Hex(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }
+    static func sha256Hex(_ data: Data) -> String { SHA256.hash(data: data).hexString }
 
     static func sha256File(_ path: String) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw PipError.wheel("cannot read \(path)") }
         defer { try? handle.close() }
         var hasher = SHA256()
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.finalize().hexString
     }
 
     static func path(fromFileURL url: String) -> String {

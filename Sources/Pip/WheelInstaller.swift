@@ -1,4 +1,6 @@
+import OCI
 import Crypto
+import Plan
 import Foundation
 
 /// Where a wheel's parts go (absolute paths on the build machine), and the interpreter its scripts name.
@@ -52,6 +54,10 @@ public struct WheelInstaller: Sendable {
     /// Where wheels are unpacked once and linked from (nil: every install inflates). Used when files may
     /// carry mtime 0, the cached files' (`epoch` nil or 0).
     public var unpacked: UnpackedWheels?
+    /// When set, the install is for a layer: members with a RECORD hash are not written but left in
+    /// `deferred`, to be read from the wheel when the layer is written (scripts, `.dist-info` and the
+    /// files Kiln generates are still written).
+    public var deferred: DeferredMembers?
 
     public init(scheme: InstallScheme, installer: String = "kiln", epoch: Date? = nil) {
         self.scheme = scheme
@@ -81,7 +87,12 @@ public struct WheelInstaller: Sendable {
         }
         let dataDirectory = String(distInfo.dropLast(10)) + ".data"
         var cached: UnpackedWheels.Entry?
-        if let unpacked, (epoch?.timeIntervalSince1970 ?? 0) == 0 {
+        var recorded: [String: RecordLine] = [:]
+        let absolutePath = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        if deferred != nil, let record = zip.entries.first(where: { $0.name == distInfo + "/RECORD" }) {
+            recorded = Self.recordLines(try await zip.contents(record))
+        }
+        if let unpacked, deferred == nil, (epoch?.timeIntervalSince1970 ?? 0) == 0 {
             cached = try await unpacked.entry(for: zip, key: try Self.contentKey(path), fileName: fileName)
         }
         var written: [Written] = []
@@ -113,9 +124,20 @@ public struct WheelInstaller: Sendable {
                 }
             }
             let destination = try Self.contained(relative, in: destinationRoot, member: name, wheel: fileName)
+            let executable = (entry.unixMode ?? 0) & 0o111 != 0
+            // A deferred member needs no directory on disk: the layer adds its parents.
+            if let deferred, !isScript, components.first.map(String.init) != distInfo, let line = recorded[name],
+               let digest = line.sha256, line.size == nil || line.size == entry.size {
+                deferred.add(destination, member: ArchiveMember(archive: absolutePath, name: "\(fileName): \(name)", localHeaderOffset: entry.localHeaderOffset,
+                                                                method: entry.method, compressedSize: entry.compressedSize, size: entry.size,
+                                                                crc32: entry.crc32, sha256: digest.hexString),
+                             mode: executable ? 0o755 : 0o644)
+                written.append(Written(path: destination, sha256: Self.recordHash(digest), size: Int(entry.size)))
+                continue
+            }
+            deferred?.forget(destination)
             let parent = (destination as NSString).deletingLastPathComponent
             if made.insert(parent).inserted { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
-            let executable = (entry.unixMode ?? 0) & 0o111 != 0
             if isScript {
                 scriptNames.insert(relative)
                 var content = try await zip.contents(entry)
@@ -136,6 +158,7 @@ public struct WheelInstaller: Sendable {
             for point in points where !scriptNames.contains(point.name) {
                 let destination = try Self.contained(point.name, in: scheme.scripts, member: "entry point \(point.name)", wheel: fileName)
                 try FileManager.default.createDirectory(atPath: scheme.scripts, withIntermediateDirectories: true)
+                deferred?.forget(destination)
                 written.append(try write(Data(Self.script(point, python: scheme.python).utf8), to: destination, mode: 0o755))
             }
         }
@@ -198,9 +221,67 @@ public struct WheelInstaller: Sendable {
         try MemberWriter(epoch: epoch).write(data, to: path, mode: mode)
     }
 
+    /// One line of a wheel's own RECORD: the hash as written (`<urlsafe base64>` of a sha256) and the size.
+    struct RecordLine {
+        var hash: String
+        var size: Int64?
+
+        /// The sha256's bytes, when the hash is a well-formed one (with or without base64 padding).
+        var sha256: Data? {
+            var text = hash.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            while text.count % 4 != 0 { text += "=" }
+            guard let data = Data(base64Encoded: text), data.count == 32 else { return nil }
+            return data
+        }
+    }
+
+    /// The sha256 lines of a RECORD (CSV: path, `sha256=<hash>`, size), by path; other hashes are left out.
+    static func recordLines(_ data: Data) -> [String: RecordLine] {
+        var result: [String: RecordLine] = [:]
+        for line in String(decoding: data, as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
+            let fields = csvFields(Substring(line))
+            guard fields.count >= 2, fields[1].hasPrefix("sha256=") else { continue }
+            result[fields[0]] = RecordLine(hash: String(fields[1].dropFirst(7)), size: fields.count > 2 ? Int64(fields[2]) : nil)
+        }
+        return result
+    }
+
+    /// The fields of one CSV line, with `"` quoting as Python's csv module writes it.
+    static func csvFields(_ line: Substring) -> [String] {
+        var fields: [String] = []
+        var field = ""
+        var quoted = false
+        var index = line.startIndex
+        while index < line.endIndex {
+            let character = line[index]
+            if quoted {
+                if character == "\"" {
+                    let next = line.index(after: index)
+                    if next < line.endIndex, line[next] == "\"" { field.append("\""); index = next } else { quoted = false }
+                } else {
+                    field.append(character)
+                }
+            } else if character == "\"" {
+                quoted = true
+            } else if character == "," {
+                fields.append(field)
+                field = ""
+            } else {
+                field.append(character)
+            }
+            index = line.index(after: index)
+        }
+        fields.append(field)
+        return fields
+    }
+
     /// RECORD's hash form: urlsafe base64 without padding.
     static func recordHash(_ digest: SHA256.Digest) -> String {
-        Data(digest).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        recordHash(Data(digest))
+    }
+
+    static func recordHash(_ digest: Data) -> String {
+        digest.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
 

@@ -40,10 +40,14 @@ public struct LayerInput: Sendable, Equatable {
     public var source: String
     /// An absolute path in the image.
     public var destination: String
+    /// Files of a `source` directory that were never written to it: their bytes are members of archives
+    /// (an environment's wheels), read straight into the layer.
+    public var members: [StagedMember]
 
     /// An input copying `source` on the host to `destination` in the image.
-    public init(source: String, destination: String) {
+    public init(source: String, destination: String, members: [StagedMember] = []) {
         self.source = source
         self.destination = destination
+        self.members = members
     }
 }

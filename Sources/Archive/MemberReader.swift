@@ -1,0 +1,155 @@
+import OCI
+import CIsal
+import CZlib
+import Crypto
+import Plan
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads archive members (`ArchiveMember`) into a layer: inflates each for the tar stream, and can hand its
+/// deflate data on as it is. Every member is checked for size, CRC-32 and the stated sha256 before the
+/// layer is accepted. The last archive stays open, since a layer's members come mostly archive by archive.
+final class MemberReader {
+    private var path = ""
+    private var fd: Int32 = -1
+    private let input: UnsafeMutableRawBufferPointer
+    private let output: UnsafeMutableRawBufferPointer
+
+    init(chunk: Int) {
+        input = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+        output = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+        input.deallocate()
+        output.deallocate()
+    }
+
+    /// Streams `member`'s bytes to `write`; each piece of its compressed data also goes to `raw` first, when given.
+    func read(_ member: ArchiveMember, raw: ((UnsafeRawBufferPointer) throws -> Void)?,
+              write: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let label = member.name
+        func fail(_ why: String) -> ArchiveError { .read(label, detail: why) }
+        let descriptor = try open(member.archive)
+        var header = [UInt8](repeating: 0, count: 30)
+        try readFully(descriptor, into: &header, at: member.localHeaderOffset, label: label)
+        guard header[0] == 0x50, header[1] == 0x4b, header[2] == 3, header[3] == 4 else { throw fail("its local header is corrupt") }
+        let start = member.localHeaderOffset + 30 + Int64(UInt16(header[26]) | UInt16(header[27]) << 8)
+            + Int64(UInt16(header[28]) | UInt16(header[29]) << 8)
+        var inflater = try Inflate(method: member.method, label: label)
+        defer { inflater.end() }
+        var hasher = SHA256()
+        var crc: UInt32 = 0
+        var produced: Int64 = 0
+        let emit: (UnsafeRawBufferPointer) throws -> Void = { bytes in
+            produced += Int64(bytes.count)
+            guard produced <= member.size else { throw fail("it inflates past its stated size of \(member.size) bytes") }
+            crc = crc32_gzip_refl(crc, bytes.bindMemory(to: UInt8.self).baseAddress, UInt64(bytes.count))
+            if member.sha256 != nil { hasher.update(bufferPointer: bytes) }
+            try write(bytes)
+        }
+        var offset: Int64 = 0
+        while offset < member.compressedSize {
+            let count = Int(min(Int64(input.count), member.compressedSize - offset))
+            let piece = UnsafeRawBufferPointer(rebasing: input[0..<count])
+            try readFully(descriptor, into: UnsafeMutableRawBufferPointer(rebasing: input[0..<count]), at: start + offset, label: label)
+            try raw?(piece)
+            try inflater.feed(piece, output: output, emit)
+            offset += Int64(count)
+        }
+        guard inflater.ended else { throw fail("its deflate data is truncated") }
+        guard produced == member.size else { throw fail("it holds \(produced) bytes, not the \(member.size) its archive states") }
+        guard crc == member.crc32 else { throw fail("it fails its CRC-32 check") }
+        if let expected = member.sha256 {
+            let actual = hasher.finalize().hexString
+            guard actual == expected else { throw fail("its sha256 is \(actual), not the \(expected) the archive's RECORD states") }
+        }
+    }
+
+    private func open(_ archive: String) throws -> Int32 {
+        if archive == path, fd >= 0 { return fd }
+        if fd >= 0 { close(fd) }
+        fd = Glibc.open(archive, O_RDONLY | O_CLOEXEC)
+        path = fd >= 0 ? archive : ""
+        guard fd >= 0 else { throw ArchiveError.unreadable(archive, errno: errno) }
+        return fd
+    }
+
+    private func readFully(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, label: String) throws {
+        var done = 0
+        while done < buffer.count {
+            let got = pread(descriptor, buffer.baseAddress.map { $0 + done }, buffer.count - done, off_t(offset) + off_t(done))
+            if got < 0, errno == EINTR { continue }
+            guard got > 0 else { throw ArchiveError.read(label, detail: got == 0 ? "the archive is truncated" : String(cString: strerror(errno))) }
+            done += got
+        }
+    }
+
+    private func readFully(_ descriptor: Int32, into bytes: inout [UInt8], at offset: Int64, label: String) throws {
+        try bytes.withUnsafeMutableBytes { try readFully(descriptor, into: $0, at: offset, label: label) }
+    }
+}
+
+/// Raw deflate (zip method 8) or stored (method 0) data, inflated piece by piece.
+struct Inflate {
+    private var stream: UnsafeMutablePointer<z_stream>?
+    private let label: String
+    private(set) var ended: Bool
+
+    init(method: UInt16, label: String) throws {
+        self.label = label
+        switch method {
+        case 0:
+            stream = nil
+            ended = true
+        case 8:
+            let pointer = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+            pointer.initialize(to: z_stream())
+            guard inflateInit2_(pointer, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+                pointer.deallocate()
+                throw ArchiveError.read(label, detail: "zlib could not start")
+            }
+            stream = pointer
+            ended = false
+        default:
+            throw ArchiveError.read(label, detail: "zip compression method \(method) is not deflate or stored")
+        }
+    }
+
+    mutating func feed(_ input: UnsafeRawBufferPointer, output: UnsafeMutableRawBufferPointer,
+                       _ emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard let stream else { return try emit(input) }
+        guard !input.isEmpty else { return }
+        guard !ended else { throw ArchiveError.read(label, detail: "data follows the end of its deflate stream") }
+        stream.pointee.next_in = UnsafeMutablePointer(mutating: input.bindMemory(to: Bytef.self).baseAddress)
+        stream.pointee.avail_in = uInt(input.count)
+        repeat {
+            stream.pointee.next_out = output.bindMemory(to: Bytef.self).baseAddress
+            stream.pointee.avail_out = uInt(output.count)
+            let status = inflate(stream, Z_NO_FLUSH)
+            let count = output.count - Int(stream.pointee.avail_out)
+            if count > 0 { try emit(UnsafeRawBufferPointer(rebasing: output[0..<count])) }
+            if status == Z_STREAM_END {
+                ended = true
+                guard stream.pointee.avail_in == 0 else { throw ArchiveError.read(label, detail: "data follows the end of its deflate stream") }
+                return
+            }
+            guard status == Z_OK || (status == Z_BUF_ERROR && count > 0) else {
+                if status == Z_BUF_ERROR { return }
+                throw ArchiveError.read(label, detail: "its deflate data is corrupt")
+            }
+        } while stream.pointee.avail_in > 0 || stream.pointee.avail_out == 0
+    }
+
+    mutating func end() {
+        if let stream {
+            inflateEnd(stream)
+            stream.deallocate()
+        }
+        stream = nil
+    }
+}

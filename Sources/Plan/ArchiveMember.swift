@@ -1,0 +1,46 @@
+/// A file whose bytes are one member of an archive on the build machine (a wheel in the cache), read
+/// from there when its layer is written instead of being extracted first.
+///
+/// The member is checked as it is read: its size, its CRC-32 and, when given, the sha256 the archive's
+/// own manifest states (a wheel's RECORD).
+public struct ArchiveMember: Sendable, Equatable, Hashable {
+    /// The zip archive on the build machine.
+    public var archive: String
+    /// How errors name the member: `numpy-2.4.6-cp311-manylinux_2_28_x86_64.whl: numpy/_core/_multiarray_umath.so`.
+    public var name: String
+    /// Where the member's local header starts.
+    public var localHeaderOffset: Int64
+    /// 0 (stored) or 8 (deflate).
+    public var method: UInt16
+    public var compressedSize: Int64
+    public var size: Int64
+    public var crc32: UInt32
+    /// The sha256 of the member's bytes, lowercase hex; nil when the archive states none.
+    public var sha256: String?
+
+    public init(archive: String, name: String, localHeaderOffset: Int64, method: UInt16, compressedSize: Int64, size: Int64,
+                crc32: UInt32, sha256: String?) {
+        self.archive = archive
+        self.name = name
+        self.localHeaderOffset = localHeaderOffset
+        self.method = method
+        self.compressedSize = compressedSize
+        self.size = size
+        self.crc32 = crc32
+        self.sha256 = sha256
+    }
+}
+
+/// A file of a layer input that is not on disk: `path` (relative to the input's source, where it would
+/// have been written) is `member` with permission bits `mode`.
+public struct StagedMember: Sendable, Equatable {
+    public var path: String
+    public var member: ArchiveMember
+    public var mode: UInt32
+
+    public init(path: String, member: ArchiveMember, mode: UInt32) {
+        self.path = path
+        self.member = member
+        self.mode = mode
+    }
+}
