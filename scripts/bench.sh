@@ -12,6 +12,9 @@
 #   pip:    resolving and installing fixtures/pypi/ml-requirements.txt (55 wheels for cp311 manylinux_2_28 x86_64,
 #           from a loopback index over the wheels fixtures/pypi/fill_index.sh downloads), kiln against
 #           `uv pip install --target`, with cold caches and then warm ones.
+#   envlayers: an environment into finished gzip layers with `kiln build`, against a peer installing it into a directory:
+#           (a) fixtures/pypi/ml-requirements.txt over the debian-python base, against `uv pip install --target`;
+#           (b) a conda environment of Debian's python made a conda package, against py-rattler's install. Cold, then warm.
 #   push:   the 1 GiB + 40 MB input of `layers`, built straight into a loopback distribution registry
 #           (`docker-registry`), cold (an empty layer cache): kiln streams each layer while it writes it, so build + push
 #           should cost about what the upload alone costs. Peer: `curl` uploading a 1 GiB blob (POST, then one
@@ -20,7 +23,7 @@
 #           pushed again with the layer cache; its time, and the registry's access log of that push.
 # Prints wall times, ratios and kiln's peak RSS. Layers and push: kiln / peer (below 1 means kiln is faster), and
 # the hashing floor; conda and pip: peer / kiln (above 1 means kiln is faster).
-# Usage: bash scripts/bench.sh [layers|conda|pip|push]   (default: all)
+# Usage: bash scripts/bench.sh [layers|conda|pip|envlayers|push]   (default: all)
 # Needs: swift, umoci, GNU time, curl, docker-registry (apt-get install time umoci curl docker-registry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +34,15 @@ swift build -c release --product kiln >/dev/null
 kiln=$(swift build -c release --show-bin-path)/kiln
 
 only=${1:-all}
+
+# Runs a command, printing "seconds max_rss_kib". Dirty pages are written back first, so no contender pays
+# for the writeback of the inputs or of the one before it.
+measure() {
+  sync
+  /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+  cat "$work/time"
+}
+
 if [ "$only" = all ] || [ "$only" = conda ]; then
   limit=${KILN_SOLVE_TIMEOUT:-300}
   # Wraps a flat {filename: record} index, or repodata without `info`, into a file:// channel: one
@@ -141,6 +153,47 @@ if [ "$only" = all ] || [ "$only" = pip ]; then
   [ "$only" = pip ] && exit 0
 fi
 
+if [ "$only" = all ] || [ "$only" = envlayers ]; then
+  # (a) pip: the environment of ml-requirements.txt over the debian-python base (its python 3.11), built into
+  # finished gzip layer blobs in an OCI layout (`kiln build` with only that environment), against uv installing
+  # the same requirements into a directory, with no layer at all. Cold (empty caches), then warm.
+  base=$(bash base-images/debian-python.sh | tail -n 1)
+  wheels=$(bash fixtures/pypi/fill_index.sh .venv-peers)/wheels
+  python3 fixtures/pypi/serve_index.py --dir "$wheels" --port-file "$work/layers-index-port" >/dev/null 2>&1 &
+  index_pid=$!
+  while [ ! -f "$work/layers-index-port" ]; do sleep 0.1; done
+  index="http://127.0.0.1:$(cat "$work/layers-index-port")/simple"
+  requirements=fixtures/pypi/ml-requirements.txt
+  echo "load average before the environment-layer cases: $(cut -d' ' -f1-3 /proc/loadavg)"
+  for round in cold warm; do
+    rm -rf "$work/env-image" "$work/env-uv"
+    read -r k_time k_rss < <(measure env KILN_CACHE_DIR="$work/env-kiln-cache" "$kiln" build --base "oci:$base" --requirements "$requirements" \
+      --index-url "$index" --output "oci:$work/env-image:1" --quiet)
+    read -r u_time _ < <(measure env UV_CACHE_DIR="$work/env-uv-cache" UV_PYTHON_DOWNLOADS=never UV_NO_CONFIG=1 \
+      .venv-peers/bin/uv pip install --quiet --target "$work/env-uv" --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+      --index-url "$index" -r "$requirements")
+    printf '%-14s kiln build to gzip layers %6.2fs (peak RSS %4d MiB, %d MiB of layers) | uv pip install --target %6.2fs (ratio uv/kiln %.2f)\n' \
+      "pip env $round" "$k_time" $((k_rss / 1024)) $(( $(du -sk "$work/env-image/blobs" | cut -f1) / 1024 )) "$u_time" "$(echo "$u_time / $k_time" | bc -l)"
+  done
+  kill "$index_pid"
+  # (b) conda: a real package, Debian's python 3.11 made a conda package (fixtures/sklearn-diabetes/make_python_channel.py,
+  # 1,072 files), into gzip layers over scratch, against py-rattler installing it into a directory. Cold, then warm.
+  .venv-peers/bin/python fixtures/sklearn-diabetes/make_python_channel.py "$base" "$work/python-channel" >/dev/null
+  printf 'name: real\nchannels:\n  - file://%s\ndependencies:\n  - python=3.11\n' "$work/python-channel" > "$work/conda-env.yml"
+  for round in cold warm; do
+    rm -rf "$work/conda-image" "$work/conda-rattler"
+    read -r k_time k_rss < <(measure env KILN_CACHE_DIR="$work/conda-kiln-cache" "$kiln" build --base scratch --conda-file "$work/conda-env.yml" \
+      --virtual-package __glibc=2.36 --env-prefix /opt/env --output "oci:$work/conda-image:1" --quiet)
+    read -r r_time _ < <(measure .venv-peers/bin/python fixtures/conda/rattler_peer.py install "$work/conda-rattler-cache" --prefix "$work/conda-rattler" \
+      --target-prefix /opt/env --channel "file://$work/python-channel" --spec "python=3.11" --virtual __glibc=2.36=0 --virtual __unix=0=0 \
+      --virtual __linux=5.15=0)
+    printf '%-14s kiln build to gzip layers %6.2fs (peak RSS %4d MiB) | py-rattler install to a directory %6.2fs (ratio rattler/kiln %.2f)\n' \
+      "conda env $round" "$k_time" $((k_rss / 1024)) "$r_time" "$(echo "$r_time / $k_time" | bc -l)"
+  done
+  echo "load average after the environment-layer cases: $(cut -d' ' -f1-3 /proc/loadavg)"
+  [ "$only" = envlayers ] && exit 0
+fi
+
 # The 1 GiB incompressible model and about 40 MB of text, in $work/big (made once).
 make_big() {
   [ -f "$work/big/vocab.txt" ] && return
@@ -174,14 +227,6 @@ for d in range(400):
         with open(f'{root}/d{d:03}/f{i:03}.py', 'w') as f:
             f.write(f'# module {d}/{i}\nVALUE = {d * 1000 + i}\n' + random.choice(words) * random.randint(1, 40) + '\n')
 PY
-}
-
-# Runs a command, printing "seconds max_rss_kib". Dirty pages are written back first, so no contender pays
-# for the writeback of the inputs or of the one before it.
-measure() {
-  sync
-  /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
-  cat "$work/time"
 }
 
 bench() {

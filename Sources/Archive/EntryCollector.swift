@@ -87,8 +87,13 @@ public enum EntryCollector {
                     throw ArchiveError.invalidDestination(staged.path, reason: "an archive member's path must be relative to its input")
                 }
                 let mode: UInt32 = staged.mode & 0o111 != 0 ? 0o755 : 0o644
-                found.append(Found(entry: LayerEntry(path: destination.isEmpty ? relative : destination + "/" + relative,
-                                                     kind: .member(staged.member), mode: mode), origin: origin))
+                let kind: LayerEntry.Kind
+                switch staged.source {
+                case let .archive(member): kind = .member(member)
+                case let .file(path, size): kind = .file(source: path, size: size)
+                }
+                found.append(Found(entry: LayerEntry(path: destination.isEmpty ? relative : destination + "/" + relative, kind: kind, mode: mode),
+                                   origin: origin))
             }
         } else {
             found.append(try entry(for: input.source, info: info, root: nil, relative: "", destination: destination, origin: origin))

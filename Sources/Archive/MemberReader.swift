@@ -1,6 +1,5 @@
 import OCI
 import CIsal
-import CZlib
 import Crypto
 import Plan
 #if canImport(Glibc)
@@ -43,12 +42,10 @@ final class MemberReader {
         var inflater = try Inflate(method: member.method, label: label)
         defer { inflater.end() }
         var hasher = SHA256()
-        var crc: UInt32 = 0
         var produced: Int64 = 0
         let emit: (UnsafeRawBufferPointer) throws -> Void = { bytes in
             produced += Int64(bytes.count)
             guard produced <= member.size else { throw fail("it inflates past its stated size of \(member.size) bytes") }
-            crc = crc32_gzip_refl(crc, bytes.bindMemory(to: UInt8.self).baseAddress, UInt64(bytes.count))
             if member.sha256 != nil { hasher.update(bufferPointer: bytes) }
             try write(bytes)
         }
@@ -63,7 +60,7 @@ final class MemberReader {
         }
         guard inflater.ended else { throw fail("its deflate data is truncated") }
         guard produced == member.size else { throw fail("it holds \(produced) bytes, not the \(member.size) its archive states") }
-        guard crc == member.crc32 else { throw fail("it fails its CRC-32 check") }
+        guard inflater.crc == member.crc32 else { throw fail("it fails its CRC-32 check") }
         if let expected = member.sha256 {
             let actual = hasher.finalize().hexString
             guard actual == expected else { throw fail("its sha256 is \(actual), not the \(expected) the archive's RECORD states") }
@@ -94,62 +91,63 @@ final class MemberReader {
     }
 }
 
-/// Raw deflate (zip method 8) or stored (method 0) data, inflated piece by piece.
+/// Raw deflate (zip method 8) or stored (method 0), inflated piece by piece with ISA-L's igzip, which inflates
+/// about twice as fast as zlib here and computes the CRC-32 as it goes. Inflating has one right answer, so
+/// the library's per-CPU code paths cannot change any output.
 struct Inflate {
-    private var stream: UnsafeMutablePointer<z_stream>?
+    private var state: UnsafeMutablePointer<inflate_state>?
     private let label: String
     private(set) var ended: Bool
+    private var storedCRC: UInt32 = 0
 
     init(method: UInt16, label: String) throws {
         self.label = label
         switch method {
         case 0:
-            stream = nil
+            state = nil
             ended = true
         case 8:
-            let pointer = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-            pointer.initialize(to: z_stream())
-            guard inflateInit2_(pointer, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-                pointer.deallocate()
-                throw ArchiveError.read(label, detail: "zlib could not start")
-            }
-            stream = pointer
+            let pointer = UnsafeMutablePointer<inflate_state>.allocate(capacity: 1)
+            isal_inflate_init(pointer)
+            pointer.pointee.crc_flag = UInt32(ISAL_GZIP_NO_HDR)
+            state = pointer
             ended = false
         default:
             throw ArchiveError.read(label, detail: "zip compression method \(method) is not deflate or stored")
         }
     }
 
+    /// The CRC-32 of everything emitted so far.
+    var crc: UInt32 { state?.pointee.crc ?? storedCRC }
+
     mutating func feed(_ input: UnsafeRawBufferPointer, output: UnsafeMutableRawBufferPointer,
                        _ emit: (UnsafeRawBufferPointer) throws -> Void) throws {
-        guard let stream else { return try emit(input) }
+        guard let state else {
+            storedCRC = crc32_gzip_refl(storedCRC, input.bindMemory(to: UInt8.self).baseAddress, UInt64(input.count))
+            return try emit(input)
+        }
         guard !input.isEmpty else { return }
         guard !ended else { throw ArchiveError.read(label, detail: "data follows the end of its deflate stream") }
-        stream.pointee.next_in = UnsafeMutablePointer(mutating: input.bindMemory(to: Bytef.self).baseAddress)
-        stream.pointee.avail_in = uInt(input.count)
+        state.pointee.next_in = UnsafeMutablePointer(mutating: input.bindMemory(to: UInt8.self).baseAddress)
+        state.pointee.avail_in = UInt32(input.count)
         repeat {
-            stream.pointee.next_out = output.bindMemory(to: Bytef.self).baseAddress
-            stream.pointee.avail_out = uInt(output.count)
-            let status = inflate(stream, Z_NO_FLUSH)
-            let count = output.count - Int(stream.pointee.avail_out)
+            state.pointee.next_out = output.bindMemory(to: UInt8.self).baseAddress
+            state.pointee.avail_out = UInt32(output.count)
+            let status = isal_inflate(state)
+            guard status >= 0 else { throw ArchiveError.read(label, detail: "its deflate data is corrupt (igzip \(status))") }
+            let count = output.count - Int(state.pointee.avail_out)
             if count > 0 { try emit(UnsafeRawBufferPointer(rebasing: output[0..<count])) }
-            if status == Z_STREAM_END {
+            if state.pointee.block_state == ISAL_BLOCK_FINISH {
                 ended = true
-                guard stream.pointee.avail_in == 0 else { throw ArchiveError.read(label, detail: "data follows the end of its deflate stream") }
+                guard state.pointee.avail_in == 0 else { throw ArchiveError.read(label, detail: "data follows the end of its deflate stream") }
                 return
             }
-            guard status == Z_OK || (status == Z_BUF_ERROR && count > 0) else {
-                if status == Z_BUF_ERROR { return }
-                throw ArchiveError.read(label, detail: "its deflate data is corrupt")
-            }
-        } while stream.pointee.avail_in > 0 || stream.pointee.avail_out == 0
+            if count == 0 && state.pointee.avail_in == 0 { return }
+        } while state.pointee.avail_in > 0 || state.pointee.avail_out == 0
     }
 
     mutating func end() {
-        if let stream {
-            inflateEnd(stream)
-            stream.deallocate()
-        }
-        stream = nil
+        state?.deallocate()
+        state = nil
     }
 }

@@ -1,3 +1,4 @@
+import Archive
 import Foundation
 import Progress
 
@@ -45,11 +46,13 @@ public enum Installer {
         }
     }
 
-    /// Installs `records` (a solution or a lock) into `root`, writing `prefix` into files.
+    /// Installs `records` (a solution or a lock) into `root`, writing `prefix` into files. With `deferred`,
+    /// unchanged package files stay in the package cache for a layer to read (`Linker.deferred`).
     /// Nothing is left in `root` if it fails.
     @discardableResult
     public static func install(_ records: [PackageRecord], requested: [MatchSpec], prefix: String, root: URL,
-                               fetcher: Fetcher, epoch: Int64, variables: [String: String] = [:]) async throws -> Report {
+                               fetcher: Fetcher, epoch: Int64, variables: [String: String] = [:],
+                               deferred: DeferredMembers? = nil) async throws -> Report {
         let extracted = fetcher.cacheDirectory.appendingPathComponent("extracted")
         var packages: [(record: PackageRecord, directory: URL)] = []
         let progress = Progress.start("fetch and extract \(records.count) conda packages", total: records.reduce(0) { $0 + ($1.size ?? 0) })
@@ -70,6 +73,7 @@ public enum Installer {
             packages.sort { (rank[$0.record.fileName] ?? 0) < (rank[$1.record.fileName] ?? 0) }
             var linker = Linker(prefix: prefix, root: root)
             linker.epoch = epoch
+            linker.deferred = deferred
             try linker.install(packages, requested: requested, variables: variables)
             return Report(clobbers: linker.clobbers, linkScripts: linker.linkScripts)
         } catch {

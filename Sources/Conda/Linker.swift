@@ -20,6 +20,11 @@ public struct Linker {
     /// Packages that ship a post-link script, which Kiln does not run (rattler does not by default either).
     public private(set) var linkScripts: [String] = []
     var owners: [String: String] = [:]
+    /// When set, the install is for a layer: package files written unchanged are not copied into `root` but
+    /// left in `deferred`, to be read from the package cache when the layer is written. Files with a prefix
+    /// placeholder, symlinks, entry points, `conda-meta/` and python metadata (`.dist-info`, `.egg-info`,
+    /// which pip reads to see what conda installed) are still written.
+    public var deferred: DeferredMembers?
 
     public init(prefix: String, root: URL) {
         self.prefix = prefix
@@ -64,11 +69,24 @@ public struct Linker {
             }
             let source = directory.appendingPathComponent(entry.path).path
             let destination = root.appendingPathComponent(target).path
-            try FileManager.default.createDirectory(atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             if let owner = owners[target], entry.kind != .directory { clobbers.append((target, owner, record.distName)) }
             var item: [String: JSONValue] = ["_path": .string(target), "path_type": .string(entry.kind.rawValue)]
             if let sha256 = entry.sha256 { item["sha256"] = .string(sha256) }
             if entry.noLink { item["no_link"] = .bool(true) }
+            if let deferred, entry.kind == .hardlink, entry.placeholder == nil, !Self.isPythonMetadata(target) {
+                var info = stat()
+                guard lstat(source, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+                    throw CondaError.install("\(what): \(entry.path) is listed in paths.json but missing from the archive")
+                }
+                deferred.add(destination, source: .file(path: source, size: Int64(info.st_size)), mode: UInt32(info.st_mode & 0o7777))
+                item["size_in_bytes"] = .int(Int64(info.st_size))
+                owners[target] = record.distName
+                files.append(target)
+                pathsData.append(.object(item))
+                continue
+            }
+            deferred?.forget(destination)
+            try FileManager.default.createDirectory(atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             switch entry.kind {
             case .directory:
                 try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
@@ -105,6 +123,7 @@ public struct Linker {
             for text in info.entryPoints {
                 let (path, data) = try Self.entryPoint(text, prefix: prefix, interpreter: layout.interpreter, what: what)
                 let destination = root.appendingPathComponent(path)
+                deferred?.forget(destination.path)
                 try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try? FileManager.default.removeItem(at: destination)
                 guard FileManager.default.createFile(atPath: destination.path, contents: data, attributes: [.posixPermissions: 0o775]) else {
@@ -126,6 +145,11 @@ public struct Linker {
         meta["link"] = .object(["source": .string(""), "type": .int(1)])
         meta.removeValue(forKey: "indexed_timestamp")
         try CanonicalJSON.encode(meta).write(to: root.appendingPathComponent("conda-meta/\(record.distName).json"))
+    }
+
+    /// Python packaging metadata, which pip reads from the tree to see what conda installed.
+    static func isPythonMetadata(_ path: String) -> Bool {
+        path.contains(".dist-info/") || path.contains(".egg-info")
     }
 
     /// Plain replacement everywhere; a `#!` first line is then repaired if too long for Linux (127

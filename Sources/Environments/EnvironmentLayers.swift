@@ -1,3 +1,4 @@
+import Archive
 import Conda
 import Foundation
 import Pip
@@ -43,36 +44,43 @@ public enum EnvironmentLayers {
     /// Files in `deferred` (left in their wheels) move with their package as the others do.
     static func split(_ root: URL, prefix: String, owners: [Owner], packageCount: Int, deferred: DeferredMembers? = nil,
                       work: URL) throws -> [LayerSpec] {
+        let rootPath = root.path
         var sizes: [String: Int64] = [:]
         var owner: [String: String] = [:]
         for package in owners {
             for file in package.files { owner[file] = package.name }
             sizes[package.name] = package.files.reduce(0) { total, file in
-                let path = root.appendingPathComponent(file).path
-                return total + (deferred?.size(of: path) ?? (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0)
+                let path = rootPath + "/" + file
+                if let size = deferred?.size(of: path) { return total + size }
+                var info = stat()
+                return total + (lstat(path, &info) == 0 ? Int64(info.st_size) : 0)
             }
         }
-        let big = sizes.filter { $0.value >= ownLayerThreshold }.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(maxOwnLayers).map(\.key).sorted()
+        let big = Set(sizes.filter { $0.value >= ownLayerThreshold }.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(maxOwnLayers).map(\.key))
+        var files: [String: [String]] = [:]
+        for (file, name) in owner where big.contains(name) { files[name, default: []].append(file) }
         var layers: [LayerSpec] = []
-        for name in big {
-            let tree = work.appendingPathComponent("layer-\(name.replacingOccurrences(of: " ", with: "-"))")
+        for name in big.sorted() {
+            let tree = work.path + "/layer-" + name.replacingOccurrences(of: " ", with: "-")
             // The tree is the layer input's source even when every file of the package stays in its wheel.
-            try FileManager.default.createDirectory(at: tree, withIntermediateDirectories: true)
-            for (file, owned) in owner where owned == name {
-                let source = root.appendingPathComponent(file)
-                if let deferred, deferred.move(source.path, to: tree.appendingPathComponent(file).path) { continue }
-                guard let type = (try? FileManager.default.attributesOfItem(atPath: source.path))?[.type] as? FileAttributeType else { continue }
-                let target = tree.appendingPathComponent(file)
-                try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+            var made = Set<String>()
+            for file in files[name] ?? [] {
+                let source = rootPath + "/" + file, target = tree + "/" + file
+                if let deferred, deferred.move(source, to: target) { continue }
+                var info = stat()
+                guard lstat(source, &info) == 0 else { continue }
+                let parent = (target as NSString).deletingLastPathComponent
+                if made.insert(parent).inserted { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
                 // A directory entry may hold other packages' files: recreate it, never move it.
-                if type == .typeDirectory {
-                    try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
-                } else {
-                    try FileManager.default.moveItem(at: source, to: target)
+                if info.st_mode & S_IFMT == S_IFDIR {
+                    try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+                } else if rename(source, target) != 0 {
+                    throw PlanError.invalid("cannot move \(source) into its layer: \(String(cString: strerror(errno)))")
                 }
             }
             layers.append(LayerSpec(kind: .environment, description: name,
-                                    inputs: [LayerInput(source: tree.path, destination: prefix, members: deferred?.take(under: tree.path) ?? [])]))
+                                    inputs: [LayerInput(source: tree, destination: prefix, members: deferred?.take(under: tree) ?? [])]))
         }
         let rest = prefix == "/" ? "pip packages (\(packageCount - big.count))" : "conda environment \(prefix) (\(packageCount - big.count) packages, conda-meta)"
         layers.append(LayerSpec(kind: .environment, description: rest,

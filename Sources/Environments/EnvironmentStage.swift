@@ -62,7 +62,9 @@ public enum EnvironmentStage {
             throw PlanError.invalid("environment prefix '\(prefix)' must be an absolute path without '..'")
         }
         let report = try await Installer.install(records, requested: specs, prefix: prefix, root: root, fetcher: fetcher,
-                                                 epoch: epoch, variables: file?.variables ?? [:])
+                                                 epoch: epoch, variables: file?.variables ?? [:], deferred: deferred)
+        // An sdist build runs the environment's own python: its files must then be in the tree after all.
+        let sandbox = sandbox.map { make -> BuildSandbox in { python in try deferred?.materializeFiles(); return try await make(python) } }
         for line in report.warnings { log("warning: " + line) }
         let requirements = try PipStage.requirements(plan, file: file, log: log)
         var pip = PipStage.Result()
@@ -95,7 +97,7 @@ public enum EnvironmentStage {
         guard let requirements = try PipStage.requirements(plan, file: file, log: log) else {
             throw PlanError.invalid("an environment needs a conda environment file, a lock, or pip requirements")
         }
-        guard let python = try PythonProbe.find(inLayers: baseLayers, hint: plan.basePython) else {
+        guard let python = try PythonProbe.find(inLayers: baseLayers, hint: plan.basePython, cache: fetcher.cacheDirectory) else {
             let looked = plan.basePython.map { [$0.interpreter] } ?? PythonProbe.candidates
             throw PlanError.invalid("pip requirements without conda need a python in the base image, and it has none (looked for \(looked.joined(separator: ", "))); use a base with python or give a conda environment")
         }

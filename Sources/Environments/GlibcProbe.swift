@@ -4,7 +4,13 @@ import Foundation
 /// Reads the glibc version of an image from its layer blobs (compressed or not): the newest layer holding `libc.so.6` wins,
 /// and the version is the `release version X.Y` string glibc carries (or the `libc-X.Y.so` name).
 public enum GlibcProbe {
-    public static func version(inLayers paths: [String]) throws -> String? {
+    /// With `cache` (Kiln's cache directory), the answer is kept by the layers' digests.
+    public static func version(inLayers paths: [String], cache: URL? = nil) throws -> String? {
+        guard let cache else { return try read(paths) }
+        return try ProbeCache(cacheDirectory: cache).answer("glibc", layers: paths) { try read(paths) }
+    }
+
+    static func read(_ paths: [String]) throws -> String? {
         for blob in paths.reversed() {
             let reader = try TarReader(path: blob)
             while let member = try reader.next() {

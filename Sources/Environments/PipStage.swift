@@ -1,3 +1,4 @@
+import Archive
 import Conda
 import Foundation
 import Progress

@@ -6,7 +6,7 @@ import Plan
 /// symlinks followed inside the image), its version, and where pip would put packages for it.
 public enum PythonProbe {
     /// A python found in an image.
-    public struct Found: Sendable, Equatable {
+    public struct Found: Sendable, Equatable, Codable {
         /// The interpreter as found, e.g. `/usr/bin/python3`.
         public var interpreter: String
         /// The version read from the image, e.g. `3.11.2`.
@@ -25,7 +25,14 @@ public enum PythonProbe {
                              "/usr/local/bin/python", "/usr/bin/python", "/opt/conda/bin/python", "/opt/miniconda/bin/python"]
 
     /// The python of the image whose layer blobs (oldest first) are `layers`; nil when it has none.
-    public static func find(inLayers layers: [String], hint: BasePython?) throws -> Found? {
+    /// With `cache` (Kiln's cache directory), the answer is kept by the layers' digests and the hint.
+    public static func find(inLayers layers: [String], hint: BasePython?, cache: URL? = nil) throws -> Found? {
+        guard let cache else { return try read(layers, hint: hint) }
+        let question = "python \(hint?.interpreter ?? "-") \(hint?.sitePackages ?? "-")"
+        return try ProbeCache(cacheDirectory: cache).answer(question, layers: layers) { try read(layers, hint: hint) }
+    }
+
+    static func read(_ layers: [String], hint: BasePython?) throws -> Found? {
         let tree = try Tree(layers: layers)
         for candidate in hint.map({ [$0.interpreter] }) ?? candidates {
             guard let real = tree.resolve(candidate), let entry = tree.entries[real], entry.kind == .file else { continue }

@@ -88,7 +88,7 @@ extension Kiln {
         let layers = try await session.downloaded(base.layers, into: work.appendingPathComponent("base-layers").path).compactMap(\.path)
         var glibc: String?
         if !environment.virtualPackages.contains(where: { $0.hasPrefix("__glibc=") }) {
-            glibc = try GlibcProbe.version(inLayers: layers)
+            glibc = try GlibcProbe.version(inLayers: layers, cache: options.fetcher.cacheDirectory)
             if let glibc { options.log("base image glibc \(glibc)") }
         }
         let platform = plan.platform ?? base.config.platform

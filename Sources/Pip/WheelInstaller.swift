@@ -1,3 +1,4 @@
+import Archive
 import OCI
 import Crypto
 import Plan
@@ -128,9 +129,9 @@ public struct WheelInstaller: Sendable {
             // A deferred member needs no directory on disk: the layer adds its parents.
             if let deferred, !isScript, components.first.map(String.init) != distInfo, let line = recorded[name],
                let digest = line.sha256, line.size == nil || line.size == entry.size {
-                deferred.add(destination, member: ArchiveMember(archive: absolutePath, name: "\(fileName): \(name)", localHeaderOffset: entry.localHeaderOffset,
+                deferred.add(destination, source: .archive(ArchiveMember(archive: absolutePath, name: "\(fileName): \(name)", localHeaderOffset: entry.localHeaderOffset,
                                                                 method: entry.method, compressedSize: entry.compressedSize, size: entry.size,
-                                                                crc32: entry.crc32, sha256: digest.hexString),
+                                                                crc32: entry.crc32, sha256: digest.hexString)),
                              mode: executable ? 0o755 : 0o644)
                 written.append(Written(path: destination, sha256: Self.recordHash(digest), size: Int(entry.size)))
                 continue
@@ -221,81 +222,15 @@ public struct WheelInstaller: Sendable {
         try MemberWriter(epoch: epoch).write(data, to: path, mode: mode)
     }
 
-    /// One line of a wheel's own RECORD: the hash as written (`<urlsafe base64>` of a sha256) and the size.
-    struct RecordLine {
-        var hash: String
-        var size: Int64?
-
-        /// The sha256's bytes, when the hash is a well-formed one (with or without base64 padding).
-        var sha256: Data? {
-            var text = hash.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-            while text.count % 4 != 0 { text += "=" }
-            guard let data = Data(base64Encoded: text), data.count == 32 else { return nil }
-            return data
-        }
-    }
-
-    /// The sha256 lines of a RECORD (CSV: path, `sha256=<hash>`, size), by path; other hashes are left out.
-    static func recordLines(_ data: Data) -> [String: RecordLine] {
-        var result: [String: RecordLine] = [:]
-        for line in String(decoding: data, as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
-            let fields = csvFields(Substring(line))
-            guard fields.count >= 2, fields[1].hasPrefix("sha256=") else { continue }
-            result[fields[0]] = RecordLine(hash: String(fields[1].dropFirst(7)), size: fields.count > 2 ? Int64(fields[2]) : nil)
-        }
-        return result
-    }
-
-    /// The fields of one CSV line, with `"` quoting as Python's csv module writes it.
-    static func csvFields(_ line: Substring) -> [String] {
-        var fields: [String] = []
-        var field = ""
-        var quoted = false
-        var index = line.startIndex
-        while index < line.endIndex {
-            let character = line[index]
-            if quoted {
-                if character == "\"" {
-                    let next = line.index(after: index)
-                    if next < line.endIndex, line[next] == "\"" { field.append("\""); index = next } else { quoted = false }
-                } else {
-                    field.append(character)
-                }
-            } else if character == "\"" {
-                quoted = true
-            } else if character == "," {
-                fields.append(field)
-                field = ""
-            } else {
-                field.append(character)
-            }
-            index = line.index(after: index)
-        }
-        fields.append(field)
-        return fields
-    }
-
-    /// RECORD's hash form: urlsafe base64 without padding.
-    static func recordHash(_ digest: SHA256.Digest) -> String {
-        recordHash(Data(digest))
-    }
-
-    static func recordHash(_ digest: Data) -> String {
-        digest.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
     /// A path relative to `base` (`../../../bin/x` for files outside it).
     static func relative(_ path: String, to base: String) -> String {
+        if path.hasPrefix(base), path.utf8.count > base.utf8.count, path.utf8.dropFirst(base.utf8.count).first == UInt8(ascii: "/") {
+            return String(path.utf8.dropFirst(base.utf8.count + 1)) ?? path
+        }
         let from = base.split(separator: "/"), to = path.split(separator: "/")
         var common = 0
         while common < from.count, common < to.count, from[common] == to[common] { common += 1 }
         return (Array(repeating: "..", count: from.count - common) + to[common...].map(String.init)).joined(separator: "/")
-    }
-
-    static func csv(_ field: String) -> String {
-        guard field.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") }) else { return field }
-        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
     /// `#!<python>`, or the `/bin/sh` trampoline when the path is too long for the kernel or has a space.

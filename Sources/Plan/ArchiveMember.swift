@@ -31,16 +31,32 @@ public struct ArchiveMember: Sendable, Equatable, Hashable {
     }
 }
 
-/// A file of a layer input that is not on disk: `path` (relative to the input's source, where it would
-/// have been written) is `member` with permission bits `mode`.
+/// A file of a layer input that was never written to the input's directory: its bytes are read straight
+/// into the layer from where they already are.
 public struct StagedMember: Sendable, Equatable {
+    public enum Source: Sendable, Equatable {
+        /// A member of an archive (a wheel in the cache).
+        case archive(ArchiveMember)
+        /// A file on the build machine (a conda package's file in the extracted-package cache) of `size` bytes.
+        case file(path: String, size: Int64)
+
+        public var size: Int64 {
+            switch self {
+            case let .archive(member): return member.size
+            case let .file(_, size): return size
+            }
+        }
+    }
+
+    /// Where the file would have been, relative to the input's source.
     public var path: String
-    public var member: ArchiveMember
+    public var source: Source
+    /// Permission bits.
     public var mode: UInt32
 
-    public init(path: String, member: ArchiveMember, mode: UInt32) {
+    public init(path: String, source: Source, mode: UInt32) {
         self.path = path
-        self.member = member
+        self.source = source
         self.mode = mode
     }
 }

@@ -1,0 +1,38 @@
+import Foundation
+import OCI
+
+/// Answers read from a base image's layers (its glibc, its python), kept by the layers' digests: a blob named
+/// by its sha256 never changes, so the answer never does, and a rebuild over the same base need not
+/// decompress it again. Layers not named by their digest are read every time.
+struct ProbeCache {
+    /// `<cache>/probes`.
+    let directory: URL
+
+    init(cacheDirectory: URL) {
+        directory = cacheDirectory.appendingPathComponent("probes")
+    }
+
+    private struct Stored<Value: Codable>: Codable {
+        var value: Value?
+    }
+
+    /// `compute()`'s answer for `layers`, from the cache when an earlier build stored it. A cache that cannot be
+    /// read or written is passed over: it only saves time.
+    func answer<Value: Codable>(_ question: String, layers: [String], _ compute: () throws -> Value?) throws -> Value? {
+        let digests = layers.map { ($0 as NSString).lastPathComponent }
+        guard !digests.isEmpty, digests.allSatisfy({ $0.utf8.count == 64 && $0.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) } }) else {
+            return try compute()
+        }
+        let key = Digest.sha256(of: Data((["kiln-probe 1", question] + digests).joined(separator: "\n").utf8)).encoded
+        let file = directory.appendingPathComponent(key + ".json")
+        if let data = FileManager.default.contents(atPath: file.path), let stored = try? JSONDecoder().decode(Stored<Value>.self, from: data) {
+            return stored.value
+        }
+        let value = try compute()
+        if let data = try? JSONEncoder().encode(Stored(value: value)) {
+            try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try? data.write(to: file, options: .atomic)
+        }
+        return value
+    }
+}
