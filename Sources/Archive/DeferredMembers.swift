@@ -54,9 +54,10 @@ public final class DeferredMembers: @unchecked Sendable {
 
     public var isEmpty: Bool { lock.withLock { members.isEmpty } }
 
-    /// Writes every deferred file that is a plain file (not an archive member) to its path after all, as a hard
-    /// link (or a copy across file systems): for a step that needs the tree complete on disk, such as an sdist
-    /// build running the environment's python.
+    /// Writes every deferred file that is a plain file (not an archive member) to its path after all: for a step
+    /// that needs the tree complete on disk, such as an sdist build running the environment's python. Copies,
+    /// never hard links: the layer stores files linked to each other once, so links to the cache (which may hold
+    /// a package's hard-linked files) would give other layer bytes than the deferred files do.
     public func materializeFiles() throws {
         let files: [(String, String, UInt32)] = lock.withLock {
             members.compactMap { path, entry in
@@ -69,12 +70,10 @@ public final class DeferredMembers: @unchecked Sendable {
             let parent = (path as NSString).deletingLastPathComponent
             if made.insert(parent).inserted { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
             unlink(path)
-            if link(source, path) != 0 {
-                do {
-                    try FileManager.default.copyItem(atPath: source, toPath: path)
-                } catch {
-                    throw ArchiveError.write("cannot place \(source) at \(path): \(error.localizedDescription)")
-                }
+            do {
+                try FileManager.default.copyItem(atPath: source, toPath: path)
+            } catch {
+                throw ArchiveError.write("cannot place \(source) at \(path): \(error.localizedDescription)")
             }
             forget(path)
         }

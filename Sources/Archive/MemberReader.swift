@@ -94,13 +94,14 @@ final class MemberReader {
 /// Raw deflate (zip method 8) or stored (method 0), inflated piece by piece with ISA-L's igzip, which inflates
 /// about twice as fast as zlib here and computes the CRC-32 as it goes. Inflating has one right answer, so
 /// the library's per-CPU code paths cannot change any output.
-struct Inflate {
+public struct Inflate {
     private var state: UnsafeMutablePointer<inflate_state>?
     private let label: String
-    private(set) var ended: Bool
+    public private(set) var ended: Bool
     private var storedCRC: UInt32 = 0
 
-    init(method: UInt16, label: String) throws {
+    /// `label` names the data in errors.
+    public init(method: UInt16, label: String) throws {
         self.label = label
         switch method {
         case 0:
@@ -118,16 +119,18 @@ struct Inflate {
     }
 
     /// The CRC-32 of everything emitted so far.
-    var crc: UInt32 { state?.pointee.crc ?? storedCRC }
+    public var crc: UInt32 { state?.pointee.crc ?? storedCRC }
 
-    mutating func feed(_ input: UnsafeRawBufferPointer, output: UnsafeMutableRawBufferPointer,
+    /// Inflates `input` through `output`, handing each filled piece to `emit`.
+    public mutating func feed(_ input: UnsafeRawBufferPointer, output: UnsafeMutableRawBufferPointer,
                        _ emit: (UnsafeRawBufferPointer) throws -> Void) throws {
         guard let state else {
             storedCRC = crc32_gzip_refl(storedCRC, input.bindMemory(to: UInt8.self).baseAddress, UInt64(input.count))
             return try emit(input)
         }
-        guard !input.isEmpty else { return }
-        guard !ended else { throw ArchiveError.read(label, detail: "data follows the end of its deflate stream") }
+        // Bytes after the end of the deflate stream are ignored, as zlib-based readers (Python's zipfile) ignore them;
+        // the size and CRC checks decide whether the member is whole.
+        guard !input.isEmpty, !ended else { return }
         state.pointee.next_in = UnsafeMutablePointer(mutating: input.bindMemory(to: UInt8.self).baseAddress)
         state.pointee.avail_in = UInt32(input.count)
         repeat {
@@ -139,14 +142,14 @@ struct Inflate {
             if count > 0 { try emit(UnsafeRawBufferPointer(rebasing: output[0..<count])) }
             if state.pointee.block_state == ISAL_BLOCK_FINISH {
                 ended = true
-                guard state.pointee.avail_in == 0 else { throw ArchiveError.read(label, detail: "data follows the end of its deflate stream") }
                 return
             }
             if count == 0 && state.pointee.avail_in == 0 { return }
         } while state.pointee.avail_in > 0 || state.pointee.avail_out == 0
     }
 
-    mutating func end() {
+    /// Frees the decoder; the value is done.
+    public mutating func end() {
         state?.deallocate()
         state = nil
     }

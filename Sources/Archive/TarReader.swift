@@ -24,6 +24,8 @@ public final class TarReader {
     private let archive: OpaquePointer
     private let what: String
     private let strictNames: Bool
+    /// The gzip decoder feeding libarchive, when the file is gzip (kept alive for the read).
+    private let gzip: GzipFileReader?
 
     /// `zip` also accepts a ZIP archive (a `.conda` package's outer container). `strictNames` refuses a
     /// member whose name is not UTF-8 (packages); otherwise such a name is read with replacement
@@ -37,7 +39,8 @@ public final class TarReader {
         archive_read_support_format_tar(archive)
         archive_read_support_format_gnutar(archive)
         if zip { archive_read_support_format_zip(archive) }
-        guard archive_read_open_filename(archive, path, 1 << 20) == ARCHIVE_OK else {
+        gzip = GzipFileReader.isGzip(path) ? GzipFileReader(path: path) : nil
+        guard (gzip.map { $0.attach(to: archive) } ?? archive_read_open_filename(archive, path, 1 << 20)) == ARCHIVE_OK else {
             // Every stored property is set, so `deinit` runs and frees the handle; freeing it here too was a double free.
             let message = archive_error_string(archive).map { String(cString: $0) } ?? "cannot open"
             throw ArchiveError.read(path, detail: message)
@@ -116,7 +119,9 @@ public enum Decompressor {
         func failure() -> ArchiveError {
             .read(path, detail: archive_error_string(archive).map { String(cString: $0) } ?? "unknown error")
         }
-        guard archive_read_open_filename(archive, path, 1 << 20) == ARCHIVE_OK else { throw failure() }
+        let gzip = GzipFileReader.isGzip(path) ? GzipFileReader(path: path) : nil
+        guard (gzip.map { $0.attach(to: archive) } ?? archive_read_open_filename(archive, path, 1 << 20)) == ARCHIVE_OK else { throw failure() }
+        defer { withExtendedLifetime(gzip) {} }
         var entry: OpaquePointer?
         let status = UTF8Locale.with { archive_read_next_header(archive, &entry) }
         if status == ARCHIVE_EOF { return }

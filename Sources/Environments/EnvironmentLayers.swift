@@ -77,6 +77,11 @@ public enum EnvironmentLayers {
                     try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
                 } else if rename(source, target) != 0 {
                     throw PlanError.invalid("cannot move \(source) into its layer: \(String(cString: strerror(errno)))")
+                } else {
+                    // Directories emptied by the move go too: the package's layer has them, and the shared layer must
+                    // not depend on whether the files were ever on disk (a deferred file never was).
+                    var directory = (source as NSString).deletingLastPathComponent
+                    while directory.count > rootPath.count, rmdir(directory) == 0 { directory = (directory as NSString).deletingLastPathComponent }
                 }
             }
             layers.append(LayerSpec(kind: .environment, description: name,

@@ -1,4 +1,4 @@
-import CZlib
+import Archive
 import Foundation
 
 /// Bytes that can be read at any offset: a local file, or a remote file through HTTP range requests.
@@ -184,85 +184,49 @@ public struct ZipDirectory: Sendable {
     }
 }
 
-/// Raw deflate (method 8) or stored (method 0), with the size and CRC-32 checked at the end.
+/// A wheel member's data, inflated (Archive's `Inflate`, ISA-L's igzip) as it is fed, with the size and CRC-32
+/// checked at the end.
 final class Inflater {
     let entry: ZipEntry
     let label: String
-    var stream: UnsafeMutablePointer<z_stream>?
-    var produced: Int64 = 0
-    var crc: UInt = 0
+    private var inflate: Inflate
+    private var produced: Int64 = 0
     /// Output space, sized to the member (most are small) up to 256 KiB.
-    lazy var buffer = [UInt8](repeating: 0, count: Int(min(max(entry.size, 64), 256 << 10)))
-    var ended = false
+    private let buffer: UnsafeMutableRawBufferPointer
 
     init(_ entry: ZipEntry, label: String) throws {
         self.entry = entry
         self.label = label
-        switch entry.method {
-        case 0: stream = nil
-        case 8:
-            let pointer = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-            pointer.initialize(to: z_stream())
-            guard inflateInit2_(pointer, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-                pointer.deallocate()
-                throw PipError.wheel("\(label): zlib could not start")
-            }
-            stream = pointer
-        default: throw PipError.wheel("\(label): \(entry.name) uses zip compression method \(entry.method); wheels use deflate or stored")
+        guard entry.method == 0 || entry.method == 8 else {
+            throw PipError.wheel("\(label): \(entry.name) uses zip compression method \(entry.method); wheels use deflate or stored")
         }
-    }
-
-    func emit(_ bytes: UnsafeRawBufferPointer, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
-        produced += Int64(bytes.count)
-        guard produced <= entry.size else { throw PipError.wheel("\(label): \(entry.name) inflates past its declared size") }
-        crc = CZlib.crc32(crc, bytes.bindMemory(to: Bytef.self).baseAddress, uInt(bytes.count))
-        try sink(bytes)
-    }
-
-    func feed(_ input: Data, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
-        guard let stream else { return try input.withUnsafeBytes { try emit($0, sink) } }
-        guard !input.isEmpty, !ended else { return }
-        var failure: Error?
-        input.withUnsafeBytes { raw in
-            stream.pointee.next_in = UnsafeMutablePointer(mutating: raw.bindMemory(to: Bytef.self).baseAddress)
-            stream.pointee.avail_in = uInt(raw.count)
-            repeat {
-                let (status, count) = buffer.withUnsafeMutableBytes { out -> (Int32, Int) in
-                    stream.pointee.next_out = out.bindMemory(to: Bytef.self).baseAddress
-                    stream.pointee.avail_out = uInt(out.count)
-                    let status = inflate(stream, Z_NO_FLUSH)
-                    return (status, out.count - Int(stream.pointee.avail_out))
-                }
-                if count > 0 {
-                    do { try buffer.withUnsafeBytes { try emit(UnsafeRawBufferPointer(rebasing: $0[0..<count]), sink) } } catch { failure = error; return }
-                }
-                if status == Z_STREAM_END { ended = true; return }
-                if status != Z_OK && status != Z_BUF_ERROR {
-                    failure = PipError.wheel("\(label): \(entry.name) is not valid deflate data")
-                    return
-                }
-                if status == Z_BUF_ERROR && count == 0 { return }
-            } while stream.pointee.avail_in > 0 || stream.pointee.avail_out == 0
-        }
-        if let failure { throw failure }
+        inflate = try Inflate(method: entry.method, label: "\(label): \(entry.name)")
+        buffer = .allocate(byteCount: Int(min(max(entry.size, 64), 256 << 10)), alignment: 16)
     }
 
     deinit {
-        if let stream {
-            inflateEnd(stream)
-            stream.deallocate()
+        inflate.end()
+        buffer.deallocate()
+    }
+
+    func feed(_ input: Data, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try input.withUnsafeBytes { raw in
+            do {
+                try inflate.feed(raw, output: buffer) { bytes in
+                    produced += Int64(bytes.count)
+                    guard produced <= entry.size else { throw PipError.wheel("\(label): \(entry.name) inflates past its declared size") }
+                    try sink(bytes)
+                }
+            } catch let error as ArchiveError {
+                throw PipError.wheel("\(label): \(entry.name) is not valid deflate data (\(error))")
+            }
         }
     }
 
     func finish() throws {
-        if let stream {
-            inflateEnd(stream)
-            stream.deallocate()
-            self.stream = nil
-            guard ended || entry.size == 0 else { throw PipError.wheel("\(label): \(entry.name) is truncated") }
-        }
+        guard inflate.ended || entry.size == 0 else { throw PipError.wheel("\(label): \(entry.name) is truncated") }
         guard produced == entry.size else { throw PipError.wheel("\(label): \(entry.name) has \(produced) bytes, not the \(entry.size) its header says") }
-        guard UInt32(truncatingIfNeeded: crc) == entry.crc32 else { throw PipError.wheel("\(label): \(entry.name) fails its CRC-32 check") }
+        guard inflate.crc == entry.crc32 else { throw PipError.wheel("\(label): \(entry.name) fails its CRC-32 check") }
     }
 }
 
