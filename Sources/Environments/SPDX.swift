@@ -96,7 +96,9 @@ public enum SPDX {
 
     /// `License-Expression`, else `License`, from the wheel's installed METADATA.
     static func metadataLicence(_ wheel: InstalledWheel) -> String? {
-        guard let path = wheel.files.first(where: { $0.hasSuffix("/\(wheel.distInfo)/METADATA") }),
+        // From the end: a wheel's .dist-info comes last in its archive, and so in `files`.
+        let suffix = Array("/\(wheel.distInfo)/METADATA".utf8)
+        guard let path = wheel.files.reversed().first(where: { $0.utf8.count >= suffix.count && $0.utf8.suffix(suffix.count).elementsEqual(suffix) }),
               let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
         var licence: String?
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
