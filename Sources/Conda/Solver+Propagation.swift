@@ -61,9 +61,12 @@ extension Problem {
                     default: break
                     }
                 }
-                if firstRequirement[variable] < 0, let conflict = try encode(variable) { return conflict }
-                let first = Int(firstRequirement[variable])
-                for requirement in first..<(first + Int(requirementCount[variable])) { active.append(Int32(requirement)) }
+                // A record's clauses are added in rounds (`encodeRound`); one that has them gets its
+                // requirements checked again.
+                if firstRequirement[variable] >= 0 {
+                    let first = Int(firstRequirement[variable])
+                    for requirement in first..<(first + Int(requirementCount[variable])) { active.append(Int32(requirement)) }
+                }
             }
             if let conflict = propagateWatches(of: literal ^ 1) { return conflict }
         }
@@ -157,7 +160,7 @@ extension Problem {
     /// Adds a record's requires clauses (`¬record ∨ candidates…`) and constrains clauses
     /// (`¬record ∨ ¬other` for each record of the constrained name outside the spec), loading the names
     /// they mention. All are added even after a conflict, since they are added only once.
-    private mutating func encode(_ variable: Int) throws -> Conflict? {
+    mutating func encode(_ variable: Int) throws -> Conflict? {
         var conflict: Conflict?
         let dependencies = try pool.dependencies(of: variable)
         firstRequirement[variable] = Int32(requirementParent.count)
