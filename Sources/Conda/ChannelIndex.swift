@@ -13,7 +13,7 @@ public final class ChannelIndex: RecordSource, @unchecked Sendable {
     struct Source {
         var channel: Int
         var subdir: String
-        var bytes: [UInt8]
+        var bytes: Data
         var baseURL: String?
     }
 
