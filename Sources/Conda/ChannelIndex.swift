@@ -13,7 +13,7 @@ public final class ChannelIndex: RecordSource, @unchecked Sendable {
     struct Source {
         var channel: Int
         var subdir: String
-        var bytes: [UInt8]
+        var bytes: Data
         var baseURL: String?
     }
 
@@ -81,8 +81,8 @@ public final class ChannelIndex: RecordSource, @unchecked Sendable {
             for (entry, record) in zip(group, decoded) {
                 let version = try parsedVersions[record.version] ?? CondaVersion(record.version)
                 parsedVersions[record.version] = version
-                records.append(try PackageRecord(fileName: entry.scanned.fileName, raw: record.fields, channel: channels[source.channel],
-                                                 subdir: source.subdir, baseURL: source.baseURL, parsedVersion: version))
+                records.append(PackageRecord(solving: record, fileName: entry.scanned.fileName, channel: channels[source.channel],
+                                             subdir: source.subdir, baseURL: source.baseURL, parsedVersion: version))
             }
         }
         records.sort { $0.fileName < $1.fileName }
@@ -92,6 +92,31 @@ public final class ChannelIndex: RecordSource, @unchecked Sendable {
 }
 
 extension ChannelIndex {
+    /// `record` (from `records(named:)`, which leaves out what only installing needs) with every field
+    /// read from the repodata again: hashes, size and raw fields. Its depends stay as given (the solver
+    /// adds `pip` to python's).
+    public func complete(_ record: PackageRecord) throws -> PackageRecord {
+        lock.lock()
+        defer { lock.unlock() }
+        for entry in byName[record.name] ?? [] where entry.scanned.fileName == record.fileName {
+            let source = sources[entry.source]
+            guard channels[source.channel] == record.channel else { continue }
+            let decoded: RepodataRecord
+            do {
+                guard let found = try RepodataScanner.decode([entry.scanned], from: source.bytes).first else { continue }
+                decoded = found
+            } catch {
+                throw CondaError.repodata("\(channels[source.channel])/\(source.subdir)/repodata.json has a malformed '\(record.name)' record")
+            }
+            var full = try PackageRecord(fileName: record.fileName, raw: decoded.fields, channel: record.channel, subdir: source.subdir,
+                                         baseURL: source.baseURL, parsedVersion: record.version)
+            guard full.url == record.url else { continue }
+            full.depends = record.depends
+            return full
+        }
+        return record
+    }
+
     /// The versions of a name's records, in the order `records(named:)` gives them, read without building
     /// the records (the solver ranks a dependency's versions long before it needs its records, if ever).
     public func versions(named name: String) throws -> [(version: CondaVersion, tracked: Bool)] {

@@ -53,6 +53,27 @@ public struct PackageRecord: Sendable, Hashable, CustomStringConvertible {
         self.raw = raw
     }
 
+    /// A record with only what the solver uses (no hashes, size or raw fields): a large channel has tens
+    /// of thousands of candidates, and only the solution's records are completed (`RecordSource.complete`).
+    init(solving record: RepodataRecord, fileName: String, channel: String, subdir: String, baseURL: String?,
+         parsedVersion: CondaVersion) {
+        name = record.name.lowercased()
+        version = parsedVersion
+        build = record.build
+        buildNumber = Int(record.buildNumber ?? 0)
+        depends = record.depends ?? []
+        constrains = record.constrains ?? []
+        trackFeatures = (record.trackFeatures ?? []).filter { !$0.isEmpty }
+        self.subdir = record.subdir ?? subdir
+        noarch = record.noarch
+        let stamp = record.timestamp ?? 0
+        timestamp = stamp > 0 && stamp <= 253_402_300_799 ? stamp * 1000 : stamp
+        self.fileName = fileName
+        self.channel = channel
+        url = (baseURL ?? "\(channel)/\(self.subdir)") + "/" + fileName
+        raw = [:]
+    }
+
     /// A virtual package (`__glibc`, `__linux`, …): no archive.
     public init(virtual name: String, version: String, build: String = "0") throws {
         self.name = name

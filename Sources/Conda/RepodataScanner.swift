@@ -15,51 +15,65 @@ struct RepodataScanner {
     var baseURL: String?
     var removed = Set<String>()
 
-    let bytes: [UInt8]
+    /// The repodata as read, kept (not copied: a copy doubled the peak memory of a large channel);
+    /// records are decoded from it later.
+    let bytes: Data
+    /// `bytes` while a scan or a decode is under way (inside `withUnsafeBytes`), empty otherwise.
+    private var buffer = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
     private var index = 0
     private let what: String
 
     init(_ data: Data, what: String) throws {
-        bytes = [UInt8](data)
+        bytes = data
         self.what = what
-        try scan()
+        try data.withUnsafeBytes { raw in
+            buffer = raw.bindMemory(to: UInt8.self)
+            defer { buffer = UnsafeBufferPointer(start: nil, count: 0) }
+            try scan()
+        }
+    }
+
+    /// A scanner over `raw`, valid only while `raw` is.
+    private init(raw: UnsafeRawBufferPointer, what: String) {
+        bytes = Data()
+        buffer = raw.bindMemory(to: UInt8.self)
+        self.what = what
     }
 
     /// The records of `entries`, read straight from the bytes (no generic JSON decoding).
-    static func decode(_ entries: [Entry], from bytes: [UInt8]) throws -> [RepodataRecord] {
-        var scanner = RepodataScanner(bytes: bytes, what: "record")
-        return try entries.map { entry in
-            scanner.index = entry.range.lowerBound
-            return try scanner.record()
+    static func decode(_ entries: [Entry], from bytes: Data) throws -> [RepodataRecord] {
+        try bytes.withUnsafeBytes { raw in
+            var scanner = RepodataScanner(raw: raw, what: "record")
+            return try entries.map { entry in
+                scanner.index = entry.range.lowerBound
+                return try scanner.record()
+            }
         }
     }
 
     /// Only the version and whether track_features is set, per entry: what ranking a name needs, without
     /// decoding the rest of its records.
-    static func versions(_ entries: [Entry], from bytes: [UInt8]) throws -> [(version: String, tracked: Bool)] {
-        var scanner = RepodataScanner(bytes: bytes, what: "record")
-        return try entries.map { entry in
-            scanner.index = entry.range.lowerBound
-            try scanner.expect(UInt8(ascii: "{"))
-            var version: String?
-            var tracked = false
-            try scanner.members { scanner, key in
-                switch key {
-                case "version": version = try scanner.stringOrSkip()
-                case "track_features":
-                    if scanner.peek() == UInt8(ascii: "[") { tracked = !(try scanner.strings()).allSatisfy(\.isEmpty) }
-                    else { tracked = !(try scanner.stringOrSkip() ?? "").split(whereSeparator: { $0 == "," || $0 == " " }).isEmpty }
-                default: try scanner.skipValue()
+    static func versions(_ entries: [Entry], from bytes: Data) throws -> [(version: String, tracked: Bool)] {
+        try bytes.withUnsafeBytes { raw in
+            var scanner = RepodataScanner(raw: raw, what: "record")
+            return try entries.map { entry in
+                scanner.index = entry.range.lowerBound
+                try scanner.expect(UInt8(ascii: "{"))
+                var version: String?
+                var tracked = false
+                try scanner.members { scanner, key in
+                    switch key {
+                    case "version": version = try scanner.stringOrSkip()
+                    case "track_features":
+                        if scanner.peek() == UInt8(ascii: "[") { tracked = !(try scanner.strings()).allSatisfy(\.isEmpty) }
+                        else { tracked = !(try scanner.stringOrSkip() ?? "").split(whereSeparator: { $0 == "," || $0 == " " }).isEmpty }
+                    default: try scanner.skipValue()
+                    }
                 }
+                guard let version else { throw scanner.failure("a record lacks a version") }
+                return (version, tracked)
             }
-            guard let version else { throw scanner.failure("a record lacks a version") }
-            return (version, tracked)
         }
-    }
-
-    private init(bytes: [UInt8], what: String) {
-        self.bytes = bytes
-        self.what = what
     }
 
     /// One record object, the fields Kiln uses; others are skipped, nulls count as absent.
@@ -115,8 +129,8 @@ struct RepodataScanner {
         skipSpace()
         var value: Int64 = 0
         var digits = 0
-        while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39, digits < 18 {
-            value = value * 10 + Int64(bytes[index] - 0x30)
+        while index < buffer.count, buffer[index] >= 0x30, buffer[index] <= 0x39, digits < 18 {
+            value = value * 10 + Int64(buffer[index] - 0x30)
             index += 1
             digits += 1
         }
@@ -126,7 +140,7 @@ struct RepodataScanner {
         index -= digits
         let start = index
         try skipValue()
-        let text = String(decoding: bytes[start..<index], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+        let text = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<index]), as: UTF8.self).trimmingCharacters(in: .whitespaces)
         return Int64(text) ?? Double(text).flatMap { Int64(exactly: $0.rounded()) }
     }
 
@@ -198,10 +212,10 @@ struct RepodataScanner {
         return name
     }
 
-    func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
+    func peek() -> UInt8? { index < buffer.count ? buffer[index] : nil }
 
     mutating func skipSpace() {
-        while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 { index += 1 }
+        while index < buffer.count, buffer[index] == 0x20 || buffer[index] == 0x0A || buffer[index] == 0x0D || buffer[index] == 0x09 { index += 1 }
     }
 
     mutating func expect(_ byte: UInt8) throws {
@@ -222,12 +236,12 @@ struct RepodataScanner {
         index += 1
         let start = index
         var escaped = false
-        while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
-            if bytes[index] == UInt8(ascii: "\\") { escaped = true; index += 1 }
+        while index < buffer.count, buffer[index] != UInt8(ascii: "\"") {
+            if buffer[index] == UInt8(ascii: "\\") { escaped = true; index += 1 }
             index += 1
         }
-        guard index < bytes.count else { throw failure("unterminated string") }
-        let raw = bytes[start..<index]
+        guard index < buffer.count else { throw failure("unterminated string") }
+        let raw = UnsafeBufferPointer(rebasing: buffer[start..<index])
         index += 1
         guard escaped else { return String(decoding: raw, as: UTF8.self) }
         let quoted = Data([UInt8(ascii: "\"")] + raw + [UInt8(ascii: "\"")])
@@ -242,8 +256,8 @@ struct RepodataScanner {
         if first == UInt8(ascii: "\"") { _ = try string(); return }
         if first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
             var depth = 0
-            while index < bytes.count {
-                let byte = bytes[index]
+            while index < buffer.count {
+                let byte = buffer[index]
                 if byte == UInt8(ascii: "\"") { _ = try string(); continue }
                 if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") { depth += 1 }
                 if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") {
@@ -254,6 +268,6 @@ struct RepodataScanner {
             }
             throw failure("unterminated object")
         }
-        while index < bytes.count, !",}] \n\r\t".utf8.contains(bytes[index]) { index += 1 }
+        while index < buffer.count, !",}] \n\r\t".utf8.contains(buffer[index]) { index += 1 }
     }
 }

@@ -61,69 +61,106 @@ extension Problem {
                     default: break
                     }
                 }
-                if firstRequirement[variable] < 0, let conflict = try encode(variable) { return conflict }
-                let first = Int(firstRequirement[variable])
-                for requirement in first..<(first + Int(requirementCount[variable])) { active.append(Int32(requirement)) }
+                // A record's clauses are added in rounds (`encodeRound`); one that has them gets its
+                // requirements checked again.
+                if firstRequirement[variable] >= 0 {
+                    let first = Int(firstRequirement[variable])
+                    for requirement in first..<(first + Int(requirementCount[variable])) { active.append(Int32(requirement)) }
+                }
             }
             if let conflict = propagateWatches(of: literal ^ 1) { return conflict }
         }
         return nil
     }
 
-    /// Visits the clauses watching `falseLiteral`, which just became false.
+    /// Visits the clauses watching `falseLiteral`, which just became false. The watch list, the arena
+    /// and the other watch lists are moved out of `self` for the loop (O(1)), so that the loop works on
+    /// uniquely owned buffers without copy-on-write checks.
     private mutating func propagateWatches(of falseLiteral: Int32) -> Conflict? {
         var list: [Int32] = []
         swap(&list, &clauses.watches[Int(falseLiteral)])
-        defer { swap(&list, &clauses.watches[Int(falseLiteral)]) }
+        let count = list.count
+        if count == 0 {
+            swap(&list, &clauses.watches[Int(falseLiteral)])
+            return nil
+        }
+        var arena: [Int32] = []
+        swap(&arena, &clauses.literals)
+        var watches: [[Int32]] = []
+        swap(&watches, &clauses.watches)
+        defer {
+            swap(&watches, &clauses.watches)
+            swap(&arena, &clauses.literals)
+            swap(&list, &clauses.watches[Int(falseLiteral)])
+        }
+        var found: Conflict?
         var kept = 0
         var index = 0
-        let count = list.count
-        while index < count {
-            let clause = Int(list[index])
-            index += 1
-            let range = clauses.range(clause)
-            let start = range.lowerBound
-            if clauses[start] == falseLiteral { clauses.swapAt(start, start + 1) }
-            let first = clauses[start]
-            let firstValue = valueOf(first)
-            if firstValue == 1 {
-                list[kept] = Int32(clause)
-                kept += 1
-                continue
-            }
-            var moved = false
-            var position = start + 2
-            while position < range.upperBound {
-                if valueOf(clauses[position]) != -1 {
-                    clauses.swapAt(start + 1, position)
-                    clauses.watches[Int(clauses[start + 1])].append(Int32(clause))
-                    moved = true
-                    break
-                }
-                position += 1
-            }
-            if moved { continue }
-            list[kept] = Int32(clause)
-            kept += 1
-            if firstValue == -1 {
+        list.withUnsafeMutableBufferPointer { entries in
+            arena.withUnsafeMutableBufferPointer { lits in
                 while index < count {
-                    list[kept] = list[index]
-                    kept += 1
-                    index += 1
+                    let clause = Int(entries[index])
+                    let blocker = entries[index + 1]
+                    index += 2
+                    if valueOf(blocker) == 1 {
+                        entries[kept] = Int32(clause)
+                        entries[kept + 1] = blocker
+                        kept += 2
+                        continue
+                    }
+                    let range = clauses.range(clause)
+                    let start = range.lowerBound
+                    if lits[start] == falseLiteral {
+                        lits[start] = lits[start + 1]
+                        lits[start + 1] = falseLiteral
+                    }
+                    let first = lits[start]
+                    let firstValue = valueOf(first)
+                    if firstValue == 1 {
+                        entries[kept] = Int32(clause)
+                        entries[kept + 1] = first
+                        kept += 2
+                        continue
+                    }
+                    var moved = false
+                    var position = start + 2
+                    while position < range.upperBound {
+                        let candidate = lits[position]
+                        if valueOf(candidate) != -1 {
+                            lits[position] = falseLiteral
+                            lits[start + 1] = candidate
+                            watches[Int(candidate)].append(Int32(clause))
+                            watches[Int(candidate)].append(first)
+                            moved = true
+                            break
+                        }
+                        position += 1
+                    }
+                    if moved { continue }
+                    entries[kept] = Int32(clause)
+                    entries[kept + 1] = first
+                    kept += 2
+                    if firstValue == -1 {
+                        while index < count {
+                            entries[kept] = entries[index]
+                            kept += 1
+                            index += 1
+                        }
+                        found = .clause(clause)
+                        return
+                    }
+                    assign(first, reason: Int32(clause))
                 }
-                list.removeLast(count - kept)
-                return .clause(clause)
             }
-            assign(first, reason: Int32(clause))
         }
         list.removeLast(count - kept)
-        return nil
+        return found
     }
 
     /// Adds a record's requires clauses (`¬record ∨ candidates…`) and constrains clauses
     /// (`¬record ∨ ¬other` for each record of the constrained name outside the spec), loading the names
     /// they mention. All are added even after a conflict, since they are added only once.
-    private mutating func encode(_ variable: Int) throws -> Conflict? {
+    mutating func encode(_ variable: Int) throws -> Conflict? {
         var conflict: Conflict?
         let dependencies = try pool.dependencies(of: variable)
         firstRequirement[variable] = Int32(requirementParent.count)

@@ -27,11 +27,8 @@ struct Problem {
     var requirementCount: [Int32] = []
     /// The requirements of records that are true, in the order they became true; cut back on backtrack.
     var active: [Int32] = []
-    var activeLimits: [Int] = []
-    /// `active[..<metPrefix]` are all met; a met requirement stays met until a backtrack, which restores
-    /// the prefix saved with the level.
+    /// `active[..<metPrefix]` are all met; a met requirement stays met until a backtrack.
     var metPrefix = 0
-    var metPrefixLimits: [Int] = []
 
     // CDCL state, per record variable.
     var value: [Int8] = []      // 0 unassigned, 1 true, -1 false
@@ -113,6 +110,12 @@ struct Problem {
                 continue
             }
             guard let decision = decide() else {
+                // As resolvo does: the records set true since the last round get their clauses only now.
+                let fresh = trail.filter { $0 & 1 == 0 && firstRequirement[Int($0 >> 1)] < 0 }.map { Int($0 >> 1) }
+                if !fresh.isEmpty {
+                    if try !encodeRound(fresh) { return nil }
+                    continue
+                }
                 if ProcessInfo.processInfo.environment["KILN_SOLVER_STATS"] == "1" {
                     FileHandle.standardError.write(Data("solver: \(decisions) decisions, \(conflicts) conflicts, \(pool.count) records loaded, \(clauses.count) clauses, \(active.count) active requirements\n".utf8))
                 }
@@ -120,8 +123,6 @@ struct Problem {
             }
             decisions += 1
             trailLimits.append(trail.count)
-            activeLimits.append(active.count)
-            metPrefixLimits.append(metPrefix)
             assign(Int32(decision * 2), reason: Self.decided)
         }
     }
@@ -222,6 +223,70 @@ struct Problem {
         return (learnt, back)
     }
 
+    /// Conflicts up to which a round of clauses that are false already restarts the search from level
+    /// 0, as resolvo does. Restarting lets the next descent see those clauses before it decides, which
+    /// on wide problems (the synthetic channel) saves most of the search; on deep ones (the hard
+    /// channel) it throws away too much, so past this many conflicts the round is learnt from instead.
+    static let restartingConflicts = 1_000
+
+    /// Adds the clauses of records that became true since the last round (a unit one propagates at
+    /// once, at the current level). Returns false when the request is unsatisfiable.
+    mutating func encodeRound(_ fresh: [Int]) throws -> Bool {
+        let added = clauses.count
+        var conflicting = false
+        for variable in fresh {
+            if try encode(variable) != nil { conflicting = true }
+            let first = Int(firstRequirement[variable])
+            for requirement in first..<(first + Int(requirementCount[variable])) { active.append(Int32(requirement)) }
+        }
+        guard conflicting else { return true }
+        conflicts += 1
+        if conflicts <= Self.restartingConflicts { return restart(checking: added..<clauses.count) }
+        // While one of them is false, back up to the level where it became false and learn from it as
+        // from any conflict, so that no clause stays false unnoticed.
+        let end = clauses.count
+        while true {
+            // The false clause that became false earliest: below its level every other one is open.
+            var lowest: (clause: Int, level: Int32)?
+            for clause in added..<end {
+                var highest: Int32 = -1
+                for literal in clauses.literals(of: clause) {
+                    guard valueOf(literal) == -1 else { highest = -1; break }
+                    highest = max(highest, level[Int(literal >> 1)])
+                }
+                if highest >= 0, lowest.map({ highest < $0.level }) ?? true { lowest = (clause, highest) }
+            }
+            guard let found = lowest else { return true }
+            if found.level == 0 { return false }
+            backtrack(to: Int(found.level))
+            let (learnt, back) = analyze(.clause(found.clause))
+            backtrack(to: back)
+            let index = clauses.append(learnt)
+            assign(learnt[0], reason: Int32(index))
+        }
+    }
+
+    /// Backs up to level 0 and propagates there what the `added` clauses imply; false when one of them
+    /// is false at level 0. (Their watches were chosen for the old assignment: a clause unit only at
+    /// level 0 is propagated here, so none is left unit without a watch on its open literal.)
+    mutating func restart(checking added: Range<Int>) -> Bool {
+        backtrack(to: 0)
+        for clause in added {
+            var open: Int32?
+            var openCount = 0
+            var satisfied = false
+            for literal in clauses.literals(of: clause) {
+                let state = valueOf(literal)
+                if state == 1 { satisfied = true; break }
+                if state == 0 { open = literal; openCount += 1 }
+            }
+            if satisfied || openCount > 1 { continue }
+            guard let unit = open else { return false }
+            assign(unit, reason: Int32(clause))
+        }
+        return true
+    }
+
     mutating func backtrack(to target: Int) {
         guard trailLimits.count > target else { return }
         let keep = trailLimits[target]
@@ -233,10 +298,8 @@ struct Problem {
         }
         trail.removeSubrange(keep...)
         trailLimits.removeSubrange(target...)
-        active.removeSubrange(activeLimits[target]...)
-        activeLimits.removeSubrange(target...)
-        metPrefix = min(metPrefixLimits[target], active.count)
-        metPrefixLimits.removeSubrange(target...)
+        active.removeAll { value[Int(requirementParent[Int($0)])] != 1 }
+        metPrefix = 0
         head = min(head, trail.count)
     }
 }

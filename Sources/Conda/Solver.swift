@@ -5,12 +5,17 @@ public protocol RecordSource: Sendable {
     func records(named name: String) throws -> [PackageRecord]
     /// The versions of `records(named:)`, in its order, each with whether the record has track_features.
     func versions(named name: String) throws -> [(version: CondaVersion, tracked: Bool)]
+    /// A record of `records(named:)` with every field, for the solution: a source may give the solver
+    /// records with only the fields a solve uses.
+    func complete(_ record: PackageRecord) throws -> PackageRecord
 }
 
 extension RecordSource {
     public func versions(named name: String) throws -> [(version: CondaVersion, tracked: Bool)] {
         try records(named: name).map { ($0.version, !$0.trackFeatures.isEmpty) }
     }
+
+    public func complete(_ record: PackageRecord) throws -> PackageRecord { record }
 }
 
 /// A complete conda solver: CDCL over one boolean per candidate record (as resolvo and libsolv encode
@@ -36,7 +41,7 @@ public struct Solver: Sendable {
             throw CondaError.unsatisfiable("nothing in the channels provides '\(missing.source)'" + Self.hint(missing.name))
         }
         if let solution = try problem.run() {
-            return solution.filter { !$0.isVirtual }.sorted { $0.name < $1.name }
+            return try solution.filter { !$0.isVirtual }.map { try source.complete($0) }.sorted { $0.name < $1.name }
         }
         throw CondaError.unsatisfiable(try explain(specs))
     }
