@@ -28,6 +28,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${BENCH_DIR:-$(mktemp -d /var/tmp/kiln-bench.XXXXXX)}
+mkdir -p "$work"
 registry_pid=
 trap '[ -z "$registry_pid" ] || kill "$registry_pid" 2>/dev/null; rm -rf "$work"' EXIT
 swift build -c release --product kiln >/dev/null
@@ -161,7 +162,7 @@ if [ "$only" = all ] || [ "$only" = envlayers ]; then
   wheels=$(bash fixtures/pypi/fill_index.sh .venv-peers)/wheels
   python3 fixtures/pypi/serve_index.py --dir "$wheels" --port-file "$work/layers-index-port" >/dev/null 2>&1 &
   index_pid=$!
-  while [ ! -f "$work/layers-index-port" ]; do sleep 0.1; done
+  while [ ! -f "$work/layers-index-port" ]; do kill -0 "$index_pid" 2>/dev/null || { echo "bench: the index server did not start" >&2; exit 1; }; sleep 0.1; done
   index="http://127.0.0.1:$(cat "$work/layers-index-port")/simple"
   requirements=fixtures/pypi/ml-requirements.txt
   echo "load average before the environment-layer cases: $(cut -d' ' -f1-3 /proc/loadavg)"
