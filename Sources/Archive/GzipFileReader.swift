@@ -87,11 +87,15 @@ final class GzipFileReader {
 
     /// After a member: starts the next one if the input goes on with a gzip header.
     private func startNextMember() -> Bool {
-        if state.pointee.avail_in == 0, !inputEnded {
-            let count = read(fd, input.baseAddress, input.count)
-            guard count > 0 else { inputEnded = true; return false }
-            state.pointee.next_in = input.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            state.pointee.avail_in = UInt32(count)
+        // The next header's two magic bytes may straddle a read: keep what is left and read on behind it.
+        while state.pointee.avail_in < 2, !inputEnded, let base = input.baseAddress {
+            let kept = Int(state.pointee.avail_in)
+            if kept > 0, let next = state.pointee.next_in { base.copyMemory(from: next, byteCount: kept) }
+            let count = read(fd, base + kept, input.count - kept)
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { inputEnded = true }
+            state.pointee.next_in = base.assumingMemoryBound(to: UInt8.self)
+            state.pointee.avail_in = UInt32(kept + max(count, 0))
         }
         guard state.pointee.avail_in >= 2, let next = state.pointee.next_in, next[0] == 0x1f, next[1] == 0x8b else { return false }
         let (pending, count) = (state.pointee.next_in, state.pointee.avail_in)
