@@ -52,21 +52,19 @@ public final class DeferredMembers: @unchecked Sendable {
         }
     }
 
-    public var isEmpty: Bool { lock.withLock { members.isEmpty } }
-
     /// Writes every deferred file that is a plain file (not an archive member) to its path after all: for a step
     /// that needs the tree complete on disk, such as an sdist build running the environment's python. Copies,
     /// never hard links: the layer stores files linked to each other once, so links to the cache (which may hold
     /// a package's hard-linked files) would give other layer bytes than the deferred files do.
     public func materializeFiles() throws {
-        let files: [(String, String, UInt32)] = lock.withLock {
+        let files: [(path: String, source: String)] = lock.withLock {
             members.compactMap { path, entry in
-                if case let .file(source, _) = entry.source { return (path, source, entry.mode) }
+                if case let .file(source, _) = entry.source { return (path, source) }
                 return nil
             }
         }
         var made = Set<String>()
-        for (path, source, _) in files.sorted(by: { $0.0 < $1.0 }) {
+        for (path, source) in files.sorted(by: { $0.path < $1.path }) {
             let parent = (path as NSString).deletingLastPathComponent
             if made.insert(parent).inserted { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
             unlink(path)

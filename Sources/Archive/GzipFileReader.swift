@@ -21,18 +21,16 @@ final class GzipFileReader {
     /// Set when reading fails, for libarchive's error.
     private(set) var failure: String?
 
-    /// Whether `path` starts with the gzip magic bytes.
-    static func isGzip(_ path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var magic: (UInt8, UInt8) = (0, 0)
-        return withUnsafeMutableBytes(of: &magic) { pread(fd, $0.baseAddress, 2, 0) } == 2 && magic == (0x1f, 0x8b)
-    }
-
+    /// A reader for `path`, or nil when it cannot be opened or does not start with the gzip magic bytes (the
+    /// caller then opens it with libarchive, which reports the error or reads the other formats).
     init?(path: String) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
+        var magic: (UInt8, UInt8) = (0, 0)
+        guard withUnsafeMutableBytes(of: &magic, { pread(fd, $0.baseAddress, 2, 0) }) == 2, magic == (0x1f, 0x8b) else {
+            close(fd)
+            return nil
+        }
         self.fd = fd
         self.path = path
         input = .allocate(byteCount: 1 << 20, alignment: 16)

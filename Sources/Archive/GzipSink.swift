@@ -35,7 +35,7 @@ public final class GzipSink: ByteSink {
     /// Whether a spliced member was written.
     private var spliced = false
     /// The compressor for blocks deflated on the writer's own thread.
-    private var inline: InlineDeflater?
+    private var inline: RawDeflater?
 
     public init(next: ByteSink, level: Int32 = GzipSink.level) throws {
         self.next = next
@@ -113,7 +113,7 @@ public final class GzipSink: ByteSink {
         // A short last block (the tar headers between spliced members) costs less here than a hand-off to a
         // worker, and reuses one compressor: a fresh zlib stream clears about 300 KiB of tables.
         if last, pending.count == 1, job.input.count < Self.window {
-            if inline == nil { inline = try InlineDeflater(level: level) }
+            if inline == nil { inline = try RawDeflater(level: level) }
             job.run(reusing: inline)
         } else {
             queue.async { job.run() }
@@ -152,7 +152,7 @@ public final class GzipSink: ByteSink {
             self.level = level
         }
 
-        func run(reusing deflater: InlineDeflater? = nil) {
+        func run(reusing deflater: RawDeflater? = nil) {
             defer { done.signal() }
             // ISA-L's CRC-32 (the gzip polynomial, reflected): the same value as zlib's crc32, 4× faster.
             crc = UInt(input.withUnsafeBufferPointer { crc32_gzip_refl(0, $0.baseAddress, UInt64($0.count)) })
@@ -161,13 +161,8 @@ public final class GzipSink: ByteSink {
                 return
             }
             do {
-                if let deflater {
-                    guard deflateReset(deflater.stream) == Z_OK else { throw ArchiveError.compression("deflateReset failed") }
-                    output = try deflateBlock(deflater.stream)
-                } else {
-                    let deflater = try InlineDeflater(level: level)
-                    output = try deflateBlock(deflater.stream)
-                }
+                let deflater = try deflater?.reset() ?? RawDeflater(level: level)
+                output = try deflateBlock(deflater.stream)
             } catch {
                 self.error = error
             }
@@ -209,8 +204,8 @@ public final class GzipSink: ByteSink {
 }
 
 /// A raw deflate stream at `level` (negative window bits: no zlib or gzip wrapper; the sink writes the gzip one),
-/// ended when the value goes.
-final class InlineDeflater: @unchecked Sendable {
+/// ended when the value goes. Worker blocks each make one; the writer's own short blocks reuse one.
+final class RawDeflater: @unchecked Sendable {
     let stream: UnsafeMutablePointer<z_stream>
 
     init(level: Int32) throws {
@@ -225,6 +220,12 @@ final class InlineDeflater: @unchecked Sendable {
     deinit {
         deflateEnd(stream)
         stream.deallocate()
+    }
+
+    /// The same stream, as fresh as from init (deflateReset keeps the settings and the tables' memory).
+    func reset() throws -> RawDeflater {
+        guard deflateReset(stream) == Z_OK else { throw ArchiveError.compression("deflateReset failed") }
+        return self
     }
 }
 

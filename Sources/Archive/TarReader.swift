@@ -39,7 +39,7 @@ public final class TarReader {
         archive_read_support_format_tar(archive)
         archive_read_support_format_gnutar(archive)
         if zip { archive_read_support_format_zip(archive) }
-        gzip = GzipFileReader.isGzip(path) ? GzipFileReader(path: path) : nil
+        gzip = GzipFileReader(path: path)
         guard (gzip.map { $0.attach(to: archive) } ?? archive_read_open_filename(archive, path, 1 << 20)) == ARCHIVE_OK else {
             // Every stored property is set, so `deinit` runs and frees the handle; freeing it here too was a double free.
             let message = archive_error_string(archive).map { String(cString: $0) } ?? "cannot open"
@@ -119,7 +119,7 @@ public enum Decompressor {
         func failure() -> ArchiveError {
             .read(path, detail: archive_error_string(archive).map { String(cString: $0) } ?? "unknown error")
         }
-        let gzip = GzipFileReader.isGzip(path) ? GzipFileReader(path: path) : nil
+        let gzip = GzipFileReader(path: path)
         guard (gzip.map { $0.attach(to: archive) } ?? archive_read_open_filename(archive, path, 1 << 20)) == ARCHIVE_OK else { throw failure() }
         defer { withExtendedLifetime(gzip) {} }
         var entry: OpaquePointer?

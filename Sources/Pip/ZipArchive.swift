@@ -146,9 +146,11 @@ public struct ZipDirectory: Sendable {
 
     /// Where a member's data starts: after its local header, whose extra field may differ from the central one.
     func dataOffset(_ entry: ZipEntry) async throws -> Int64 {
-        let header = try await source.read(at: entry.localHeaderOffset, count: 30)
-        guard header.u32(0) == 0x0403_4b50 else { throw PipError.wheel("\(label): local header of \(entry.name) is corrupt") }
-        return entry.localHeaderOffset + 30 + Int64(header.u16(26)) + Int64(header.u16(28))
+        let header = try await source.read(at: entry.localHeaderOffset, count: ZipLocalHeader.length)
+        guard let start = ZipLocalHeader.dataStart([UInt8](header), at: entry.localHeaderOffset) else {
+            throw PipError.wheel("\(label): local header of \(entry.name) is corrupt")
+        }
+        return start
     }
 
     /// A small member's bytes (METADATA, WHEEL, RECORD, entry_points.txt), checked against its CRC.
@@ -166,67 +168,36 @@ public struct ZipDirectory: Sendable {
     /// Streams a member through `sink` in pieces, inflating as it reads, and checks size and CRC.
     func stream(_ entry: ZipEntry, _ sink: (UnsafeRawBufferPointer) throws -> Void) async throws {
         let start = try await dataOffset(entry)
-        let inflater = try Inflater(entry, label: label)
+        let inflater = try Self.inflater(entry, label: label)
         var offset: Int64 = 0
         while offset < entry.compressedSize {
             let count = Int(min(1 << 20, entry.compressedSize - offset))
             let piece = try await source.read(at: start + offset, count: count)
-            try inflater.feed(piece, sink)
+            try Self.wheelErrors { try piece.withUnsafeBytes { try inflater.feed($0, sink) } }
             offset += Int64(count)
         }
-        try inflater.finish()
+        try Self.wheelErrors { try inflater.finish() }
     }
 
     static func decode(_ raw: Data, _ entry: ZipEntry, label: String, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let inflater = try Inflater(entry, label: label)
-        try inflater.feed(raw, sink)
-        try inflater.finish()
-    }
-}
-
-/// A wheel member's data, inflated (Archive's `Inflate`, ISA-L's igzip) as it is fed, with the size and CRC-32
-/// checked at the end.
-final class Inflater {
-    let entry: ZipEntry
-    let label: String
-    private var inflate: Inflate
-    private var produced: Int64 = 0
-    /// Output space, sized to the member (most are small) up to 256 KiB.
-    private let buffer: UnsafeMutableRawBufferPointer
-
-    init(_ entry: ZipEntry, label: String) throws {
-        self.entry = entry
-        self.label = label
-        guard entry.method == 0 || entry.method == 8 else {
-            throw PipError.wheel("\(label): \(entry.name) uses zip compression method \(entry.method); wheels use deflate or stored")
-        }
-        inflate = try Inflate(method: entry.method, label: "\(label): \(entry.name)")
-        buffer = .allocate(byteCount: Int(min(max(entry.size, 64), 256 << 10)), alignment: 16)
-    }
-
-    deinit {
-        inflate.end()
-        buffer.deallocate()
-    }
-
-    func feed(_ input: Data, _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
-        try input.withUnsafeBytes { raw in
-            do {
-                try inflate.feed(raw, output: buffer) { bytes in
-                    produced += Int64(bytes.count)
-                    guard produced <= entry.size else { throw PipError.wheel("\(label): \(entry.name) inflates past its declared size") }
-                    try sink(bytes)
-                }
-            } catch let error as ArchiveError {
-                throw PipError.wheel("\(label): \(entry.name) is not valid deflate data (\(error))")
-            }
+        let inflater = try inflater(entry, label: label)
+        try wheelErrors {
+            try raw.withUnsafeBytes { try inflater.feed($0, sink) }
+            try inflater.finish()
         }
     }
 
-    func finish() throws {
-        guard inflate.ended || entry.size == 0 else { throw PipError.wheel("\(label): \(entry.name) is truncated") }
-        guard produced == entry.size else { throw PipError.wheel("\(label): \(entry.name) has \(produced) bytes, not the \(entry.size) its header says") }
-        guard inflate.crc == entry.crc32 else { throw PipError.wheel("\(label): \(entry.name) fails its CRC-32 check") }
+    static func inflater(_ entry: ZipEntry, label: String) throws -> MemberInflater {
+        try wheelErrors { try MemberInflater(method: entry.method, size: entry.size, crc32: entry.crc32, label: "\(label): \(entry.name)") }
+    }
+
+    /// The member's own problems (its data, size or CRC) as errors about the wheel, in the words pip's users know.
+    static func wheelErrors<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let ArchiveError.read(member, detail) {
+            throw PipError.wheel("\(member) \(detail)")
+        }
     }
 }
 
