@@ -20,17 +20,7 @@ import TestSupport
         let work = try TemporaryDirectory("env-layers")
         let requirements = try String(contentsOfFile: fixturePath("pypi/ml-requirements.txt"), encoding: .utf8)
             .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
-        try work.write("environment.yml", """
-            name: ml
-            channels:
-              - file://\(channel)
-            dependencies:
-              - python=3.11
-              - pip:
-                - --index-url \(index.url())
-            \(requirements.map { "    - \($0)" }.joined(separator: "\n"))
-
-            """)
+        _ = try pythonPipEnvironment(in: work, channel: channel, pip: ["--index-url \(index.url())"] + requirements)
         let environment = ["KILN_CACHE_DIR": cache.path]
         let flags = ["--base", "debian-python", "--conda-file", work.file("environment.yml"), "--env-prefix", "/opt/env"]
         let built = try KilnBinary.build(flags + ["--output", "oci:\(work.file("image")):1"], environment: environment)

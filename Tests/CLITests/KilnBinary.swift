@@ -77,6 +77,21 @@ struct Fixture {
 /// An environment.yml over the conda fixture channel: python 3.11 and hello from conda, then `pip` lines
 /// from `index` (a `--index-url` line first).
 @discardableResult
+/// An environment.yml of `python=3.11` from `channel` (the debian-python channel) and `pip` lines; its path.
+func pythonPipEnvironment(in directory: TemporaryDirectory, channel: String, pip: [String]) throws -> String {
+    try directory.write("environment.yml", """
+        name: python-pip
+        channels:
+          - file://\(channel)
+        dependencies:
+          - python=3.11
+          - pip:
+        \(pip.map { "    - \($0)" }.joined(separator: "\n"))
+
+        """)
+    return directory.file("environment.yml")
+}
+
 func condaPipEnvironment(in directory: TemporaryDirectory, channels: String, index: PipIndex, pip: [String]) throws -> String {
     try directory.write("environment.yml", """
     name: scoring

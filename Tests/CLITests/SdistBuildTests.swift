@@ -33,17 +33,7 @@ import TestSupport
     }
 
     func environmentFile(_ directory: TemporaryDirectory, channel: String, pip: [String]) throws -> String {
-        try directory.write("environment.yml", """
-            name: sdists
-            channels:
-              - file://\(channel)
-            dependencies:
-              - python=3.11
-              - pip:
-            \(pip.map { "    - \($0)" }.joined(separator: "\n"))
-
-            """)
-        return directory.file("environment.yml")
+        try pythonPipEnvironment(in: directory, channel: channel, pip: pip)
     }
 
     @Test func condaEnvironmentSdistsAreBuiltInTheImageWithItsPython() throws {
