@@ -8,7 +8,10 @@ import TestSupport
 ///
 /// Podman asks runc for RLIMIT_NOFILE 1048576 by default, over this sandbox's hard limit (20000), and runc
 /// may not raise it ("error setting rlimit type 7"); explicit limits under the hard ones avoid that.
-@Suite struct PodmanTests {
+///
+/// Serialized: both images share their layers, and two podman processes committing the same layer at once
+/// race in containers/storage ("creating image …: layer not known"), which failed a CI run.
+@Suite(.serialized) struct PodmanTests {
     static let limits = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
 
     /// busybox as the image's only program, a script that prints what the config set.
