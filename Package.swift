@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "CondaTests", dependencies: ["Conda", "HTTP", "OCI", "TestSupport",
                                                      .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "PipTests", dependencies: ["Pip", "HTTP", "TestSupport"]),
-        .testTarget(name: "ImagesTests", dependencies: ["Images", "Plan", "OCI", "TestSupport"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "Archive", "Plan", "OCI", "TestSupport"]),
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Conda", "HTTP", "Plan", "OCI", "TestSupport"]),
         .testTarget(name: "AzureMLTests", dependencies: ["AzureML", "Plan", "TestSupport"]),
         .testTarget(name: "KilnTests", dependencies: ["Kiln", "AzureML", "Archive", "Registry", "HTTP", "Conda", "Pip", "Run", "TestSupport"]),

@@ -15,7 +15,7 @@ public struct LayerEntry: Sendable, Equatable {
         /// A second name for a file already in this layer, at `target` (an image path).
         case hardlink(target: String)
         /// A regular file whose bytes are a member of an archive (a wheel), read from it when the layer is written.
-        case member(ArchiveMember)
+        indirect case member(ArchiveMember)
     }
 
     /// The path in the image, relative to `/`, without a trailing slash: `var/azureml-app/score.py`.
@@ -23,6 +23,9 @@ public struct LayerEntry: Sendable, Equatable {
     public var kind: Kind
     /// Permission bits only.
     public var mode: UInt32
+    /// For a `.file` found by walking a directory, what its inode said then; the layer cache keys on it,
+    /// so no file is examined twice. Not part of the layer's bytes.
+    public var stamp: FileStamp?
 
     /// The bytes a regular file holds; 0 for the other kinds.
     public var fileSize: Int64 {
@@ -33,10 +36,11 @@ public struct LayerEntry: Sendable, Equatable {
         }
     }
 
-    public init(path: String, kind: Kind, mode: UInt32) {
+    public init(path: String, kind: Kind, mode: UInt32, stamp: FileStamp? = nil) {
         self.path = path
         self.kind = kind
         self.mode = mode
+        self.stamp = stamp
     }
 
     /// Orders paths by their UTF-8 bytes, so every machine sorts them alike and parents come first.
@@ -53,5 +57,28 @@ public struct LayerEntry: Sendable, Equatable {
                 return left.count < right.count
             }
         }
+    }
+}
+
+/// The fields of a file's `stat` that tell whether it changed since a layer was made of it.
+public struct FileStamp: Sendable, Equatable {
+    public var device: UInt64
+    public var inode: UInt64
+    public var size: Int64
+    public var modified: timespec
+    public var changed: timespec
+
+    public init(_ info: stat) {
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = Int64(info.st_size)
+        modified = info.st_mtim
+        changed = info.st_ctim
+    }
+
+    public static func == (lhs: FileStamp, rhs: FileStamp) -> Bool {
+        lhs.device == rhs.device && lhs.inode == rhs.inode && lhs.size == rhs.size
+            && lhs.modified.tv_sec == rhs.modified.tv_sec && lhs.modified.tv_nsec == rhs.modified.tv_nsec
+            && lhs.changed.tv_sec == rhs.changed.tv_sec && lhs.changed.tv_nsec == rhs.changed.tv_nsec
     }
 }

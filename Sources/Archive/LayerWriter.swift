@@ -56,14 +56,29 @@ public enum LayerWriter {
         var directory = ParentDirectory()
         defer { directory.close() }
         let members = MemberReader(chunk: readChunk / 4)
+        let prefetcher = FilePrefetcher.start(entries)
+        defer { prefetcher?.stop() }
         do {
-            for entry in entries {
+            for (index, entry) in entries.enumerated() {
                 switch entry.kind {
                 case let .file(source, size):
-                    try tar.addFile(path: entry.path, mode: entry.mode, size: size) { write in
-                        try copyFile(source, size: size, buffer: buffer, directory: &directory) { piece in
-                            try write(piece)
-                            progress?.advance(by: Int64(piece.count))
+                    // The tar writer knows the image path; a file that changed is named by its host path.
+                    try naming(source, for: entry.path) {
+                        switch FilePrefetcher.wanted(entry) ? prefetcher?.take(index) : nil {
+                        case let .bytes(bytes)?:
+                            try tar.addFile(path: entry.path, mode: entry.mode, size: size) { write in
+                                try bytes.withUnsafeBytes { try write($0) }
+                                progress?.advance(by: Int64(bytes.count))
+                            }
+                        case let .failed(error)?:
+                            throw error
+                        case nil:
+                            try tar.addFile(path: entry.path, mode: entry.mode, size: size) { write in
+                                try copyFile(source, size: size, buffer: buffer, directory: &directory) { piece in
+                                    try write(piece)
+                                    progress?.advance(by: Int64(piece.count))
+                                }
+                            }
                         }
                     }
                 case let .member(member):
@@ -84,6 +99,15 @@ public enum LayerWriter {
         }
         return LayerBlob(digest: blobHash.digest, diffID: tarHash.digest, size: blobHash.count,
                          uncompressedSize: tarHash.count, mediaType: compression.ociMediaType, path: path)
+    }
+
+    /// Runs `body`, turning the tar writer's "changed" error for `path` into one that names `source`.
+    static func naming(_ source: String, for path: String, _ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch ArchiveError.changedDuringBuild(path) {
+            throw ArchiveError.changedDuringBuild(source)
+        }
     }
 
     /// Members whose deflate data is at least this long go into a gzip layer as they are, in a gzip member of

@@ -38,31 +38,6 @@ public struct LayerCache: Sendable {
         var uncompressedSize: Int64
     }
 
-    /// The key of a layer made of `entries`, or nil when a source cannot be examined (the build then
-    /// writes the layer and reports the problem itself).
-    public static func key(_ entries: [LayerEntry], compression: LayerCompression, epoch: Int64) -> String? {
-        var hash = DigestCounter()
-        func add(_ text: String) { Data(text.utf8).withUnsafeBytes { hash.update($0) } }
-        add("kiln-layer-cache \(formatVersion) \(compression.rawValue) \(epoch)\n")
-        for entry in entries {
-            add("\(entry.path)\u{0}\(entry.mode)\u{0}")
-            switch entry.kind {
-            case let .file(source, size):
-                var info = stat()
-                guard LongPath.lstat(source, &info) == 0 else { return nil }
-                add("f \(size) \(info.st_dev) \(info.st_ino) \(info.st_size) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec) \(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec)\n")
-            case let .member(member):
-                // The archive is named by its content (a cached wheel) and never rewritten; its times still go in.
-                var info = stat()
-                guard LongPath.lstat(member.archive, &info) == 0 else { return nil }
-                add("m \(member.archive)\u{0}\(member.localHeaderOffset) \(member.compressedSize) \(member.size) \(member.crc32) \(info.st_ino) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)\n")
-            default:
-                add("\(entry.kind)\n")
-            }
-        }
-        return hash.finalize().encoded
-    }
-
     /// The cached layer for `key`, when its entry and its whole blob are there.
     public func layer(for key: String) -> Layer? {
         guard let data = FileManager.default.contents(atPath: entryPath(key)),

@@ -1,0 +1,105 @@
+import Archive
+import Foundation
+import OCI
+
+extension LayerCache {
+    /// The key of a layer made of `entries`, or nil when a source cannot be examined (the build then
+    /// writes the layer and reports the problem itself). A file's stamp from the walk is used as it is;
+    /// only files without one (staged by an installer) are examined here.
+    public static func key(_ entries: [LayerEntry], compression: LayerCompression, epoch: Int64) -> String? {
+        var text = KeyText()
+        text.add("kiln-layer-cache \(formatVersion) \(compression.rawValue) \(epoch)\n")
+        for entry in entries {
+            text.add(entry.path)
+            text.add(0)
+            text.add(decimal: entry.mode)
+            text.add(0)
+            switch entry.kind {
+            case let .file(source, size):
+                var stamp = entry.stamp
+                if stamp == nil {
+                    var info = stat()
+                    guard LongPath.lstat(source, &info) == 0 else { return nil }
+                    stamp = FileStamp(info)
+                }
+                guard let stamp else { return nil }
+                text.add("f ")
+                text.add(decimal: size)
+                text.add(" ")
+                text.add(decimal: stamp.device)
+                text.add(" ")
+                text.add(decimal: stamp.inode)
+                text.add(" ")
+                text.add(decimal: stamp.size)
+                text.add(" ")
+                text.add(stamp.modified)
+                text.add(" ")
+                text.add(stamp.changed)
+                text.add("\n")
+            case let .member(member):
+                // The archive is named by its content (a cached wheel) and never rewritten; its times still go in.
+                var info = stat()
+                guard LongPath.lstat(member.archive, &info) == 0 else { return nil }
+                text.add("m \(member.archive)\u{0}\(member.localHeaderOffset) \(member.compressedSize) \(member.size) \(member.crc32) ")
+                text.add(decimal: info.st_ino)
+                text.add(" ")
+                text.add(info.st_mtim)
+                text.add("\n")
+            default:
+                text.add("\(entry.kind)\n")
+            }
+        }
+        return text.finish()
+    }
+}
+
+/// The key's text, hashed as it grows in 64 KiB pieces: at 200,000 files, building a `String` per entry
+/// cost more than examining the files.
+private struct KeyText {
+    var hash = DigestCounter()
+    var bytes: [UInt8] = []
+
+    init() { bytes.reserveCapacity(1 << 16) }
+
+    mutating func add(_ text: String) {
+        bytes.append(contentsOf: text.utf8)
+        if bytes.count >= 1 << 16 { flush() }
+    }
+
+    mutating func add(_ byte: UInt8) { bytes.append(byte) }
+
+    /// A number in decimal digits, as string interpolation writes it.
+    mutating func add(decimal number: some BinaryInteger) {
+        if number < 0 { bytes.append(UInt8(ascii: "-")) }
+        var value = UInt64(truncatingIfNeeded: number.magnitude)
+        var digits = 1
+        var rest = value / 10
+        while rest != 0 { digits += 1; rest /= 10 }
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            var index = buffer.count - 1
+            while value != 0 {
+                buffer[index] += UInt8(value % 10)
+                value /= 10
+                index -= 1
+            }
+        }
+    }
+
+    /// `seconds.nanoseconds`, the nanoseconds without leading zeros, as the key has always written them.
+    mutating func add(_ time: timespec) {
+        add(decimal: time.tv_sec)
+        bytes.append(UInt8(ascii: "."))
+        add(decimal: time.tv_nsec)
+    }
+
+    mutating func flush() {
+        bytes.withUnsafeBytes { hash.update($0) }
+        bytes.removeAll(keepingCapacity: true)
+    }
+
+    mutating func finish() -> String {
+        flush()
+        return hash.finalize().encoded
+    }
+}

@@ -1,0 +1,54 @@
+import Archive
+import Foundation
+import Images
+import OCI
+import Plan
+import Testing
+import TestSupport
+
+/// The layer cache's key is the sha256 of a text that names every entry with the stat fields of its file.
+/// The walk's stamps stand in for a second stat, and the text stays what it was, so caches made before
+/// still hit.
+@Suite struct LayerCacheKeyTests {
+    /// The key's text as it was first written, with string interpolation and an lstat per file.
+    static func referenceKey(_ entries: [LayerEntry], compression: LayerCompression, epoch: Int64) -> String {
+        var text = "kiln-layer-cache \(LayerCache.formatVersion) \(compression.rawValue) \(epoch)\n"
+        for entry in entries {
+            text += "\(entry.path)\u{0}\(entry.mode)\u{0}"
+            switch entry.kind {
+            case let .file(source, size):
+                var info = stat()
+                _ = lstat(source, &info)
+                text += "f \(size) \(info.st_dev) \(info.st_ino) \(info.st_size) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec) \(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec)\n"
+            default:
+                text += "\(entry.kind)\n"
+            }
+        }
+        return Digest.sha256(of: Data(text.utf8)).encoded
+    }
+
+    @Test func theWalksStampsGiveTheKeyAnLstatGives() throws {
+        let work = try TemporaryDirectory("cache-key")
+        try work.write("src/données.txt", "a\n")
+        try work.write("src/bin/run", "#!/bin/sh\n", mode: 0o755)
+        try FileManager.default.createSymbolicLink(atPath: work.file("src/link"), withDestinationPath: "données.txt")
+        let entries = try EntryCollector.collect([LayerInput(source: work.file("src"), destination: "/app")])
+        #expect(entries.contains { $0.stamp != nil })
+        let key = try #require(LayerCache.key(entries, compression: .gzip, epoch: 7))
+        #expect(key == Self.referenceKey(entries, compression: .gzip, epoch: 7))
+        // Without stamps (files an installer staged), the key examines the files itself and agrees.
+        let unstamped = entries.map { LayerEntry(path: $0.path, kind: $0.kind, mode: $0.mode) }
+        #expect(LayerCache.key(unstamped, compression: .gzip, epoch: 7) == key)
+    }
+
+    @Test func aChangedFileChangesTheKey() throws {
+        let work = try TemporaryDirectory("cache-key-change")
+        try work.write("src/score.py", "def run(): pass\n")
+        let before = try #require(LayerCache.key(try EntryCollector.collect([LayerInput(source: work.file("src"), destination: "/app")]),
+                                                 compression: .gzip, epoch: 0))
+        try work.write("src/score.py", "def run(): return 1\n")
+        let after = try #require(LayerCache.key(try EntryCollector.collect([LayerInput(source: work.file("src"), destination: "/app")]),
+                                                compression: .gzip, epoch: 0))
+        #expect(before != after)
+    }
+}
