@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -12,19 +13,30 @@ import Plan
 /// - symlinks kept as links, and refused when they resolve outside their source root;
 /// - files that are hard links of each other inside the layer stored once, the rest as links.
 public enum EntryCollector {
-    public static func collect(_ inputs: [LayerInput]) throws -> [LayerEntry] {
+    /// `threads` lists directories side by side (default: one per core, at most 4); the result is the same.
+    public static func collect(_ inputs: [LayerInput], threads: Int? = nil) throws -> [LayerEntry] {
+        try collectStamped(inputs, threads: threads).entries
+    }
+
+    /// The entries, and beside each the `stat` the walk saw of its file: nil for the other kinds, and for
+    /// files an installer staged. The layer cache keys on these; they are a separate array so that the
+    /// build can drop them before it writes the layer.
+    public static func collectStamped(_ inputs: [LayerInput], threads: Int? = nil) throws -> (entries: [LayerEntry], stamps: [FileStamp?]) {
+        let threads = threads ?? min(4, ProcessInfo.processInfo.activeProcessorCount)
         var found = Found()
         for (number, input) in inputs.enumerated() {
-            try add(input, origin: number, into: &found)
+            try add(input, origin: number, threads: threads, into: &found)
         }
-        sortByPath(&found)
+        // One input's walk comes out sorted already; inputs that overlap, or staged files, need the sort.
+        let single = inputs.count == 1 && inputs[0].members.isEmpty
+        if !single && !isSorted(found) { sortByPath(&found) }
         try addMissingParents(&found)
         try removeDuplicates(&found, inputs: inputs)
 
         // In place, so the entries are never held twice (200,000 of them are tens of MiB).
         var firstPathOfInode: [FileKey: String] = [:]
         for index in found.entries.indices where found.linked[index] {
-            guard let stamp = found.entries[index].stamp else { continue }
+            guard let stamp = found.stamps[index] else { continue }
             let key = FileKey(device: stamp.device, inode: stamp.inode)
             if let first = firstPathOfInode[key] {
                 found.entries[index] = LayerEntry(path: found.entries[index].path, kind: .hardlink(target: first),
@@ -33,7 +45,7 @@ public enum EntryCollector {
                 firstPathOfInode[key] = found.entries[index].path
             }
         }
-        return found.entries
+        return (found.entries, found.stamps)
     }
 
     struct FileKey: Hashable {
@@ -41,16 +53,20 @@ public enum EntryCollector {
         var inode: UInt64
     }
 
-    /// The entries found so far, with beside each the index of the input it came from (for error messages;
-    /// -1 for an added parent) and whether its file has other hard links. Parallel arrays, not an array of
-    /// structs, so the entries come out without a copy.
+    /// The entries found so far, with beside each its file's stamp, the index of the input it came from (for
+    /// error messages; -1 for an added parent) and whether its file has other hard links. Parallel arrays, not
+    /// an array of structs, so the entries come out without a copy.
     struct Found {
         var entries: [LayerEntry] = []
+        var stamps: [FileStamp?] = []
         var origins: [Int32] = []
         var linked: [Bool] = []
+        /// Paths whose parents no walk added: an input's destination, a staged file.
+        var tops: [String] = []
 
-        mutating func append(_ entry: LayerEntry, origin: Int, linked isLinked: Bool = false) {
+        mutating func append(_ entry: LayerEntry, stamp: FileStamp? = nil, origin: Int, linked isLinked: Bool = false) {
             entries.append(entry)
+            stamps.append(stamp)
             origins.append(Int32(truncatingIfNeeded: origin))
             linked.append(isLinked)
         }
@@ -58,9 +74,46 @@ public enum EntryCollector {
         var count: Int { entries.count }
 
         mutating func append(contentsOf other: Found) {
-            entries.append(contentsOf: other.entries)
-            origins.append(contentsOf: other.origins)
-            linked.append(contentsOf: other.linked)
+            append(contentsOf: other, range: 0..<other.count)
+        }
+
+        mutating func append(contentsOf other: Found, range: Range<Int>) {
+            entries.append(contentsOf: other.entries[range])
+            stamps.append(contentsOf: other.stamps[range])
+            origins.append(contentsOf: other.origins[range])
+            linked.append(contentsOf: other.linked[range])
+        }
+
+        /// Puts the entry at `offset + order[k]` at `offset + k`, in place, one cycle at a time, so no second
+        /// array of entries is ever held. `order` ends as the identity.
+        mutating func arrange(_ order: inout [Int], from offset: Int) {
+            for start in order.indices where order[start] != start {
+                var current = start
+                while true {
+                    let next = order[current]
+                    order[current] = current
+                    if next == start { break }
+                    entries.swapAt(offset + current, offset + next)
+                    stamps.swapAt(offset + current, offset + next)
+                    origins.swapAt(offset + current, offset + next)
+                    linked.swapAt(offset + current, offset + next)
+                    current = next
+                }
+            }
+        }
+
+        mutating func removeLast(_ count: Int) {
+            entries.removeLast(count)
+            stamps.removeLast(count)
+            origins.removeLast(count)
+            linked.removeLast(count)
+        }
+
+        mutating func reserveCapacity(_ count: Int) {
+            entries.reserveCapacity(count)
+            stamps.reserveCapacity(count)
+            origins.reserveCapacity(count)
+            linked.reserveCapacity(count)
         }
     }
 
@@ -77,7 +130,7 @@ public enum EntryCollector {
         return parts.joined(separator: "/")
     }
 
-    static func add(_ input: LayerInput, origin: Int, into found: inout Found) throws {
+    static func add(_ input: LayerInput, origin: Int, threads: Int, into found: inout Found) throws {
         var info = stat()
         // The named source itself is followed if it is a symlink: the user pointed at it.
         guard stat(input.source, &info) == 0 else {
@@ -93,10 +146,11 @@ public enum EntryCollector {
         if isDirectory {
             if !destination.isEmpty {
                 found.append(LayerEntry(path: destination, kind: .directory, mode: 0o755), origin: origin)
+                found.tops.append(destination)
             }
             let root = realpathString(input.source) ?? input.source
             try walkInParallel(WalkedDirectory(path: input.source, relative: "", destination: destination), root: root,
-                               origin: origin, into: &found)
+                               origin: origin, threads: threads, into: &found)
             for staged in input.members {
                 let relative = try normalizeDestination("/" + staged.path)
                 guard !relative.isEmpty, !staged.path.hasPrefix("/") else {
@@ -106,66 +160,15 @@ public enum EntryCollector {
                 let kind: LayerEntry.Kind
                 switch staged.source {
                 case let .archive(member): kind = .member(member)
-                case let .file(path, size): kind = .file(source: path, size: size)
+                case let .file(path, size): kind = .file(source: SourcePath(path), size: size)
                 }
-                found.append(LayerEntry(path: destination.isEmpty ? relative : destination + "/" + relative, kind: kind, mode: mode),
-                             origin: origin)
+                let path = destination.isEmpty ? relative : destination + "/" + relative
+                found.append(LayerEntry(path: path, kind: kind, mode: mode), origin: origin)
+                found.tops.append(path)
             }
         } else {
             try addEntry(for: input.source, info: info, root: nil, relative: "", destination: destination, origin: origin, into: &found)
-        }
-    }
-
-    /// A directory the walk has still to list: its host path, its path under the input's root, and in the image.
-    struct WalkedDirectory: Sendable {
-        var path: String
-        var relative: String
-        var destination: String
-    }
-
-    /// Walks the tree under `directory` depth first, on this thread.
-    static func walk(_ directory: WalkedDirectory, root: String, origin: Int, into found: inout Found) throws {
-        var subdirectories: [WalkedDirectory] = []
-        try list(directory, root: root, origin: origin, into: &found, subdirectories: &subdirectories)
-        for subdirectory in subdirectories {
-            try walk(subdirectory, root: root, origin: origin, into: &found)
-        }
-    }
-
-    /// Adds an entry for each name in `directory`, and appends the subdirectories to `subdirectories`.
-    static func list(_ directory: WalkedDirectory, root: String, origin: Int, into found: inout Found,
-                     subdirectories: inout [WalkedDirectory]) throws {
-        guard let handle = LongPath.openDirectory(directory.path) else { throw ArchiveError.unreadable(directory.path, errno: errno) }
-        defer { closedir(handle) }
-        var names: [String] = []
-        while let item = readdir(handle) {
-            let name = try withUnsafeBytes(of: item.pointee.d_name) { raw -> String? in
-                let bytes = UnsafeRawBufferPointer(rebasing: raw[..<(raw.firstIndex(of: 0) ?? raw.count)])
-                // PAX path records are UTF-8; a name that is not is refused rather than written as replacement characters.
-                guard let name = String(validating: bytes, as: UTF8.self) else {
-                    throw ArchiveError.notUTF8(directory: directory.path, name: ArchiveError.escaped(Array(bytes)))
-                }
-                return name == "." || name == ".." ? nil : name
-            }
-            if let name { names.append(name) }
-        }
-        for name in names {
-            let source = directory.path + "/" + name
-            let destination = directory.destination.isEmpty ? name : directory.destination + "/" + name
-            var info = stat()
-            // Relative to the open directory: the kernel does not walk the whole path again for each name.
-            guard fstatat(dirfd(handle), name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
-                throw ArchiveError.unreadable(source, errno: errno)
-            }
-            if info.st_mode & S_IFMT == S_IFREG {
-                addFile(source, info: info, destination: destination, origin: origin, into: &found)
-                continue
-            }
-            let relative = directory.relative.isEmpty ? name : directory.relative + "/" + name
-            try addEntry(for: source, info: info, root: root, relative: relative, destination: destination, origin: origin, into: &found)
-            if info.st_mode & S_IFMT == S_IFDIR {
-                subdirectories.append(WalkedDirectory(path: source, relative: relative, destination: destination))
-            }
+            found.tops.append(destination)
         }
     }
 
@@ -175,7 +178,7 @@ public enum EntryCollector {
         case S_IFDIR:
             found.append(LayerEntry(path: destination, kind: .directory, mode: 0o755), origin: origin)
         case S_IFREG:
-            addFile(source, info: info, destination: destination, origin: origin, into: &found)
+            addFile(SourcePath(source), info: info, destination: destination, origin: origin, into: &found)
         case S_IFLNK:
             let target = try readLink(source)
             if let root {
@@ -187,37 +190,58 @@ public enum EntryCollector {
         }
     }
 
-    static func addFile(_ source: String, info: stat, destination: String, origin: Int, into found: inout Found) {
+    static func addFile(_ source: SourcePath, info: stat, destination: String, origin: Int, into found: inout Found) {
         let mode: UInt32 = (info.st_mode & 0o111) != 0 ? 0o755 : 0o644
-        found.append(LayerEntry(path: destination, kind: .file(source: source, size: Int64(info.st_size)), mode: mode,
-                                stamp: FileStamp(info)),
-                     origin: origin, linked: info.st_nlink > 1)
+        found.append(LayerEntry(path: destination, kind: .file(source: source, size: Int64(info.st_size)), mode: mode),
+                     stamp: FileStamp(info), origin: origin, linked: info.st_nlink > 1)
     }
 
     /// Adds every missing ancestor directory, mode 0755, so that extractors never invent one with their
     /// own mode. In sorted order a parent precedes its children, so only directories need remembering.
+    /// Only the paths in `found.tops` can lack a parent: a walk adds every directory it enters. Whether a
+    /// parent is there is a binary search of the sorted entries.
     static func addMissingParents(_ found: inout Found) throws {
-        var directories: Set<String> = []
+        var made: Set<String> = []
         var missing: [LayerEntry] = []
-        // Neighbours in sorted order mostly share a parent, which then needs no lookup.
         var lastParent: Substring = ""
-        for entry in found.entries {
-            if entry.kind == .directory { directories.insert(entry.path) }
-            var parent = Substring(entry.path)
+        for top in found.tops {
+            var parent = Substring(top)
             guard let slash = parent.utf8.lastIndex(of: UInt8(ascii: "/")) else { continue }
             parent = parent[..<slash]
+            // Staged files come in order, and neighbours mostly share a parent.
             if parent.utf8.elementsEqual(lastParent.utf8) { continue }
             lastParent = parent
             while true {
-                guard directories.insert(String(parent)).inserted else { break }
-                missing.append(LayerEntry(path: String(parent), kind: .directory, mode: 0o755))
+                let path = String(parent)
+                if made.contains(path) || hasDirectory(path, in: found.entries) { break }
+                made.insert(path)
+                missing.append(LayerEntry(path: path, kind: .directory, mode: 0o755))
                 guard let slash = parent.utf8.lastIndex(of: UInt8(ascii: "/")) else { break }
                 parent = parent[..<slash]
             }
         }
+        found.tops = []
         guard !missing.isEmpty else { return }
         for entry in missing { found.append(entry, origin: -1) }
         sortByPath(&found)
+    }
+
+    /// Whether sorted `entries` hold a directory at `path`.
+    static func hasDirectory(_ path: String, in entries: [LayerEntry]) -> Bool {
+        var low = 0
+        var high = entries.count
+        while low < high {
+            let middle = (low + high) / 2
+            if LayerEntry.precedes(entries[middle].path, path) { low = middle + 1 } else { high = middle }
+        }
+        return low < entries.count && entries[low].path == path && entries[low].kind == .directory
+    }
+
+    static func isSorted(_ found: Found) -> Bool {
+        for index in found.entries.indices.dropFirst() where !LayerEntry.precedes(found.entries[index - 1].path, found.entries[index].path) {
+            return false
+        }
+        return true
     }
 
     /// Sorts by path bytes (`LayerEntry.precedes`). The paths are laid end to end in one buffer and the
@@ -245,19 +269,7 @@ public enum EntryCollector {
                 }
             }
         }
-        // Apply the order in place, one cycle at a time, so no second array of entries is ever held.
-        for start in order.indices where order[start] != start {
-            var current = start
-            while true {
-                let next = order[current]
-                order[current] = current
-                if next == start { break }
-                found.entries.swapAt(current, next)
-                found.origins.swapAt(current, next)
-                found.linked.swapAt(current, next)
-                current = next
-            }
-        }
+        found.arrange(&order, from: 0)
     }
 
     /// Two inputs may share a directory; any other repeated path is a conflict the user must resolve.
@@ -274,15 +286,13 @@ public enum EntryCollector {
             }
             if kept != index {
                 found.entries.swapAt(kept, index)
+                found.stamps[kept] = found.stamps[index]
                 found.origins[kept] = found.origins[index]
                 found.linked[kept] = found.linked[index]
             }
             kept += 1
         }
-        let extra = found.count - kept
-        found.entries.removeLast(extra)
-        found.origins.removeLast(extra)
-        found.linked.removeLast(extra)
+        found.removeLast(found.count - kept)
     }
 
     static func readLink(_ path: String) throws -> String {

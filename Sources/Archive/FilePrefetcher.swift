@@ -129,10 +129,10 @@ final class FilePrefetcher: @unchecked Sendable {
 
     /// Reads up to one byte more than `size`, so that a file that grew is seen to have grown; one that
     /// shrank reads short, and the tar writer refuses both.
-    static func read(_ source: String, size: Int64, directory: inout ParentDirectory) -> Read {
+    static func read(_ source: SourcePath, size: Int64, directory: inout ParentDirectory) -> Read {
         let fd = directory.open(source)
         guard fd >= 0 else {
-            return .failed(errno == ENOENT ? .changedDuringBuild(source) : .unreadable(source, errno: errno))
+            return .failed(errno == ENOENT ? .changedDuringBuild(source.path) : .unreadable(source.path, errno: errno))
         }
         defer { close(fd) }
         let capacity = Int(size) + 1
@@ -152,7 +152,7 @@ final class FilePrefetcher: @unchecked Sendable {
                 if count == capacity - 1 { return }
             }
         }
-        guard failure == 0 else { return .failed(.unreadable(source, errno: failure)) }
+        guard failure == 0 else { return .failed(.unreadable(source.path, errno: failure)) }
         return .bytes(bytes)
     }
 }

@@ -102,11 +102,11 @@ public enum LayerWriter {
     }
 
     /// Runs `body`, turning the tar writer's "changed" error for `path` into one that names `source`.
-    static func naming(_ source: String, for path: String, _ body: () throws -> Void) throws {
+    static func naming(_ source: SourcePath, for path: String, _ body: () throws -> Void) throws {
         do {
             try body()
         } catch ArchiveError.changedDuringBuild(path) {
-            throw ArchiveError.changedDuringBuild(source)
+            throw ArchiveError.changedDuringBuild(source.path)
         }
     }
 
@@ -130,12 +130,12 @@ public enum LayerWriter {
         try gzip.endSplice(crc: member.crc32, size: member.size)
     }
 
-    static func copyFile(_ source: String, size: Int64, buffer: UnsafeMutableRawBufferPointer, directory: inout ParentDirectory,
+    static func copyFile(_ source: SourcePath, size: Int64, buffer: UnsafeMutableRawBufferPointer, directory: inout ParentDirectory,
                          into write: (UnsafeRawBufferPointer) throws -> Void) throws {
         let fd = directory.open(source)
         guard fd >= 0 else {
-            if errno == ENOENT { throw ArchiveError.changedDuringBuild(source) }
-            throw ArchiveError.unreadable(source, errno: errno)
+            if errno == ENOENT { throw ArchiveError.changedDuringBuild(source.path) }
+            throw ArchiveError.unreadable(source.path, errno: errno)
         }
         defer { close(fd) }
         // Read-ahead advice pays only for files longer than one read.
@@ -144,7 +144,7 @@ public enum LayerWriter {
             let count = read(fd, buffer.baseAddress, buffer.count)
             if count < 0 {
                 if errno == EINTR { continue }
-                throw ArchiveError.unreadable(source, errno: errno)
+                throw ArchiveError.unreadable(source.path, errno: errno)
             }
             if count == 0 { return }
             try write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
@@ -155,26 +155,40 @@ public enum LayerWriter {
 /// The directory of the last file read, kept open: entries come sorted by path, so neighbours mostly share
 /// a directory, and opening each by its name in it spares the kernel a walk of the whole path per file.
 struct ParentDirectory {
+    private var directory: SourcePath.Directory?
     private var path = ""
     private var fd: Int32 = -1
 
     /// Opens `source` for reading; errno is set as `open(2)` sets it.
-    mutating func open(_ source: String) -> Int32 {
+    mutating func open(_ source: SourcePath) -> Int32 {
         let flags = O_RDONLY | O_CLOEXEC
-        guard let slash = source.lastIndex(of: "/"), slash != source.startIndex else { return LongPath.open(source, flags) }
-        let parent = String(source[..<slash])
-        if parent != path {
-            close()
-            fd = LongPath.open(parent, LongPath.pathOnly | O_DIRECTORY | O_CLOEXEC)
-            path = fd >= 0 ? parent : ""
+        if let shared = source.directory {
+            // Files of one walked directory share its object: no path to compare.
+            if shared !== directory { reopen(shared.path, directory: shared) }
+            guard fd >= 0 else { return LongPath.open(source.path, flags) }
+            return openat(fd, source.name, flags)
         }
-        guard fd >= 0 else { return LongPath.open(source, flags) }
-        return openat(fd, String(source[source.index(after: slash)...]), flags)
+        let whole = source.name
+        guard let slash = whole.lastIndex(of: "/"), slash != whole.startIndex else { return LongPath.open(whole, flags) }
+        let parent = String(whole[..<slash])
+        if parent != path || directory != nil { reopen(parent, directory: nil) }
+        guard fd >= 0 else { return LongPath.open(whole, flags) }
+        return openat(fd, String(whole[whole.index(after: slash)...]), flags)
+    }
+
+    private mutating func reopen(_ parent: String, directory shared: SourcePath.Directory?) {
+        close()
+        fd = LongPath.open(parent, LongPath.pathOnly | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            path = parent
+            directory = shared
+        }
     }
 
     mutating func close() {
         if fd >= 0 { Glibc.close(fd) }
         fd = -1
         path = ""
+        directory = nil
     }
 }

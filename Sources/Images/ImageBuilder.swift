@@ -48,10 +48,11 @@ public struct ImageBuilder: Sendable {
         var slots: [Layer?] = []
         var pending: [PendingLayer] = []
         for (number, spec) in plan.orderedLayers.enumerated() {
-            let entries = try EntryCollector.collect(spec.inputs)
+            // The stamps serve the cache's key only, and are dropped before any layer is written.
+            let (entries, stamps) = try EntryCollector.collectStamped(spec.inputs)
             guard !entries.isEmpty else { continue }
             history.append(.init(created: created, createdBy: "kiln build: \(spec.description)"))
-            let key = layerCache.flatMap { _ in LayerCache.key(entries, compression: plan.compression, epoch: plan.sourceDateEpoch) }
+            let key = layerCache.flatMap { _ in LayerCache.key(entries, stamps: stamps, compression: plan.compression, epoch: plan.sourceDateEpoch) }
             if let key, let cached = layerCache?.layer(for: key) {
                 slots.append(cached)
                 reusedLayers += 1

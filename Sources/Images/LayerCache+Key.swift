@@ -4,22 +4,22 @@ import OCI
 
 extension LayerCache {
     /// The key of a layer made of `entries`, or nil when a source cannot be examined (the build then
-    /// writes the layer and reports the problem itself). A file's stamp from the walk is used as it is;
-    /// only files without one (staged by an installer) are examined here.
-    public static func key(_ entries: [LayerEntry], compression: LayerCompression, epoch: Int64) -> String? {
+    /// writes the layer and reports the problem itself). A file's stamp from the walk (`stamps`, beside
+    /// `entries`) is used as it is; only files without one (staged by an installer) are examined here.
+    public static func key(_ entries: [LayerEntry], stamps: [FileStamp?] = [], compression: LayerCompression, epoch: Int64) -> String? {
         var text = KeyText()
         text.add("kiln-layer-cache \(formatVersion) \(compression.rawValue) \(epoch)\n")
-        for entry in entries {
+        for (index, entry) in entries.enumerated() {
             text.add(entry.path)
             text.add(0)
             text.add(decimal: entry.mode)
             text.add(0)
             switch entry.kind {
             case let .file(source, size):
-                var stamp = entry.stamp
+                var stamp = index < stamps.count ? stamps[index] : nil
                 if stamp == nil {
                     var info = stat()
-                    guard LongPath.lstat(source, &info) == 0 else { return nil }
+                    guard LongPath.lstat(source.path, &info) == 0 else { return nil }
                     stamp = FileStamp(info)
                 }
                 guard let stamp else { return nil }

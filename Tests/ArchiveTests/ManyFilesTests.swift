@@ -24,6 +24,11 @@ import TestSupport
             }
         }
         try directory.mkdir("tree/d7/empty/deeper")
+        // Names that sort between a directory's entry and its contents ('.', '-' and ' ' come before '/').
+        for name in ["d1.txt", "d1-old", "d1 copy", "d1/é/z", "d10/.hidden"] {
+            try directory.write("tree/" + name, name)
+            files["srv/" + name] = Data(name.utf8)
+        }
         return files
     }
 
@@ -46,6 +51,10 @@ import TestSupport
         let again = try LayerWriter.write(entries: try EntryCollector.collect([LayerInput(source: directory.file("tree"), destination: "/srv")]),
                                           compression: .gzip, mtime: 0, to: directory.file("again"))
         #expect(again.digest == blob.digest && again.diffID == blob.diffID)
+        // One thread walks to the same entries as several.
+        for threads in [1, 3] {
+            #expect(try EntryCollector.collect([LayerInput(source: directory.file("tree"), destination: "/srv")], threads: threads) == entries)
+        }
     }
 
     @Test(arguments: ["removed", "grown", "shrunk"])

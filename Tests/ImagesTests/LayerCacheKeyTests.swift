@@ -18,7 +18,7 @@ import TestSupport
             switch entry.kind {
             case let .file(source, size):
                 var info = stat()
-                _ = lstat(source, &info)
+                _ = lstat(source.path, &info)
                 text += "f \(size) \(info.st_dev) \(info.st_ino) \(info.st_size) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec) \(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec)\n"
             default:
                 text += "\(entry.kind)\n"
@@ -32,23 +32,22 @@ import TestSupport
         try work.write("src/données.txt", "a\n")
         try work.write("src/bin/run", "#!/bin/sh\n", mode: 0o755)
         try FileManager.default.createSymbolicLink(atPath: work.file("src/link"), withDestinationPath: "données.txt")
-        let entries = try EntryCollector.collect([LayerInput(source: work.file("src"), destination: "/app")])
-        #expect(entries.contains { $0.stamp != nil })
-        let key = try #require(LayerCache.key(entries, compression: .gzip, epoch: 7))
+        let (entries, stamps) = try EntryCollector.collectStamped([LayerInput(source: work.file("src"), destination: "/app")])
+        #expect(stamps.count == entries.count && stamps.contains { $0 != nil })
+        let key = try #require(LayerCache.key(entries, stamps: stamps, compression: .gzip, epoch: 7))
         #expect(key == Self.referenceKey(entries, compression: .gzip, epoch: 7))
         // Without stamps (files an installer staged), the key examines the files itself and agrees.
-        let unstamped = entries.map { LayerEntry(path: $0.path, kind: $0.kind, mode: $0.mode) }
-        #expect(LayerCache.key(unstamped, compression: .gzip, epoch: 7) == key)
+        #expect(LayerCache.key(entries, compression: .gzip, epoch: 7) == key)
     }
 
     @Test func aChangedFileChangesTheKey() throws {
         let work = try TemporaryDirectory("cache-key-change")
         try work.write("src/score.py", "def run(): pass\n")
-        let before = try #require(LayerCache.key(try EntryCollector.collect([LayerInput(source: work.file("src"), destination: "/app")]),
-                                                 compression: .gzip, epoch: 0))
+        let first = try EntryCollector.collectStamped([LayerInput(source: work.file("src"), destination: "/app")])
+        let before = try #require(LayerCache.key(first.entries, stamps: first.stamps, compression: .gzip, epoch: 0))
         try work.write("src/score.py", "def run(): return 1\n")
-        let after = try #require(LayerCache.key(try EntryCollector.collect([LayerInput(source: work.file("src"), destination: "/app")]),
-                                                compression: .gzip, epoch: 0))
+        let second = try EntryCollector.collectStamped([LayerInput(source: work.file("src"), destination: "/app")])
+        let after = try #require(LayerCache.key(second.entries, stamps: second.stamps, compression: .gzip, epoch: 0))
         #expect(before != after)
     }
 }
