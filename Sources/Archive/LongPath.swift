@@ -10,7 +10,7 @@ public enum LongPath {
     static let pathOnly: Int32 = 0o10000000
 
     /// `open(2)`.
-    static func open(_ path: String, _ flags: Int32) -> Int32 {
+    public static func open(_ path: String, _ flags: Int32) -> Int32 {
         guard path.utf8.count >= limit else { return Glibc.open(path, flags) }
         return inParent(path, fallback: -1) { directory, name in openat(directory, name, flags) }
     }

@@ -52,7 +52,8 @@ public struct ImageBuilder: Sendable {
             let (entries, stamps) = try EntryCollector.collectStamped(spec.inputs)
             guard !entries.isEmpty else { continue }
             history.append(.init(created: created, createdBy: "kiln build: \(spec.description)"))
-            let key = layerCache.flatMap { _ in LayerCache.key(entries, stamps: stamps, compression: plan.compression, epoch: plan.sourceDateEpoch) }
+            let key = layerCache.flatMap { _ in LayerCache.key(entries, stamps: stamps, byContent: spec.kind == .environment,
+                                                                          compression: plan.compression, epoch: plan.sourceDateEpoch) }
             if let key, let cached = layerCache?.layer(for: key) {
                 slots.append(cached)
                 reusedLayers += 1

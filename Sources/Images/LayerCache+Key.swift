@@ -6,7 +6,13 @@ extension LayerCache {
     /// The key of a layer made of `entries`, or nil when a source cannot be examined (the build then
     /// writes the layer and reports the problem itself). A file's stamp from the walk (`stamps`, beside
     /// `entries`) is used as it is; only files without one (staged by an installer) are examined here.
-    public static func key(_ entries: [LayerEntry], stamps: [FileStamp?] = [], compression: LayerCompression, epoch: Int64) -> String? {
+    ///
+    /// With `byContent`, a file the walk found (one with a stamp) is keyed by its bytes instead: an environment's
+    /// staged tree is made anew by every build, so its files' inodes and times always differ, while its
+    /// contents (RECORD, entry points, conda-meta, prefix-replaced files) are the same from the same lock.
+    /// Files left in a package cache keep their stat: the cache never rewrites them.
+    public static func key(_ entries: [LayerEntry], stamps: [FileStamp?] = [], byContent: Bool = false, compression: LayerCompression,
+                           epoch: Int64) -> String? {
         var text = KeyText()
         text.add("kiln-layer-cache \(formatVersion) \(compression.rawValue) \(epoch)\n")
         for (index, entry) in entries.enumerated() {
@@ -15,6 +21,13 @@ extension LayerCache {
             text.add(decimal: entry.mode)
             text.add(0)
             switch entry.kind {
+            case let .file(source, size) where byContent && index < stamps.count && stamps[index] != nil:
+                guard let digest = contentDigest(source.path, size: size) else { return nil }
+                text.add("c ")
+                text.add(decimal: size)
+                text.add(" ")
+                text.add(digest)
+                text.add("\n")
             case let .file(source, size):
                 var stamp = index < stamps.count ? stamps[index] : nil
                 if stamp == nil {
@@ -50,6 +63,28 @@ extension LayerCache {
             }
         }
         return text.finish()
+    }
+}
+
+extension LayerCache {
+    /// The sha256 of the file at `path`, or nil when it cannot be read whole at `size` bytes.
+    static func contentDigest(_ path: String, size: Int64) -> String? {
+        let fd = LongPath.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var counter = DigestCounter()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
+            if count == 0 { break }
+            buffer.withUnsafeBytes { counter.update(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+        }
+        guard counter.count == size else { return nil }
+        return counter.finalize().encoded
     }
 }
 

@@ -59,6 +59,12 @@ import TestSupport
         }
         #expect(members > 1000, "wheel members are spliced, not recompressed (\(members) gzip members)")
 
+        // Built again with the same cache, the environment's staged tree is new (other inodes and times), but the
+        // layers are keyed by its files' contents: all of them come from the layer cache, with the same digests.
+        let warm = try KilnBinary.build(flags + ["--output", "oci:\(work.file("warm")):1"], environment: environment)
+        #expect(warm.manifestDigest == built.manifestDigest)
+        #expect(warm.reusedLayers == built.layers.count - 1, "\(String(describing: warm.reusedLayers)) of \(built.layers.count) layers reused")
+
         let again = try run("taskset", ["-c", "0", KilnBinary.binary] + ["build"] + flags + ["--output", "oci:\(work.file("again")):1", "--json"],
                             environment: ["KILN_CACHE_DIR": work.file("fresh-cache")])
         #expect(again.status == 0, "\(again.stderr)")

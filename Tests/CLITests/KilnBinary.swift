@@ -27,6 +27,7 @@ enum KilnBinary {
         var manifestDigest: String
         var configDigest: String
         var layers: [Layer]
+        var reusedLayers: Int?
     }
 
     /// `kiln build … --json`, decoded; fails the test with kiln's stderr when the build fails.
