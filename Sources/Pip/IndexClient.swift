@@ -311,9 +311,15 @@ public actor IndexClient {
         if let expected = file.sha256, !allowed.isEmpty, !allowed.contains(expected) {
             throw PipError.wheel("\(file.fileName): the index's sha256 \(expected) is not one the requirements allow (\(allowed.sorted().joined(separator: ", ")))")
         }
-        if let cached = cachedWheel(file), let actual = try? Self.sha256File(cached) {
-            if actual == file.sha256 { return (cached, actual) }
-            try? FileManager.default.removeItem(atPath: cached)
+        if let cached = cachedWheel(file) {
+            if let expected = file.sha256, Self.unchangedSinceVerified(cached) { return (cached, expected) }
+            if let actual = try? Self.sha256File(cached) {
+                if actual == file.sha256 {
+                    Self.recordVerified(cached)
+                    return (cached, actual)
+                }
+                try? FileManager.default.removeItem(atPath: cached)
+            }
         }
         if file.url.hasPrefix("file://") {
             let path = Self.path(fromFileURL: file.url)
@@ -365,6 +371,7 @@ public actor IndexClient {
         let final = wheelPath(actual, fileName: file.fileName)
         // rename(2) replaces a file another build stored meanwhile in one step, so the path never goes missing.
         guard rename(temporary, final) == 0 else { throw PipError.wheel("cannot store \(final): \(String(cString: strerror(errno)))") }
+        Self.recordVerified(final)
         return (final, actual)
     }
 
@@ -378,6 +385,27 @@ public actor IndexClient {
     }
 
     static func sha256Hex(_ data: Data) -> String { SHA256.hash(data: data).hexString }
+
+    // A cached wheel is named by its sha256 and hashed when stored. Beside it, `<wheel>.verified` holds its stat
+    // from then: while size, inode, mtime and ctime still match, the file was not rewritten (ctime cannot be set
+    // back), so a warm build need not hash every wheel again, which took most of its resolve. Any difference, or
+    // no record, and the wheel is hashed as before.
+
+    static func verifiedStamp(_ path: String) -> String? {
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+        return "\(info.st_size) \(info.st_dev) \(info.st_ino) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec) \(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec)\n"
+    }
+
+    static func unchangedSinceVerified(_ path: String) -> Bool {
+        guard let recorded = FileManager.default.contents(atPath: path + ".verified"), let now = verifiedStamp(path) else { return false }
+        return recorded == Data(now.utf8)
+    }
+
+    static func recordVerified(_ path: String) {
+        guard let stamp = verifiedStamp(path) else { return }
+        try? Data(stamp.utf8).write(to: URL(fileURLWithPath: path + ".verified"), options: .atomic)
+    }
 
     static func sha256File(_ path: String) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw PipError.wheel("cannot read \(path)") }

@@ -71,6 +71,27 @@ import TestSupport
         #expect(Redaction.url("https://user:pa55@host.example/simple/x/?sig=abc&se=1#sha256=f") == "https://<redacted>@host.example/simple/x/?<redacted>#sha256=f")
     }
 
+    /// A cached wheel is hashed when stored, and its stat recorded beside it; while that still matches, a
+    /// build takes it without hashing it again. A wheel rewritten in its place no longer matches: it is
+    /// hashed, found wrong, and downloaded anew.
+    @Test func aCachedWheelRewrittenInPlaceIsFetchedAgain() async throws {
+        let index = try PipIndex(directories: [try syntheticWheels() + "/good"])
+        let client = client(index.url(), cacheDirectory: cache.url.appendingPathComponent("verified"))
+        let file = try #require(try await client.files("beta").first)
+        let first = try await client.wheel(file)
+        #expect(FileManager.default.fileExists(atPath: first.path + ".verified"))
+        let downloads = { index.requests().filter { $0.hasPrefix("GET /files/") }.count }
+        let before = downloads()
+        let again = try await client.wheel(file)
+        #expect(again == first && downloads() == before, "taken from the cache")
+        // Same length, other bytes: the size matches, the times do not.
+        let original = try Data(contentsOf: URL(fileURLWithPath: first.path))
+        try Data(repeating: 0x5a, count: original.count).write(to: URL(fileURLWithPath: first.path))
+        let refetched = try await client.wheel(file)
+        #expect(refetched.sha256 == first.sha256 && downloads() == before + 1, "hashed, found wrong, downloaded again")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: refetched.path)) == original)
+    }
+
     @Test func aWheelThatDoesNotMatchItsHashIsRefusedAndNotKept() async throws {
         let good = try syntheticWheels() + "/good"
         let index = try PipIndex(directories: [good], options: ["--corrupt", "beta-2.0-py3-none-any.whl"])
