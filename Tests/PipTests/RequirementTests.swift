@@ -132,5 +132,8 @@ struct RequirementTests {
         #expect(metadata.requiresDist.map(\.key) == ["a", "b"] && metadata.providesExtra == ["x"])
         #expect(metadata.requiresPython?.description == ">=3.8")
         #expect(throws: PipError.self) { try CoreMetadata(Data("Name: x\n".utf8), source: "x") }
+        // Values keep their non-ASCII text; spaces, tabs and other Unicode spaces around them go; keys are lowercased.
+        let headers = CoreMetadata.headers("NAME:\u{00A0}données \u{00A0}\nSummary:\tx y\t\nKeywords:\n  a,\n\tb\n\nBody: no\n")
+        #expect(headers.map(\.0) == ["name", "summary", "keywords"] && headers.map(\.1) == ["données", "x y", " a, b"])
     }
 }
