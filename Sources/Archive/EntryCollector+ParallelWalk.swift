@@ -9,8 +9,8 @@ extension EntryCollector {
     /// Walks the tree under `directory` on every core: each thread lists a directory and examines its names,
     /// and the subdirectories it finds go back on a shared list. At 200,000 files the walk is almost all
     /// `fstatat` calls, which run side by side. The listings are then joined in layer order. When any
-    /// thread fails, the tree is walked again on one thread, so the error reported is the one a plain
-    /// depth-first walk meets first, whatever the threads met.
+    /// thread fails, the tree is walked again on one thread, so the error reported is the one that walk
+    /// (each directory's names in order, then its subdirectories) meets first, whatever the threads met.
     static func walkInParallel(_ directory: WalkedDirectory, root: String, origin: Int, threads: Int, into found: inout Found) throws {
         guard threads > 1 else { return try walk(directory, root: root, origin: origin, into: &found) }
         let start = found.count
@@ -38,7 +38,7 @@ extension EntryCollector {
             helper.found = Found()
         }
         var listings = queue.takeListings()
-        arrange(directory.destination, listings: &listings, offsets: offsets, from: start, in: &found)
+        try arrange(directory.destination, root: directory.path, listings: &listings, offsets: offsets, from: start, in: &found)
     }
 }
 

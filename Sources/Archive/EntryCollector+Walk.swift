@@ -39,17 +39,24 @@ extension EntryCollector {
             pending.append(contentsOf: listing.subtrees.map(\.directory).reversed())
             listings[next.destination] = listing
         }
-        arrange(directory.destination, listings: &listings, offsets: [0], from: start, in: &found)
+        try arrange(directory.destination, root: directory.path, listings: &listings, offsets: [0], from: start, in: &found)
     }
 
     /// Puts the entries from `start` on, which `listings` describe, into layer order. `offsets[part]` is where
     /// each thread's entries begin in `found`.
-    static func arrange(_ destination: String, listings: inout [String: Listing], offsets: [Int], from start: Int,
-                        in found: inout Found) {
+    static func arrange(_ destination: String, root: String, listings: inout [String: Listing], offsets: [Int], from start: Int,
+                        in found: inout Found) throws {
         var order: [Int] = []
         order.reserveCapacity(found.count - start)
         join(destination, from: &listings, offsets: offsets, into: &order)
-        for index in order.indices { order[index] -= start }
+        // Every entry exactly once, or the tree changed under the walk in a way its listings cannot join.
+        var placed = [Bool](repeating: false, count: found.count - start)
+        guard order.count == placed.count else { throw ArchiveError.changedDuringBuild(root) }
+        for index in order.indices {
+            order[index] -= start
+            guard placed.indices.contains(order[index]), !placed[order[index]] else { throw ArchiveError.changedDuringBuild(root) }
+            placed[order[index]] = true
+        }
         found.arrange(&order, from: start)
     }
 
@@ -68,9 +75,15 @@ extension EntryCollector {
 
     /// Adds to `found` an entry for each name in `directory`, and returns their layer order and its subdirectories.
     static func list(_ directory: WalkedDirectory, root: String, origin: Int, part: Int = 0, into found: inout Found) throws -> Listing {
-        guard let handle = LongPath.openDirectory(directory.path) else { throw ArchiveError.unreadable(directory.path, errno: errno) }
+        // The input's own directory may be a symlink (the user named it); one found inside is a link, never
+        // entered: a directory swapped for a symlink after its parent was examined is refused, not followed.
+        guard let handle = LongPath.openDirectory(directory.path, following: directory.relative.isEmpty) else {
+            if errno == ELOOP || errno == ENOTDIR { throw ArchiveError.changedDuringBuild(directory.path) }
+            throw ArchiveError.unreadable(directory.path, errno: errno)
+        }
         defer { closedir(handle) }
         var names: [String] = []
+        var seen = Set<String>()
         while let item = readdir(handle) {
             let name = try withUnsafeBytes(of: item.pointee.d_name) { raw -> String? in
                 let bytes = UnsafeRawBufferPointer(rebasing: raw[..<(raw.firstIndex(of: 0) ?? raw.count)])
@@ -80,7 +93,8 @@ extension EntryCollector {
                 }
                 return name == "." || name == ".." ? nil : name
             }
-            if let name { names.append(name) }
+            // A directory replaced while it is read may show a name twice; it is listed once.
+            if let name, seen.insert(name).inserted { names.append(name) }
         }
         let base = found.count
         var subdirectories: [Int: WalkedDirectory] = [:]

@@ -134,7 +134,7 @@ public enum LayerWriter {
                          into write: (UnsafeRawBufferPointer) throws -> Void) throws {
         let fd = directory.open(source)
         guard fd >= 0 else {
-            if errno == ENOENT { throw ArchiveError.changedDuringBuild(source.path) }
+            if errno == ENOENT || errno == ELOOP { throw ArchiveError.changedDuringBuild(source.path) }
             throw ArchiveError.unreadable(source.path, errno: errno)
         }
         defer { close(fd) }
@@ -144,6 +144,8 @@ public enum LayerWriter {
             let count = read(fd, buffer.baseAddress, buffer.count)
             if count < 0 {
                 if errno == EINTR { continue }
+                // EAGAIN: no longer a regular file (a FIFO, opened without blocking).
+                if errno == EAGAIN { throw ArchiveError.changedDuringBuild(source.path) }
                 throw ArchiveError.unreadable(source.path, errno: errno)
             }
             if count == 0 { return }
@@ -159,14 +161,18 @@ struct ParentDirectory {
     private var path = ""
     private var fd: Int32 = -1
 
-    /// Opens `source` for reading; errno is set as `open(2)` sets it.
+    /// Opens `source` for reading; errno is set as `open(2)` sets it. A file the walk found is opened without
+    /// following a symlink (ELOOP: it was swapped for one since) and without blocking (a FIFO put in its place
+    /// then reads short instead of hanging the build); a path named whole (an input file itself, a package
+    /// cache's file) is opened as it is.
     mutating func open(_ source: SourcePath) -> Int32 {
         let flags = O_RDONLY | O_CLOEXEC
         if let shared = source.directory {
             // Files of one walked directory share its object: no path to compare.
             if shared !== directory { reopen(shared.path, directory: shared) }
-            guard fd >= 0 else { return LongPath.open(source.path, flags) }
-            return openat(fd, source.name, flags)
+            let walked = flags | O_NOFOLLOW | O_NONBLOCK
+            guard fd >= 0 else { return LongPath.open(source.path, walked) }
+            return openat(fd, source.name, walked)
         }
         let whole = source.name
         guard let slash = whole.lastIndex(of: "/"), slash != whole.startIndex else { return LongPath.open(whole, flags) }

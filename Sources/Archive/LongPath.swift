@@ -15,9 +15,9 @@ public enum LongPath {
         return inParent(path, fallback: -1) { directory, name in openat(directory, name, flags) }
     }
 
-    /// `opendir(3)`.
-    static func openDirectory(_ path: String) -> OpaquePointer? {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    /// `opendir(3)`; with `following` false, a symlink (even to a directory) is refused with ELOOP or ENOTDIR.
+    static func openDirectory(_ path: String, following: Bool = true) -> OpaquePointer? {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (following ? 0 : O_NOFOLLOW))
         guard fd >= 0 else { return nil }
         guard let handle = fdopendir(fd) else {
             close(fd)

@@ -313,9 +313,10 @@ public actor IndexClient {
         }
         if let cached = cachedWheel(file) {
             if let expected = file.sha256, Self.unchangedSinceVerified(cached) { return (cached, expected) }
+            let before = Self.verifiedStamp(cached)
             if let actual = try? Self.sha256File(cached) {
                 if actual == file.sha256 {
-                    Self.recordVerified(cached)
+                    Self.recordVerified(cached, ifStill: before)
                     return (cached, actual)
                 }
                 try? FileManager.default.removeItem(atPath: cached)
@@ -371,7 +372,6 @@ public actor IndexClient {
         let final = wheelPath(actual, fileName: file.fileName)
         // rename(2) replaces a file another build stored meanwhile in one step, so the path never goes missing.
         guard rename(temporary, final) == 0 else { throw PipError.wheel("cannot store \(final): \(String(cString: strerror(errno)))") }
-        Self.recordVerified(final)
         return (final, actual)
     }
 
@@ -386,10 +386,13 @@ public actor IndexClient {
 
     static func sha256Hex(_ data: Data) -> String { SHA256.hash(data: data).hexString }
 
-    // A cached wheel is named by its sha256 and hashed when stored. Beside it, `<wheel>.verified` holds its stat
-    // from then: while size, inode, mtime and ctime still match, the file was not rewritten (ctime cannot be set
-    // back), so a warm build need not hash every wheel again, which took most of its resolve. Any difference, or
-    // no record, and the wheel is hashed as before.
+    // A cached wheel is named by its sha256 and hashed when stored, then again at its first use a second or more
+    // later; `<wheel>.verified` then records its stat. While size, inode, mtime and ctime still match, the file was
+    // not rewritten (ctime cannot be set back), so a warm build need not hash every wheel again, which took most of
+    // its resolve. Any difference, or no record, and the wheel is hashed. The stat is taken before hashing and
+    // compared after, and a file changed within the last second is not recorded (its times may not have moved
+    // yet: git's "racy" entries). This trusts the cache directory as the layer cache does: whoever can write it can
+    // write a matching record.
 
     static func verifiedStamp(_ path: String) -> String? {
         var info = stat()
@@ -402,9 +405,13 @@ public actor IndexClient {
         return recorded == Data(now.utf8)
     }
 
-    static func recordVerified(_ path: String) {
-        guard let stamp = verifiedStamp(path) else { return }
-        try? Data(stamp.utf8).write(to: URL(fileURLWithPath: path + ".verified"), options: .atomic)
+    /// Records `path` as verified when its stat is still `before` (taken before it was hashed) and its last
+    /// change is at least a second old.
+    static func recordVerified(_ path: String, ifStill before: String?) {
+        var info = stat()
+        guard let before, verifiedStamp(path) == before, lstat(path, &info) == 0,
+              Int(info.st_ctim.tv_sec) + 1 < Int(time(nil)) else { return }
+        try? Data(before.utf8).write(to: URL(fileURLWithPath: path + ".verified"), options: .atomic)
     }
 
     static func sha256File(_ path: String) throws -> String {

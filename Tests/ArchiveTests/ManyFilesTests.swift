@@ -57,16 +57,27 @@ import TestSupport
         }
     }
 
-    @Test(arguments: ["removed", "grown", "shrunk"])
-    func aSmallFileThatChangesAfterTheWalkFailsAndLeavesNoBlob(_ change: String) throws {
+    @Test(arguments: ["removed", "grown", "shrunk", "symlink", "fifo", "large symlink"])
+    func aFileThatChangesAfterTheWalkFailsAndLeavesNoBlob(_ change: String) throws {
         let directory = try TemporaryDirectory()
         _ = try Self.makeTree(directory)
         let entries = try EntryCollector.collect([LayerInput(source: directory.file("tree"), destination: "/srv")])
-        let victim = directory.file("tree/d20/f5.txt")
+        // A small file, read ahead; or the 300 KiB one, which the writer streams itself.
+        let victim = directory.file(change == "large symlink" ? "tree/d4/f17.txt" : "tree/d20/f5.txt")
         switch change {
         case "removed": try FileManager.default.removeItem(atPath: victim)
         case "grown": try directory.write("tree/d20/f5.txt", "file 405 and then a good deal more\n")
-        default: try directory.write("tree/d20/f5.txt", "f")
+        case "shrunk": try directory.write("tree/d20/f5.txt", "f")
+        case "fifo":
+            // Read without blocking: opened for reading, a FIFO would wait for a writer forever.
+            try FileManager.default.removeItem(atPath: victim)
+            #expect(mkfifo(victim, 0o644) == 0)
+        default:
+            // A symlink to a file outside the tree with the same bytes: never followed.
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: victim))
+            try FileManager.default.removeItem(atPath: victim)
+            let outside = try directory.write("outside", bytes)
+            try FileManager.default.createSymbolicLink(atPath: victim, withDestinationPath: outside)
         }
         #expect { try LayerWriter.write(entries: entries, compression: .gzip, mtime: 0, to: directory.file("out")) } throws: { error in
             "\(error)" == "file changed while the layer was being written: \(victim)"
