@@ -16,6 +16,13 @@ public enum ArchiveError: Error, CustomStringConvertible {
     /// A file name (or symlink target) that is not UTF-8: where it is, and the name with its bad bytes as `\xNN`.
     case notUTF8(directory: String, name: String)
 
+    /// Why a file the walk found could not be opened or read (`code`, an errno): gone (ENOENT), swapped for a
+    /// symlink (ELOOP, opened with O_NOFOLLOW) or for a FIFO (EAGAIN, opened without blocking) is a change since
+    /// the walk; anything else, unreadable.
+    static func reading(_ path: String, errno code: Int32) -> ArchiveError {
+        code == ENOENT || code == ELOOP || code == EAGAIN ? .changedDuringBuild(path) : .unreadable(path, errno: code)
+    }
+
     public var description: String {
         switch self {
         case let .missingSource(path): return "source not found: \(path)"

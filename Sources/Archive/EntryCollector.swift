@@ -74,14 +74,17 @@ public enum EntryCollector {
         var count: Int { entries.count }
 
         mutating func append(contentsOf other: Found) {
-            append(contentsOf: other, range: 0..<other.count)
+            entries.append(contentsOf: other.entries)
+            stamps.append(contentsOf: other.stamps)
+            origins.append(contentsOf: other.origins)
+            linked.append(contentsOf: other.linked)
         }
 
-        mutating func append(contentsOf other: Found, range: Range<Int>) {
-            entries.append(contentsOf: other.entries[range])
-            stamps.append(contentsOf: other.stamps[range])
-            origins.append(contentsOf: other.origins[range])
-            linked.append(contentsOf: other.linked[range])
+        mutating func swapAt(_ a: Int, _ b: Int) {
+            entries.swapAt(a, b)
+            stamps.swapAt(a, b)
+            origins.swapAt(a, b)
+            linked.swapAt(a, b)
         }
 
         /// Puts the entry at `offset + order[k]` at `offset + k`, in place, one cycle at a time, so no second
@@ -93,10 +96,7 @@ public enum EntryCollector {
                     let next = order[current]
                     order[current] = current
                     if next == start { break }
-                    entries.swapAt(offset + current, offset + next)
-                    stamps.swapAt(offset + current, offset + next)
-                    origins.swapAt(offset + current, offset + next)
-                    linked.swapAt(offset + current, offset + next)
+                    swapAt(offset + current, offset + next)
                     current = next
                 }
             }
@@ -107,13 +107,6 @@ public enum EntryCollector {
             stamps.removeLast(count)
             origins.removeLast(count)
             linked.removeLast(count)
-        }
-
-        mutating func reserveCapacity(_ count: Int) {
-            entries.reserveCapacity(count)
-            stamps.reserveCapacity(count)
-            origins.reserveCapacity(count)
-            linked.reserveCapacity(count)
         }
     }
 
@@ -284,12 +277,7 @@ public enum EntryCollector {
                 throw ArchiveError.conflictingDestinations("/" + item.path, first: name(found.origins[kept - 1]),
                                                            second: name(found.origins[index]))
             }
-            if kept != index {
-                found.entries.swapAt(kept, index)
-                found.stamps[kept] = found.stamps[index]
-                found.origins[kept] = found.origins[index]
-                found.linked[kept] = found.linked[index]
-            }
+            if kept != index { found.swapAt(kept, index) }
             kept += 1
         }
         found.removeLast(found.count - kept)

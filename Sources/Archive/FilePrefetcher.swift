@@ -132,7 +132,7 @@ final class FilePrefetcher: @unchecked Sendable {
     static func read(_ source: SourcePath, size: Int64, directory: inout ParentDirectory) -> Read {
         let fd = directory.open(source)
         guard fd >= 0 else {
-            return .failed(errno == ENOENT || errno == ELOOP ? .changedDuringBuild(source.path) : .unreadable(source.path, errno: errno))
+            return .failed(.reading(source.path, errno: errno))
         }
         defer { close(fd) }
         let capacity = Int(size) + 1
@@ -152,8 +152,7 @@ final class FilePrefetcher: @unchecked Sendable {
                 if count == capacity - 1 { return }
             }
         }
-        // EAGAIN: no longer a regular file (a FIFO, opened without blocking).
-        guard failure == 0 else { return .failed(failure == EAGAIN ? .changedDuringBuild(source.path) : .unreadable(source.path, errno: failure)) }
+        guard failure == 0 else { return .failed(.reading(source.path, errno: failure)) }
         return .bytes(bytes)
     }
 }

@@ -134,8 +134,7 @@ public enum LayerWriter {
                          into write: (UnsafeRawBufferPointer) throws -> Void) throws {
         let fd = directory.open(source)
         guard fd >= 0 else {
-            if errno == ENOENT || errno == ELOOP { throw ArchiveError.changedDuringBuild(source.path) }
-            throw ArchiveError.unreadable(source.path, errno: errno)
+            throw ArchiveError.reading(source.path, errno: errno)
         }
         defer { close(fd) }
         // Read-ahead advice pays only for files longer than one read.
@@ -144,9 +143,7 @@ public enum LayerWriter {
             let count = read(fd, buffer.baseAddress, buffer.count)
             if count < 0 {
                 if errno == EINTR { continue }
-                // EAGAIN: no longer a regular file (a FIFO, opened without blocking).
-                if errno == EAGAIN { throw ArchiveError.changedDuringBuild(source.path) }
-                throw ArchiveError.unreadable(source.path, errno: errno)
+                throw ArchiveError.reading(source.path, errno: errno)
             }
             if count == 0 { return }
             try write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))

@@ -157,15 +157,3 @@ public struct DockerArchiveSink: ImageSink {
         }
     }
 }
-
-enum DigestFile {
-    static func sha256(path: String) throws -> Digest {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw ArchiveError.missingSource(path) }
-        defer { try? handle.close() }
-        var counter = DigestCounter()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            chunk.withUnsafeBytes { counter.update($0) }
-        }
-        return counter.finalize()
-    }
-}

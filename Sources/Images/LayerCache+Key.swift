@@ -14,6 +14,7 @@ extension LayerCache {
     public static func key(_ entries: [LayerEntry], stamps: [FileStamp?] = [], byContent: Bool = false, compression: LayerCompression,
                            epoch: Int64) -> String? {
         var text = KeyText()
+        var archives: [String: stat] = [:]
         text.add("kiln-layer-cache \(formatVersion) \(compression.rawValue) \(epoch)\n")
         for (index, entry) in entries.enumerated() {
             text.add(entry.path)
@@ -22,11 +23,12 @@ extension LayerCache {
             text.add(0)
             switch entry.kind {
             case let .file(source, size) where byContent && index < stamps.count && stamps[index] != nil:
-                guard let digest = contentDigest(source.path, size: size) else { return nil }
+                // A file that cannot be read whole at its walked size gives no key.
+                guard let content = try? DigestFile.measure(path: source.path), content.size == size else { return nil }
                 text.add("c ")
                 text.add(decimal: size)
                 text.add(" ")
-                text.add(digest)
+                text.add(content.digest.encoded)
                 text.add("\n")
             case let .file(source, size):
                 var stamp = index < stamps.count ? stamps[index] : nil
@@ -51,8 +53,16 @@ extension LayerCache {
                 text.add("\n")
             case let .member(member):
                 // The archive is named by its content (a cached wheel) and never rewritten; its times still go in.
-                var info = stat()
-                guard LongPath.lstat(member.archive, &info) == 0 else { return nil }
+                // A wheel has thousands of members: its stat is taken once.
+                let info: stat
+                if let known = archives[member.archive] {
+                    info = known
+                } else {
+                    var fresh = stat()
+                    guard LongPath.lstat(member.archive, &fresh) == 0 else { return nil }
+                    archives[member.archive] = fresh
+                    info = fresh
+                }
                 text.add("m \(member.archive)\u{0}\(member.localHeaderOffset) \(member.compressedSize) \(member.size) \(member.crc32) ")
                 text.add(decimal: info.st_ino)
                 text.add(" ")
@@ -63,28 +73,6 @@ extension LayerCache {
             }
         }
         return text.finish()
-    }
-}
-
-extension LayerCache {
-    /// The sha256 of the file at `path`, or nil when it cannot be read whole at `size` bytes.
-    static func contentDigest(_ path: String, size: Int64) -> String? {
-        let fd = LongPath.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var counter = DigestCounter()
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
-            if count == 0 { break }
-            buffer.withUnsafeBytes { counter.update(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-        }
-        guard counter.count == size else { return nil }
-        return counter.finalize().encoded
     }
 }
 
