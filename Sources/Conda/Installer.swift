@@ -58,16 +58,8 @@ public enum Installer {
         let progress = Progress.start("fetch and extract \(records.count) conda packages", total: records.reduce(0) { $0 + ($1.size ?? 0) })
         defer { progress.fail() }
         do {
-            for record in records.sorted(by: { $0.fileName < $1.fileName }) {
-                let archive = try await fetcher.package(record)
-                let key = archive.url.deletingPathExtension().lastPathComponent.replacingOccurrences(of: ".tar", with: "")
-                let directory = extracted.appendingPathComponent(key)
-                if !FileManager.default.fileExists(atPath: directory.appendingPathComponent("info/index.json").path) {
-                    try extractShared(archive.url, into: directory)
-                }
-                packages.append((try installedRecord(record, directory: directory, archive: archive), directory))
-                progress.advance(by: record.size ?? 0)
-            }
+            packages = try await fetchAndExtract(records.sorted(by: { $0.fileName < $1.fileName }), fetcher: fetcher, into: extracted,
+                                                 progress: progress)
             progress.finish()
             let rank = Dictionary(order(packages.map(\.record)).enumerated().map { ($1.fileName, $0) }, uniquingKeysWith: { a, _ in a })
             packages.sort { (rank[$0.record.fileName] ?? 0) < (rank[$1.record.fileName] ?? 0) }
@@ -80,6 +72,40 @@ public enum Installer {
             try? FileManager.default.removeItem(at: root)
             throw error
         }
+    }
+
+    /// How many packages are fetched and extracted at once: downloads overlap, and extraction (zstd or bzip2,
+    /// then one file per member) runs on every core.
+    static let parallelFetches = 6
+
+    /// Each record's package fetched and extracted into the cache (several at once), in `records`' order.
+    static func fetchAndExtract(_ records: [PackageRecord], fetcher: Fetcher, into extracted: URL,
+                                progress: ProgressStep) async throws -> [(record: PackageRecord, directory: URL)] {
+        var results = [(record: PackageRecord, directory: URL)?](repeating: nil, count: records.count)
+        try await withThrowingTaskGroup(of: (Int, PackageRecord, URL).self) { group in
+            var next = 0
+            func start() {
+                guard next < records.count else { return }
+                let index = next, record = records[next]
+                next += 1
+                group.addTask {
+                    let archive = try await fetcher.package(record)
+                    let key = archive.url.deletingPathExtension().lastPathComponent.replacingOccurrences(of: ".tar", with: "")
+                    let directory = extracted.appendingPathComponent(key)
+                    if !FileManager.default.fileExists(atPath: directory.appendingPathComponent("info/index.json").path) {
+                        try extractShared(archive.url, into: directory)
+                    }
+                    return (index, try installedRecord(record, directory: directory, archive: archive), directory)
+                }
+            }
+            for _ in 0..<parallelFetches { start() }
+            while let (index, record, directory) = try await group.next() {
+                results[index] = (record, directory)
+                progress.advance(by: records[index].size ?? 0)
+                start()
+            }
+        }
+        return results.compactMap { $0 }
     }
 
     /// Extracts into a private sibling and renames it into place, so a build sharing the cache directory
