@@ -101,10 +101,11 @@ public struct WheelInstaller: Sendable {
         var made = Set<String>()
         for entry in zip.entries {
             let name = entry.name
-            let components = name.split(separator: "/", omittingEmptySubsequences: false)
+            // The first component alone decides most members; only the .data directory's are split further.
+            let top = name.firstIndex(of: "/").map { name[..<$0] } ?? name[...]
             if entry.isDirectory {
                 // Kept, as uv keeps them (an empty `<pkg>.libs/` in some wheels); never recorded.
-                guard components.first.map(String.init) != dataDirectory else { continue }
+                guard top != dataDirectory else { continue }
                 let directory = try Self.contained(String(name.dropLast()), in: scheme.sitePackages, member: name, wheel: fileName)
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 continue
@@ -113,7 +114,8 @@ public struct WheelInstaller: Sendable {
             var destinationRoot = scheme.sitePackages
             var relative = name
             var isScript = false
-            if components.first.map(String.init) == dataDirectory {
+            if top == dataDirectory {
+                let components = name.split(separator: "/", omittingEmptySubsequences: false)
                 guard components.count >= 3 else { throw fail("\(name) is not inside a scheme directory") }
                 relative = components.dropFirst(2).joined(separator: "/")
                 switch components[1] {
@@ -127,7 +129,7 @@ public struct WheelInstaller: Sendable {
             let destination = try Self.contained(relative, in: destinationRoot, member: name, wheel: fileName)
             let executable = (entry.unixMode ?? 0) & 0o111 != 0
             // A deferred member needs no directory on disk: the layer adds its parents.
-            if let deferred, !isScript, components.first.map(String.init) != distInfo, let line = recorded[name],
+            if let deferred, !isScript, top != distInfo, let line = recorded[name],
                let digest = line.sha256, line.size == nil || line.size == entry.size {
                 deferred.add(destination, source: .archive(ArchiveMember(archive: absolutePath, name: "\(fileName): \(name)", localHeaderOffset: entry.localHeaderOffset,
                                                                 method: entry.method, compressedSize: entry.compressedSize, size: entry.size,
@@ -199,12 +201,30 @@ public struct WheelInstaller: Sendable {
 
     /// `root/relative`, refusing absolute paths, `..` and anything else that would leave `root`.
     static func contained(_ relative: String, in root: String, member: String, wheel: String) throws -> String {
+        if isPlainRelative(relative) { return root + "/" + relative }
         let parts = relative.split(separator: "/", omittingEmptySubsequences: true)
         guard !relative.hasPrefix("/"), !relative.contains("\\"), !relative.contains("\0"), !parts.isEmpty,
               !parts.contains(where: { $0 == ".." || $0 == "." }) else {
             throw PipError.install("\(wheel): member '\(member)' would be written outside its directory; refusing the wheel")
         }
         return root + "/" + parts.joined(separator: "/")
+    }
+
+    /// True for a path of non-empty components, none only dots, without a backslash or NUL: `root/relative` as it
+    /// is, with no splitting (most members of every wheel; the rest go through the full check).
+    static func isPlainRelative(_ relative: String) -> Bool {
+        var component = 0, dots = 0
+        for byte in relative.utf8 {
+            switch byte {
+            case UInt8(ascii: "/"):
+                if component == 0 || component == dots { return false }
+                component = 0; dots = 0
+            case UInt8(ascii: "\\"), 0: return false
+            case UInt8(ascii: "."): component += 1; dots += 1
+            default: component += 1
+            }
+        }
+        return component > 0 && component != dots
     }
 
     /// The wheel's sha256: its name in the wheel cache (`<sha256>.whl`), else read from its bytes.
