@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 import Plan
 
 /// One member of a layer, already mapped to its path in the image.
@@ -16,6 +17,8 @@ public struct LayerEntry: Sendable, Equatable {
         case hardlink(target: String)
         /// A regular file whose bytes are a member of an archive (a wheel), read from it when the layer is written.
         indirect case member(ArchiveMember)
+        /// A regular file whose bytes are held in memory (a file an installer generated).
+        indirect case data(Data)
     }
 
     /// The path in the image, relative to `/`, without a trailing slash: `var/azureml-app/score.py`.
@@ -29,6 +32,7 @@ public struct LayerEntry: Sendable, Equatable {
         switch kind {
         case let .file(_, size): return size
         case let .member(member): return member.size
+        case let .data(bytes): return Int64(bytes.count)
         default: return 0
         }
     }

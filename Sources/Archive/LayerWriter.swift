@@ -88,6 +88,11 @@ public enum LayerWriter {
                             progress?.advance(by: Int64(piece.count))
                         }
                     }
+                case let .data(bytes):
+                    try tar.addFile(path: entry.path, mode: entry.mode, size: Int64(bytes.count)) { write in
+                        try bytes.withUnsafeBytes { try write($0) }
+                        progress?.advance(by: Int64(bytes.count))
+                    }
                 default:
                     try tar.addHeaderOnly(entry)
                 }

@@ -96,25 +96,12 @@ public enum SPDX {
 
     /// `License-Expression`, else `License`, from the wheel's installed METADATA.
     static func metadataLicence(_ wheel: InstalledWheel) -> String? {
+        if let licence = wheel.licence { return licence }
         // From the end: a wheel's .dist-info comes last in its archive, and so in `files`.
         let suffix = Array("/\(wheel.distInfo)/METADATA".utf8)
         guard let path = wheel.files.reversed().first(where: { $0.utf8.count >= suffix.count && $0.utf8.suffix(suffix.count).elementsEqual(suffix) }),
-              let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-        // Byte by byte, LF or CRLF: 55 wheels' METADATA split into Strings line by line was a visible part of a warm build.
-        var licence: String?
-        var lines = text.utf8[...]
-        while !lines.isEmpty {
-            let end = lines.firstIndex(of: UInt8(ascii: "\n")) ?? lines.endIndex
-            var line = lines[..<end]
-            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
-            lines = end == lines.endIndex ? lines[end...] : lines[lines.index(after: end)...]
-            if line.isEmpty { break }
-            if line.starts(with: "License-Expression:".utf8) {
-                return String(Substring(line.dropFirst(19))).trimmingCharacters(in: .whitespaces)
-            }
-            if licence == nil, line.starts(with: "License:".utf8) { licence = String(Substring(line.dropFirst(8))).trimmingCharacters(in: .whitespaces) }
-        }
-        return licence
+              let data = FileManager.default.contents(atPath: path) else { return nil }
+        return CoreMetadata.declaredLicence(data)
     }
 }
 

@@ -68,6 +68,13 @@ extension LayerCache {
                 text.add(" ")
                 text.add(info.st_mtim)
                 text.add("\n")
+            case let .data(bytes):
+                // Generated in memory: keyed by content, as the same file staged on disk would be.
+                text.add("c ")
+                text.add(decimal: Int64(bytes.count))
+                text.add(" ")
+                text.add(Digest.sha256(of: bytes).encoded)
+                text.add("\n")
             default:
                 text.add("\(entry.kind)\n")
             }

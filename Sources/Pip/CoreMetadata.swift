@@ -78,6 +78,27 @@ public struct CoreMetadata: Sendable {
         return value
     }
 
+    /// `License-Expression`, else the first `License`, from METADATA's headers: the first line of each (a
+    /// folded `License` text is not joined), read as bytes, LF or CRLF.
+    public static func declaredLicence(_ data: Data) -> String? {
+        var licence: String?
+        var lines = data[...]
+        while !lines.isEmpty {
+            let end = lines.firstIndex(of: UInt8(ascii: "\n")) ?? lines.endIndex
+            var line = lines[..<end]
+            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+            lines = end == lines.endIndex ? lines[end...] : lines[lines.index(after: end)...]
+            if line.isEmpty { break }
+            if line.starts(with: "License-Expression:".utf8) {
+                return String(decoding: line.dropFirst(19), as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            }
+            if licence == nil, line.starts(with: "License:".utf8) {
+                licence = String(decoding: line.dropFirst(8), as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return licence
+    }
+
     /// The `Key: value` headers of a `WHEEL` file.
     static func wheelInfo(_ data: Data) -> [String: String] {
         var result: [String: String] = [:]

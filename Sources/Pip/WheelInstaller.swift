@@ -42,6 +42,8 @@ public struct InstalledWheel: Sendable {
     public var distInfo: String
     /// Every file and symlink written, absolute.
     public var files: [String]
+    /// `License-Expression`, else `License`, of its METADATA, when read at install (`CoreMetadata.declaredLicence`).
+    public var licence: String?
 }
 
 /// Installs wheels as PEP 427 and the binary distribution format spec say, following pypa/installer and
@@ -129,7 +131,7 @@ public struct WheelInstaller: Sendable {
             let destination = try Self.contained(relative, in: destinationRoot, member: name, wheel: fileName)
             let executable = (entry.unixMode ?? 0) & 0o111 != 0
             // A deferred member needs no directory on disk: the layer adds its parents.
-            if let deferred, !isScript, top != distInfo, let line = recorded[name],
+            if let deferred, !isScript, let line = recorded[name],
                let digest = line.sha256, line.size == nil || line.size == entry.size {
                 deferred.add(destination, source: .archive(ArchiveMember(archive: absolutePath, name: "\(fileName): \(name)", localHeaderOffset: entry.localHeaderOffset,
                                                                 method: entry.method, compressedSize: entry.compressedSize, size: entry.size,
@@ -138,9 +140,6 @@ public struct WheelInstaller: Sendable {
                 written.append(Written(path: destination, sha256: Self.recordHash(digest), size: Int(entry.size)))
                 continue
             }
-            deferred?.forget(destination)
-            let parent = (destination as NSString).deletingLastPathComponent
-            if made.insert(parent).inserted { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
             if isScript {
                 scriptNames.insert(relative)
                 var content = try await zip.contents(entry)
@@ -148,8 +147,13 @@ public struct WheelInstaller: Sendable {
                     let rest = content.firstIndex(of: 0x0A).map { content[content.index(after: $0)...] } ?? Data()
                     content = Data((Self.shebang(scheme.python) + "\n").utf8) + rest
                 }
-                written.append(try write(content, to: destination, mode: 0o755))
-            } else if let cached, let member = cached.members[name], (try? UnpackedWheels.place(cached.path(of: name), at: destination)) != nil {
+                written.append(try emit(content, to: destination, mode: 0o755))
+                continue
+            }
+            deferred?.forget(destination)
+            let parent = (destination as NSString).deletingLastPathComponent
+            if made.insert(parent).inserted { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+            if let cached, let member = cached.members[name], (try? UnpackedWheels.place(cached.path(of: name), at: destination)) != nil {
                 written.append(Written(path: destination, sha256: member.hash, size: member.size))
             } else {
                 written.append(try await extract(entry, from: zip, to: destination, mode: executable ? 0o755 : 0o644))
@@ -160,23 +164,25 @@ public struct WheelInstaller: Sendable {
             let points = Self.versioned(try Self.entryPoints(try await zip.contents(entry), wheel: fileName), python: scheme.pythonVersion)
             for point in points where !scriptNames.contains(point.name) {
                 let destination = try Self.contained(point.name, in: scheme.scripts, member: "entry point \(point.name)", wheel: fileName)
-                try FileManager.default.createDirectory(atPath: scheme.scripts, withIntermediateDirectories: true)
-                deferred?.forget(destination)
-                written.append(try write(Data(Self.script(point, python: scheme.python).utf8), to: destination, mode: 0o755))
+                written.append(try emit(Data(Self.script(point, python: scheme.python).utf8), to: destination, mode: 0o755))
             }
         }
         let distInfoPath = scheme.sitePackages + "/" + distInfo
-        try FileManager.default.createDirectory(atPath: distInfoPath, withIntermediateDirectories: true)
-        written.append(try write(Data((installer + "\n").utf8), to: distInfoPath + "/INSTALLER", mode: 0o644))
-        if requested { written.append(try write(Data(), to: distInfoPath + "/REQUESTED", mode: 0o644)) }
+        written.append(try emit(Data((installer + "\n").utf8), to: distInfoPath + "/INSTALLER", mode: 0o644))
+        if requested { written.append(try emit(Data(), to: distInfoPath + "/REQUESTED", mode: 0o644)) }
         var lines = written.map { file in
             "\(Self.csv(Self.relative(file.path, to: scheme.sitePackages))),sha256=\(file.sha256),\(file.size)"
         }
         lines.append("\(Self.csv(distInfo + "/RECORD")),,")
         lines.sort()
-        _ = try write(Data((lines.joined(separator: "\n") + "\n").utf8), to: distInfoPath + "/RECORD", mode: 0o644)
-        return InstalledWheel(name: wheelName.name, version: wheelName.version, distInfo: distInfo,
-                              files: written.map(\.path) + [distInfoPath + "/RECORD"])
+        _ = try emit(Data((lines.joined(separator: "\n") + "\n").utf8), to: distInfoPath + "/RECORD", mode: 0o644)
+        var result = InstalledWheel(name: wheelName.name, version: wheelName.version, distInfo: distInfo,
+                                    files: written.map(\.path) + [distInfoPath + "/RECORD"])
+        // The METADATA stays in the wheel when deferred: the SBOM's licence is read now.
+        if deferred != nil, let metadata = zip.entries.first(where: { $0.name == distInfo + "/METADATA" }) {
+            result.licence = CoreMetadata.declaredLicence(try await zip.contents(metadata))
+        }
+        return result
     }
 
     /// Where a wheel's members and entry points would land, as scheme-qualified relative paths, without
@@ -240,6 +246,17 @@ public struct WheelInstaller: Sendable {
 
     func write(_ data: Data, to path: String, mode: Int) throws -> Written {
         try MemberWriter(epoch: epoch).write(data, to: path, mode: mode)
+    }
+
+    /// A file the installer generates (RECORD, INSTALLER, REQUESTED, a script): held in memory for the layer
+    /// when installing for layers, else written with its directory.
+    func emit(_ data: Data, to path: String, mode: Int) throws -> Written {
+        if let deferred {
+            deferred.add(path, source: .bytes(data), mode: UInt32(mode))
+            return Written(path: path, sha256: Self.recordHash(SHA256.hash(data: data)), size: data.count)
+        }
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        return try write(data, to: path, mode: mode)
     }
 
     /// A path relative to `base` (`../../../bin/x` for files outside it).

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A file whose bytes are one member of an archive on the build machine (a wheel in the cache), read
 /// from there when its layer is written instead of being extracted first.
 ///
@@ -39,11 +41,15 @@ public struct StagedMember: Sendable, Equatable {
         case archive(ArchiveMember)
         /// A file on the build machine (a conda package's file in the extracted-package cache) of `size` bytes.
         case file(path: String, size: Int64)
+        /// A small file an installer generated (a wheel's RECORD, INSTALLER or entry-point script), held in memory:
+        /// the layer writes it without it ever touching the disk.
+        case bytes(Data)
 
         public var size: Int64 {
             switch self {
             case let .archive(member): return member.size
             case let .file(_, size): return size
+            case let .bytes(data): return Int64(data.count)
             }
         }
     }
