@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "HTTP", "OCI", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "CondaTests", dependencies: ["Conda", "HTTP", "OCI", "TestSupport",
                                                      .product(name: "AsyncHTTPClient", package: "async-http-client")]),
-        .testTarget(name: "PipTests", dependencies: ["Pip", "HTTP", "TestSupport"]),
+        .testTarget(name: "PipTests", dependencies: ["Pip", "Archive", "HTTP", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "Archive", "Plan", "OCI", "TestSupport"]),
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Conda", "Pip", "HTTP", "Plan", "OCI", "TestSupport"]),
         .testTarget(name: "AzureMLTests", dependencies: ["AzureML", "Plan", "TestSupport"]),

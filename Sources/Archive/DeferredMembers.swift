@@ -45,7 +45,8 @@ public final class DeferredMembers: @unchecked Sendable {
     public func take(under root: String) -> [StagedMember] {
         let prefix = root.hasSuffix("/") ? root : root + "/"
         return lock.withLock {
-            let paths = members.keys.filter { $0.hasPrefix(prefix) }.sorted()
+            // Bytes, not Unicode: thousands of paths per layer, and the order only needs to be the same every time.
+            let paths = members.keys.filter { $0.utf8.starts(with: prefix.utf8) }.sorted(by: LayerEntry.precedes)
             return paths.compactMap { path in
                 members.removeValue(forKey: path).map { StagedMember(path: String(path.dropFirst(prefix.count)), source: $0.source, mode: $0.mode) }
             }

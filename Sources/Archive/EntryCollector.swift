@@ -145,7 +145,7 @@ public enum EntryCollector {
             try walkInParallel(WalkedDirectory(path: input.source, relative: "", destination: destination), root: root,
                                origin: origin, threads: threads, into: &found)
             for staged in input.members {
-                let relative = try normalizeDestination("/" + staged.path)
+                let relative = MemberPath.isPlain(staged.path) ? staged.path : try normalizeDestination("/" + staged.path)
                 guard !relative.isEmpty, !staged.path.hasPrefix("/") else {
                     throw ArchiveError.invalidDestination(staged.path, reason: "an archive member's path must be relative to its input")
                 }

@@ -7,6 +7,27 @@ public enum MemberPath {
         case climbs
     }
 
+    /// True for a relative path of non-empty components, none made only of dots, without NUL: already in the form
+    /// `relative` and a destination's normalisation give, so it is used as it is, with no splitting (nearly every
+    /// member of every wheel; the rest take the full check).
+    public static func isPlain(_ path: String) -> Bool {
+        var component = 0, dots = 0
+        for byte in path.utf8 {
+            switch byte {
+            case UInt8(ascii: "/"):
+                if component == 0 || component == dots { return false }
+                component = 0
+                dots = 0
+            case 0: return false
+            case UInt8(ascii: "."):
+                component += 1
+                dots += 1
+            default: component += 1
+            }
+        }
+        return component > 0 && component != dots
+    }
+
     /// `path` without `.` components, or why it is refused.
     public static func relative(_ path: String) -> Result<String, Problem> {
         guard !path.hasPrefix("/") else { return .failure(.absolute) }

@@ -207,30 +207,13 @@ public struct WheelInstaller: Sendable {
 
     /// `root/relative`, refusing absolute paths, `..` and anything else that would leave `root`.
     static func contained(_ relative: String, in root: String, member: String, wheel: String) throws -> String {
-        if isPlainRelative(relative) { return root + "/" + relative }
+        if MemberPath.isPlain(relative), !relative.utf8.contains(UInt8(ascii: "\\")) { return root + "/" + relative }
         let parts = relative.split(separator: "/", omittingEmptySubsequences: true)
         guard !relative.hasPrefix("/"), !relative.contains("\\"), !relative.contains("\0"), !parts.isEmpty,
               !parts.contains(where: { $0 == ".." || $0 == "." }) else {
             throw PipError.install("\(wheel): member '\(member)' would be written outside its directory; refusing the wheel")
         }
         return root + "/" + parts.joined(separator: "/")
-    }
-
-    /// True for a path of non-empty components, none only dots, without a backslash or NUL: `root/relative` as it
-    /// is, with no splitting (most members of every wheel; the rest go through the full check).
-    static func isPlainRelative(_ relative: String) -> Bool {
-        var component = 0, dots = 0
-        for byte in relative.utf8 {
-            switch byte {
-            case UInt8(ascii: "/"):
-                if component == 0 || component == dots { return false }
-                component = 0; dots = 0
-            case UInt8(ascii: "\\"), 0: return false
-            case UInt8(ascii: "."): component += 1; dots += 1
-            default: component += 1
-            }
-        }
-        return component > 0 && component != dots
     }
 
     /// The wheel's sha256: its name in the wheel cache (`<sha256>.whl`), else read from its bytes.
