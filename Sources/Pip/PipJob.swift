@@ -211,9 +211,8 @@ public struct PipJob: Sendable {
         let wanted = zip(items, fetched).map { ($0.0, $0.1.1) }
         // Wheels that share no destination are installed in parallel; the others afterwards, in order, so
         // that the later one wins as it would one at a time.
-        var destinations: [Set<String>] = []
-        for (index, (_, fileName)) in wanted.enumerated() {
-            destinations.append(try await WheelInstaller.destinations(wheel: paths[index], fileName: fileName))
+        let destinations = try await Self.concurrently(Array(wanted.indices), parallel: parallel) { index in
+            try await WheelInstaller.destinations(wheel: paths[index], fileName: wanted[index].1)
         }
         var owners: [String: Int] = [:]
         var overlapping = Set<Int>()
