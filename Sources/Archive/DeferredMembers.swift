@@ -18,7 +18,7 @@ public final class DeferredMembers: @unchecked Sendable {
 
     /// Leaves the file at `path` to `source`, replacing whatever an earlier install wrote there.
     public func add(_ path: String, source: StagedMember.Source, mode: UInt32) {
-        unlink(path)
+        if source != .directory { unlink(path) }
         lock.withLock { members[path] = (source, mode) }
     }
 
@@ -80,6 +80,8 @@ public final class DeferredMembers: @unchecked Sendable {
                 guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: Int(mode & 0o777)]) else {
                     throw ArchiveError.write("cannot write \(path)")
                 }
+            case .directory:
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
             case .archive:
                 continue
             }

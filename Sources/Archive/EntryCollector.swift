@@ -149,12 +149,15 @@ public enum EntryCollector {
                 guard !relative.isEmpty, !staged.path.hasPrefix("/") else {
                     throw ArchiveError.invalidDestination(staged.path, reason: "an archive member's path must be relative to its input")
                 }
-                let mode: UInt32 = staged.mode & 0o111 != 0 ? 0o755 : 0o644
+                var mode: UInt32 = staged.mode & 0o111 != 0 ? 0o755 : 0o644
                 let kind: LayerEntry.Kind
                 switch staged.source {
                 case let .archive(member): kind = .member(member)
                 case let .file(path, size): kind = .file(source: SourcePath(path), size: size)
                 case let .bytes(data): kind = .data(data)
+                case .directory:
+                    kind = .directory
+                    mode = 0o755
                 }
                 let path = destination.isEmpty ? relative : destination + "/" + relative
                 found.append(LayerEntry(path: path, kind: kind, mode: mode), origin: origin)

@@ -109,7 +109,11 @@ public struct WheelInstaller: Sendable {
                 // Kept, as uv keeps them (an empty `<pkg>.libs/` in some wheels); never recorded.
                 guard top != dataDirectory else { continue }
                 let directory = try Self.contained(String(name.dropLast()), in: scheme.sitePackages, member: name, wheel: fileName)
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                if let deferred {
+                    deferred.add(directory, source: .directory, mode: 0o755)
+                } else {
+                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                }
                 continue
             }
             if name == distInfo + "/RECORD" { continue }

@@ -44,12 +44,15 @@ public struct StagedMember: Sendable, Equatable {
         /// A small file an installer generated (a wheel's RECORD, INSTALLER or entry-point script), held in memory:
         /// the layer writes it without it ever touching the disk.
         case bytes(Data)
+        /// A directory an archive lists (a wheel keeps its empty directories, as uv keeps them).
+        case directory
 
         public var size: Int64 {
             switch self {
             case let .archive(member): return member.size
             case let .file(_, size): return size
             case let .bytes(data): return Int64(data.count)
+            case .directory: return 0
             }
         }
     }
