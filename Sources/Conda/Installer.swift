@@ -1,5 +1,6 @@
 import Archive
 import Foundation
+import HTTP
 import Progress
 
 /// Fetches, verifies, extracts and links a solved environment into a directory.
@@ -81,31 +82,17 @@ public enum Installer {
     /// Each record's package fetched and extracted into the cache (several at once), in `records`' order.
     static func fetchAndExtract(_ records: [PackageRecord], fetcher: Fetcher, into extracted: URL,
                                 progress: ProgressStep) async throws -> [(record: PackageRecord, directory: URL)] {
-        var results = [(record: PackageRecord, directory: URL)?](repeating: nil, count: records.count)
-        try await withThrowingTaskGroup(of: (Int, PackageRecord, URL).self) { group in
-            var next = 0
-            func start() {
-                guard next < records.count else { return }
-                let index = next, record = records[next]
-                next += 1
-                group.addTask {
-                    let archive = try await fetcher.package(record)
-                    let key = archive.url.deletingPathExtension().lastPathComponent.replacingOccurrences(of: ".tar", with: "")
-                    let directory = extracted.appendingPathComponent(key)
-                    if !FileManager.default.fileExists(atPath: directory.appendingPathComponent("info/index.json").path) {
-                        try extractShared(archive.url, into: directory)
-                    }
-                    return (index, try installedRecord(record, directory: directory, archive: archive), directory)
-                }
+        try await Concurrently.map(records, limit: parallelFetches) { record in
+            let archive = try await fetcher.package(record)
+            let key = archive.url.deletingPathExtension().lastPathComponent.replacingOccurrences(of: ".tar", with: "")
+            let directory = extracted.appendingPathComponent(key)
+            if !FileManager.default.fileExists(atPath: directory.appendingPathComponent("info/index.json").path) {
+                try extractShared(archive.url, into: directory)
             }
-            for _ in 0..<parallelFetches { start() }
-            while let (index, record, directory) = try await group.next() {
-                results[index] = (record, directory)
-                progress.advance(by: records[index].size ?? 0)
-                start()
-            }
+            let installed = try installedRecord(record, directory: directory, archive: archive)
+            progress.advance(by: record.size ?? 0)
+            return (installed, directory)
         }
-        return results.compactMap { $0 }
     }
 
     /// Extracts into a private sibling and renames it into place, so a build sharing the cache directory

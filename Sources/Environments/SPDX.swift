@@ -45,7 +45,7 @@ public enum SPDX {
             let key = normalizeName(wheel.name) + " " + wheel.version.description
             let id = "SPDXRef-pypi-\(identifier(normalizeName(wheel.name) + "-" + wheel.version.description))"
             var package = entry(id: id, name: wheel.name, version: wheel.version.description, url: locked[key]?.url,
-                                sha256: locked[key]?.sha256, licence: licences.expression(for: metadataLicence(wheel)))
+                                sha256: locked[key]?.sha256, licence: licences.expression(for: wheel.licence))
             package["externalRefs"] = [purl("pkg:pypi/\(percent(normalizeName(wheel.name)))@\(percent(wheel.version.description))")]
             packages.append(package)
             relationships.append(["spdxElementId": "SPDXRef-Image", "relationshipType": "CONTAINS", "relatedSpdxElement": id])
@@ -92,16 +92,6 @@ public enum SPDX {
 
     static func percent(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_~")) ?? text
-    }
-
-    /// `License-Expression`, else `License`, from the wheel's installed METADATA.
-    static func metadataLicence(_ wheel: InstalledWheel) -> String? {
-        if let licence = wheel.licence { return licence }
-        // From the end: a wheel's .dist-info comes last in its archive, and so in `files`.
-        let suffix = Array("/\(wheel.distInfo)/METADATA".utf8)
-        guard let path = wheel.files.reversed().first(where: { $0.utf8.count >= suffix.count && $0.utf8.suffix(suffix.count).elementsEqual(suffix) }),
-              let data = FileManager.default.contents(atPath: path) else { return nil }
-        return CoreMetadata.declaredLicence(data)
     }
 }
 

@@ -25,11 +25,7 @@ extension LayerCache {
             case let .file(source, size) where byContent && index < stamps.count && stamps[index] != nil:
                 // A file that cannot be read whole at its walked size gives no key.
                 guard let content = try? DigestFile.measure(path: source.path), content.size == size else { return nil }
-                text.add("c ")
-                text.add(decimal: size)
-                text.add(" ")
-                text.add(content.digest.encoded)
-                text.add("\n")
+                text.addContent(size: size, digest: content.digest)
             case let .file(source, size):
                 var stamp = index < stamps.count ? stamps[index] : nil
                 if stamp == nil {
@@ -70,11 +66,7 @@ extension LayerCache {
                 text.add("\n")
             case let .data(bytes):
                 // Generated in memory: keyed by content, as the same file staged on disk would be.
-                text.add("c ")
-                text.add(decimal: Int64(bytes.count))
-                text.add(" ")
-                text.add(Digest.sha256(of: bytes).encoded)
-                text.add("\n")
+                text.addContent(size: Int64(bytes.count), digest: Digest.sha256(of: bytes))
             default:
                 text.add("\(entry.kind)\n")
             }
@@ -99,6 +91,15 @@ private struct KeyText {
     mutating func add(_ byte: UInt8) { bytes.append(byte) }
 
     /// A number in decimal digits, as string interpolation writes it.
+    /// A file keyed by its bytes: "c SIZE SHA256".
+    mutating func addContent(size: Int64, digest: Digest) {
+        add("c ")
+        add(decimal: size)
+        add(" ")
+        add(digest.encoded)
+        add("\n")
+    }
+
     mutating func add(decimal number: some BinaryInteger) {
         if number < 0 { bytes.append(UInt8(ascii: "-")) }
         var value = UInt64(truncatingIfNeeded: number.magnitude)

@@ -43,25 +43,32 @@ public struct CoreMetadata: Sendable {
         var result: [(String, String)] = []
         var text = text
         text.withUTF8 { bytes in
-            var start = 0
-            while start < bytes.count {
-                var end = start
-                while end < bytes.count && bytes[end] != UInt8(ascii: "\n") { end += 1 }
-                var lineEnd = end
-                if lineEnd > start && bytes[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
-                let line = UnsafeBufferPointer(rebasing: bytes[start..<lineEnd])
-                start = end + 1
-                guard let first = line.first else { break }
-                if first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
+            headerLines(bytes) { line in
+                if line[0] == UInt8(ascii: " ") || line[0] == UInt8(ascii: "\t") {
                     if !result.isEmpty { result[result.count - 1].1 += " " + trimmed(line) }
-                    continue
+                    return true
                 }
-                guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+                guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return true }
                 let key = String(decoding: UnsafeBufferPointer(rebasing: line[..<colon]), as: UTF8.self).lowercased()
                 result.append((key, trimmed(UnsafeBufferPointer(rebasing: line[(colon + 1)...]))))
+                return true
             }
         }
         return result
+    }
+
+    /// Each line of `bytes` (LF or CRLF, the CR dropped) up to the first empty one, while `body` returns true.
+    static func headerLines(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) {
+        var start = 0
+        while start < bytes.count {
+            var end = start
+            while end < bytes.count && bytes[end] != UInt8(ascii: "\n") { end += 1 }
+            var lineEnd = end
+            if lineEnd > start && bytes[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
+            let line = UnsafeBufferPointer(rebasing: bytes[start..<lineEnd])
+            start = end + 1
+            if line.isEmpty || !body(line) { return }
+        }
     }
 
     /// `bytes` as text without the spaces and tabs around it (other Unicode spaces at either end, which are
@@ -79,24 +86,21 @@ public struct CoreMetadata: Sendable {
     }
 
     /// `License-Expression`, else the first `License`, from METADATA's headers: the first line of each (a
-    /// folded `License` text is not joined), read as bytes, LF or CRLF.
+    /// folded `License` text is not joined).
     public static func declaredLicence(_ data: Data) -> String? {
+        var expression: String?
         var licence: String?
-        var lines = data[...]
-        while !lines.isEmpty {
-            let end = lines.firstIndex(of: UInt8(ascii: "\n")) ?? lines.endIndex
-            var line = lines[..<end]
-            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
-            lines = end == lines.endIndex ? lines[end...] : lines[lines.index(after: end)...]
-            if line.isEmpty { break }
-            if line.starts(with: "License-Expression:".utf8) {
-                return String(decoding: line.dropFirst(19), as: UTF8.self).trimmingCharacters(in: .whitespaces)
-            }
-            if licence == nil, line.starts(with: "License:".utf8) {
-                licence = String(decoding: line.dropFirst(8), as: UTF8.self).trimmingCharacters(in: .whitespaces)
+        data.withUnsafeBytes { raw in
+            headerLines(raw.bindMemory(to: UInt8.self)) { line in
+                if line.starts(with: "License-Expression:".utf8) {
+                    expression = trimmed(UnsafeBufferPointer(rebasing: line[19...]))
+                    return false
+                }
+                if licence == nil, line.starts(with: "License:".utf8) { licence = trimmed(UnsafeBufferPointer(rebasing: line[8...])) }
+                return true
             }
         }
-        return licence
+        return expression ?? licence
     }
 
     /// The `Key: value` headers of a `WHEEL` file.

@@ -8,10 +8,14 @@ import Foundation
 /// yet: git's "racy" entries). This trusts the cache directory as the layer cache does: whoever can write it can
 /// write a matching record.
 extension IndexClient {
-    static func verifiedStamp(_ path: String) -> String? {
+    static func verifiedStamp(_ path: String) -> String? { stamped(path)?.stamp }
+
+    /// The stamp of the regular file at `path`, and the second of its last change.
+    private static func stamped(_ path: String) -> (stamp: String, changed: Int)? {
         var info = stat()
         guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
-        return "\(info.st_size) \(info.st_dev) \(info.st_ino) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec) \(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec)\n"
+        let stamp = "\(info.st_size) \(info.st_dev) \(info.st_ino) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec) \(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec)\n"
+        return (stamp, Int(info.st_ctim.tv_sec))
     }
 
     static func unchangedSinceVerified(_ path: String) -> Bool {
@@ -22,9 +26,7 @@ extension IndexClient {
     /// Records `path` as verified when its stat is still `before` (taken before it was hashed) and its last
     /// change is at least a second old.
     static func recordVerified(_ path: String, ifStill before: String?) {
-        var info = stat()
-        guard let before, verifiedStamp(path) == before, lstat(path, &info) == 0,
-              Int(info.st_ctim.tv_sec) + 1 < Int(time(nil)) else { return }
+        guard let before, let now = stamped(path), now.stamp == before, now.changed + 1 < Int(time(nil)) else { return }
         try? Data(before.utf8).write(to: URL(fileURLWithPath: path + ".verified"), options: .atomic)
     }
 }

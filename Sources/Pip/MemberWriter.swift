@@ -15,6 +15,17 @@ struct MemberWriter {
         /// RECORD's form: urlsafe base64 of the sha256, without padding.
         var sha256: String
         var size: Int
+
+        /// `data` as written at `path`.
+        init(path: String, data: Data) {
+            self.init(path: path, sha256: WheelInstaller.recordHash(SHA256.hash(data: data)), size: data.count)
+        }
+
+        init(path: String, sha256: String, size: Int) {
+            self.path = path
+            self.sha256 = sha256
+            self.size = size
+        }
     }
 
     func extract(_ entry: ZipEntry, from zip: ZipDirectory, to path: String, mode: Int) async throws -> Written {
@@ -44,7 +55,7 @@ struct MemberWriter {
             close(descriptor)
             throw error
         }
-        return Written(path: path, sha256: WheelInstaller.recordHash(SHA256.hash(data: data)), size: data.count)
+        return Written(path: path, data: data)
     }
 
     /// A new file (replacing whatever was there: a file or a symlink is never written through).

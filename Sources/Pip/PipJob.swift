@@ -195,7 +195,7 @@ public struct PipJob: Sendable {
         let installer = linking
         let progress = Progress.start(title ?? "fetch \(items.count) wheels", total: Int64(items.count), unit: .items)
         defer { progress.fail() }
-        let fetched = try await Self.concurrently(Array(items.indices), parallel: parallel) { index -> (String, String) in
+        let fetched = try await Concurrently.map(Array(items.indices), limit: parallel) { index -> (String, String) in
             let item = items[index]
             var result = (try await client.wheel(item.file, allowed: item.allowed).path, item.file.fileName)
             if let key = item.key, let version = item.version {
@@ -211,7 +211,7 @@ public struct PipJob: Sendable {
         let wanted = zip(items, fetched).map { ($0.0, $0.1.1) }
         // Wheels that share no destination are installed in parallel; the others afterwards, in order, so
         // that the later one wins as it would one at a time.
-        let destinations = try await Self.concurrently(Array(wanted.indices), parallel: parallel) { index in
+        let destinations = try await Concurrently.map(Array(wanted.indices), limit: parallel) { index in
             try await WheelInstaller.destinations(wheel: paths[index], fileName: wanted[index].1)
         }
         var owners: [String: Int] = [:]
@@ -224,7 +224,7 @@ public struct PipJob: Sendable {
         let independent = wanted.indices.filter { !overlapping.contains($0) }
         client.log("installing \(independent.count) wheels in parallel, then \(overlapping.count) that share paths, in order")
         var result = [InstalledWheel?](repeating: nil, count: wanted.count)
-        let parallelResults = try await Self.concurrently(independent, parallel: parallel) { index in
+        let parallelResults = try await Concurrently.map(independent, limit: parallel) { index in
             try await installer.install(wheel: paths[index], fileName: wanted[index].1, requested: wanted[index].0.requested)
         }
         for (index, installed) in zip(independent, parallelResults) { result[index] = installed }
@@ -232,26 +232,6 @@ public struct PipJob: Sendable {
             result[index] = try await installer.install(wheel: paths[index], fileName: wanted[index].1, requested: wanted[index].0.requested)
         }
         return result.compactMap { $0 }
-    }
-
-    /// `body` over `items`, at most `parallel` at a time; results in the order of `items`.
-    static func concurrently<T: Sendable>(_ items: [Int], parallel: Int, _ body: @escaping @Sendable (Int) async throws -> T) async throws -> [T] {
-        var results = [T?](repeating: nil, count: items.count)
-        try await withThrowingTaskGroup(of: (Int, T).self) { group in
-            var next = 0
-            func start() {
-                guard next < items.count else { return }
-                let position = next, item = items[next]
-                next += 1
-                group.addTask { (position, try await body(item)) }
-            }
-            for _ in 0..<max(parallel, 1) { start() }
-            while let (position, value) = try await group.next() {
-                results[position] = value
-                start()
-            }
-        }
-        return results.compactMap { $0 }
     }
 }
 

@@ -42,7 +42,7 @@ public struct InstalledWheel: Sendable {
     public var distInfo: String
     /// Every file and symlink written, absolute.
     public var files: [String]
-    /// `License-Expression`, else `License`, of its METADATA, when read at install (`CoreMetadata.declaredLicence`).
+    /// `License-Expression`, else `License`, of its METADATA (`CoreMetadata.declaredLicence`).
     public var licence: String?
 }
 
@@ -151,7 +151,7 @@ public struct WheelInstaller: Sendable {
                     let rest = content.firstIndex(of: 0x0A).map { content[content.index(after: $0)...] } ?? Data()
                     content = Data((Self.shebang(scheme.python) + "\n").utf8) + rest
                 }
-                written.append(try emit(content, to: destination, mode: 0o755))
+                written.append(try emit(content, to: destination, mode: 0o755, made: &made))
                 continue
             }
             deferred?.forget(destination)
@@ -168,22 +168,23 @@ public struct WheelInstaller: Sendable {
             let points = Self.versioned(try Self.entryPoints(try await zip.contents(entry), wheel: fileName), python: scheme.pythonVersion)
             for point in points where !scriptNames.contains(point.name) {
                 let destination = try Self.contained(point.name, in: scheme.scripts, member: "entry point \(point.name)", wheel: fileName)
-                written.append(try emit(Data(Self.script(point, python: scheme.python).utf8), to: destination, mode: 0o755))
+                written.append(try emit(Data(Self.script(point, python: scheme.python).utf8), to: destination, mode: 0o755, made: &made))
             }
         }
         let distInfoPath = scheme.sitePackages + "/" + distInfo
-        written.append(try emit(Data((installer + "\n").utf8), to: distInfoPath + "/INSTALLER", mode: 0o644))
-        if requested { written.append(try emit(Data(), to: distInfoPath + "/REQUESTED", mode: 0o644)) }
+        written.append(try emit(Data((installer + "\n").utf8), to: distInfoPath + "/INSTALLER", mode: 0o644, made: &made))
+        if requested { written.append(try emit(Data(), to: distInfoPath + "/REQUESTED", mode: 0o644, made: &made)) }
         var lines = written.map { file in
             "\(Self.csv(Self.relative(file.path, to: scheme.sitePackages))),sha256=\(file.sha256),\(file.size)"
         }
         lines.append("\(Self.csv(distInfo + "/RECORD")),,")
         lines.sort()
-        _ = try emit(Data((lines.joined(separator: "\n") + "\n").utf8), to: distInfoPath + "/RECORD", mode: 0o644)
+        _ = try emit(Data((lines.joined(separator: "\n") + "\n").utf8), to: distInfoPath + "/RECORD", mode: 0o644, made: &made)
         var result = InstalledWheel(name: wheelName.name, version: wheelName.version, distInfo: distInfo,
                                     files: written.map(\.path) + [distInfoPath + "/RECORD"])
-        // The METADATA stays in the wheel when deferred: the SBOM's licence is read now.
-        if deferred != nil, let metadata = zip.entries.first(where: { $0.name == distInfo + "/METADATA" }) {
+        // From the wheel, not the tree: a deferred METADATA is never on disk, and a big package's is moved into
+        // its own layer before the SBOM is written.
+        if let metadata = zip.entries.first(where: { $0.name == distInfo + "/METADATA" }) {
             result.licence = CoreMetadata.declaredLicence(try await zip.contents(metadata))
         }
         return result
@@ -236,13 +237,14 @@ public struct WheelInstaller: Sendable {
     }
 
     /// A file the installer generates (RECORD, INSTALLER, REQUESTED, a script): held in memory for the layer
-    /// when installing for layers, else written with its directory.
-    func emit(_ data: Data, to path: String, mode: Int) throws -> Written {
+    /// when installing for layers, else written, its directory made once (`made`).
+    func emit(_ data: Data, to path: String, mode: Int, made: inout Set<String>) throws -> Written {
         if let deferred {
             deferred.add(path, source: .bytes(data), mode: UInt32(mode))
-            return Written(path: path, sha256: Self.recordHash(SHA256.hash(data: data)), size: data.count)
+            return Written(path: path, data: data)
         }
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let parent = (path as NSString).deletingLastPathComponent
+        if made.insert(parent).inserted { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
         return try write(data, to: path, mode: mode)
     }
 

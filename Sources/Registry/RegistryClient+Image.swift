@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 import OCI
 
 /// A blob to push: its descriptor and where its bytes are.
@@ -44,22 +45,14 @@ extension RegistryClient {
         for blob in blobs where unique[blob.descriptor.digest] == nil { unique[blob.descriptor.digest] = blob }
         let ordered = unique.values.sorted { $0.descriptor.digest < $1.descriptor.digest }
         var report = PushReport()
-        try await withThrowingTaskGroup(of: (Digest, Int).self) { group in
-            var next = 0
-            func start() {
-                guard next < ordered.count else { return }
-                let blob = ordered[next]
-                next += 1
-                group.addTask { (blob.descriptor.digest, try await self.pushBlob(repository, blob, mountFrom: mountFrom)) }
-            }
-            for _ in 0..<max(1, concurrency) { start() }
-            while let (digest, outcome) = try await group.next() {
-                switch outcome {
-                case 0: report.existing.append(digest)
-                case 1: report.mounted.append(digest)
-                default: report.uploaded.append(digest)
-                }
-                start()
+        let outcomes = try await Concurrently.map(ordered, limit: concurrency) { blob in
+            try await self.pushBlob(repository, blob, mountFrom: mountFrom)
+        }
+        for (blob, outcome) in zip(ordered, outcomes) {
+            switch outcome {
+            case 0: report.existing.append(blob.descriptor.digest)
+            case 1: report.mounted.append(blob.descriptor.digest)
+            default: report.uploaded.append(blob.descriptor.digest)
             }
         }
         let references = tags.isEmpty ? [Digest.sha256(of: manifest).description] : tags
