@@ -8,9 +8,10 @@ build=(libarchive-dev zlib1g-dev libzstd-dev libisal-dev pkg-config)
 example=("${build[@]}" debootstrap runc python3 python3-venv ca-certificates)
 # The tests: the independent tools that read Kiln's output, the registry, and the peers' needs.
 # python3-pip-whl is the pip wheel the sklearn-diabetes python channel packages; podman runs Kiln's images;
-# libfuse2 is what fusepy (an sdist the tests build into an image) loads there.
+# libfuse2 is what fusepy (an sdist the tests build into an image) loads there; qemu-user runs kiln on models of
+# other x86-64 CPUs, to check that ISA-L's per-CPU deflate code gives the same layers.
 test=("${example[@]}" libssl-dev skopeo umoci busybox-static oci-image-tool tar gzip docker-registry apache2-utils
-      python3-cryptography openssl zstd python3-pip-whl podman strace libfuse2)
+      python3-cryptography openssl zstd python3-pip-whl podman strace libfuse2 qemu-user)
 case "${1:-}" in
   build) wanted=("${build[@]}") ;;
   example) wanted=("${example[@]}") ;;

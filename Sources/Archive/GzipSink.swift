@@ -7,22 +7,20 @@ import Foundation
 ///
 /// The stream is cut into fixed 1 MiB blocks, as pigz does. Each block is judged by its own bytes
 /// (`Block.incompressible`): one that will not compress (weights in fp32, archives, random data) goes out
-/// as stored deflate blocks, at memory speed; the others are deflated at `level`, primed with the previous
-/// block's last 32 KiB as a dictionary, and end with a sync flush, so that the pieces join into one valid
-/// deflate stream. Each worker also computes its block's CRC-32; the trailer's CRC joins them with
-/// `crc32_combine`, as pigz does. Block boundaries, the gate and the level never depend on timing, core
-/// count or CPU features, so every machine writes the same bytes. The header is fixed (no name, mtime 0,
+/// as stored deflate blocks, at memory speed; the others are deflated at level 1 by `DeflateEngine.current`,
+/// primed with the previous block's last 32 KiB as a dictionary, and end with a sync flush, so that the pieces
+/// join into one valid deflate stream. Each worker also computes its block's CRC-32; the trailer's CRC joins
+/// them with `crc32_combine`, as pigz does. Block boundaries, the gate and the level never depend on timing or
+/// core count, and the engine gives the same bytes on every CPU it is chosen for. The header is fixed (no name, mtime 0,
 /// OS 255 "unknown") where zlib would write the build host's OS code. At most a few blocks are in
 /// flight, so memory stays bounded.
 public final class GzipSink: ByteSink {
-    /// zlib's fastest level, for the blocks that compress (go-containerregistry's streamed layers use it too).
-    public static let level: Int32 = 1
     static let blockSize = 1 << 20
     static let window = 32 * 1024
     static let header: [UInt8] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]
 
     private let next: ByteSink
-    private let level: Int32
+    private let engine: DeflateEngine
     private let maxInFlight: Int
     private let queue = DispatchQueue(label: "kiln.gzip", attributes: .concurrent)
     private var block: [UInt8] = []
@@ -35,11 +33,12 @@ public final class GzipSink: ByteSink {
     /// Whether a spliced member was written.
     private var spliced = false
     /// The compressor for blocks deflated on the writer's own thread.
-    private var inline: RawDeflater?
+    private var inline: (any BlockDeflater)?
 
-    public init(next: ByteSink, level: Int32 = GzipSink.level) throws {
+    /// `engine` defaults to this machine's (`DeflateEngine.current`), which fails only for a bad `KILN_DEFLATE`.
+    public init(next: ByteSink, engine: DeflateEngine? = nil) throws {
         self.next = next
-        self.level = level
+        self.engine = try engine ?? DeflateEngine.current.get()
         maxInFlight = max(2, ProcessInfo.processInfo.activeProcessorCount * 2)
         block.reserveCapacity(Self.blockSize)
     }
@@ -105,15 +104,15 @@ public final class GzipSink: ByteSink {
     }
 
     private func submit(last: Bool) throws {
-        let job = Job(input: block, dictionary: dictionary, last: last, level: level)
+        let job = Job(input: block, dictionary: dictionary, last: last, engine: engine)
         dictionary = block.count >= Self.window ? Array(block.suffix(Self.window)) : Array((dictionary + block).suffix(Self.window))
         block = []
         block.reserveCapacity(Self.blockSize)
         pending.append(job)
         // A short last block (the tar headers between spliced members) costs less here than a hand-off to a
-        // worker, and reuses one compressor: a fresh zlib stream clears about 300 KiB of tables.
+        // worker, and reuses one compressor: a fresh one clears about 300 KiB of tables.
         if last, pending.count == 1, job.input.count < Self.window {
-            if inline == nil { inline = try RawDeflater(level: level) }
+            if inline == nil { inline = try engine.makeDeflater() }
             job.run(reusing: inline)
         } else {
             queue.async { job.run() }
@@ -139,20 +138,20 @@ public final class GzipSink: ByteSink {
         let input: [UInt8]
         let dictionary: [UInt8]
         let last: Bool
-        let level: Int32
+        let engine: DeflateEngine
         var output: [UInt8] = []
         var crc: UInt = 0
         var error: Error?
         let done = DispatchSemaphore(value: 0)
 
-        init(input: [UInt8], dictionary: [UInt8], last: Bool, level: Int32) {
+        init(input: [UInt8], dictionary: [UInt8], last: Bool, engine: DeflateEngine) {
             self.input = input
             self.dictionary = dictionary
             self.last = last
-            self.level = level
+            self.engine = engine
         }
 
-        func run(reusing deflater: RawDeflater? = nil) {
+        func run(reusing deflater: (any BlockDeflater)? = nil) {
             defer { done.signal() }
             // ISA-L's CRC-32 (the gzip polynomial, reflected): the same value as zlib's crc32, 4× faster.
             crc = UInt(input.withUnsafeBufferPointer { crc32_gzip_refl(0, $0.baseAddress, UInt64($0.count)) })
@@ -161,71 +160,11 @@ public final class GzipSink: ByteSink {
                 return
             }
             do {
-                let deflater = try deflater?.reset() ?? RawDeflater(level: level)
-                output = try deflateBlock(deflater.stream)
+                output = try (deflater ?? engine.makeDeflater()).deflate(input, dictionary: dictionary, last: last)
             } catch {
                 self.error = error
             }
         }
-
-        /// Deflates the block with `pointer`, a stream fresh from init or reset (the same state either way).
-        private func deflateBlock(_ pointer: UnsafeMutablePointer<z_stream>) throws -> [UInt8] {
-            if !dictionary.isEmpty {
-                _ = dictionary.withUnsafeBufferPointer { deflateSetDictionary(pointer, $0.baseAddress, uInt($0.count)) }
-            }
-            // zlib's state points back at its z_stream: use it in place, never a copy.
-            var output = [UInt8](repeating: 0, count: Int(deflateBound(pointer, uLong(input.count))) + 64)
-            var produced = 0
-            try input.withUnsafeBufferPointer { inputBuffer in
-                pointer.pointee.next_in = UnsafeMutablePointer(mutating: inputBuffer.baseAddress)
-                pointer.pointee.avail_in = uInt(inputBuffer.count)
-                let flush = last ? Z_FINISH : Z_SYNC_FLUSH
-                while true {
-                    if produced == output.count { output.append(contentsOf: [UInt8](repeating: 0, count: 64 * 1024)) }
-                    let status = output.withUnsafeMutableBufferPointer { out -> Int32 in
-                        pointer.pointee.next_out = out.baseAddress.map { $0 + produced }
-                        pointer.pointee.avail_out = uInt(out.count - produced)
-                        let status = deflate(pointer, flush)
-                        produced = out.count - Int(pointer.pointee.avail_out)
-                        return status
-                    }
-                    guard status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR else {
-                        throw ArchiveError.compression("deflate failed (\(status))")
-                    }
-                    if last ? status == Z_STREAM_END : (pointer.pointee.avail_in == 0 && pointer.pointee.avail_out > 0) { break }
-                }
-            }
-            pointer.pointee.next_in = nil
-            pointer.pointee.next_out = nil
-            output.removeLast(output.count - produced)
-            return output
-        }
-    }
-}
-
-/// A raw deflate stream at `level` (negative window bits: no zlib or gzip wrapper; the sink writes the gzip one),
-/// ended when the value goes. Worker blocks each make one; the writer's own short blocks reuse one.
-final class RawDeflater: @unchecked Sendable {
-    let stream: UnsafeMutablePointer<z_stream>
-
-    init(level: Int32) throws {
-        stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        guard deflateInit2_(stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            stream.deallocate()
-            throw ArchiveError.compression("deflateInit2 failed")
-        }
-    }
-
-    deinit {
-        deflateEnd(stream)
-        stream.deallocate()
-    }
-
-    /// The same stream, as fresh as from init (deflateReset keeps the settings and the tables' memory).
-    func reset() throws -> RawDeflater {
-        guard deflateReset(stream) == Z_OK else { throw ArchiveError.compression("deflateReset failed") }
-        return self
     }
 }
 

@@ -15,7 +15,9 @@ extension LayerCache {
                            epoch: Int64) -> String? {
         var text = KeyText()
         var archives: [String: stat] = [:]
-        text.add("kiln-layer-cache \(formatVersion) \(compression.rawValue) \(epoch)\n")
+        // A bad KILN_DEFLATE gives no key: the build reports it when it makes its compressor.
+        guard let engine = try? DeflateEngine.current.get() else { return nil }
+        text.add("kiln-layer-cache \(formatVersion) \(compression.rawValue) \(engine.rawValue) \(epoch)\n")
         for (index, entry) in entries.enumerated() {
             text.add(entry.path)
             text.add(0)

@@ -7,7 +7,7 @@ import OCI
 ///
 /// The key hashes, for every entry of the layer in its sorted order, its path, kind, mode and link target,
 /// and for a file the source's device, inode, size, mtime and ctime (to the nanosecond); then the
-/// compression, the epoch and `formatVersion`. A file rewritten in place with its old size and times
+/// compression, the deflate engine, the epoch and `formatVersion`. A file rewritten in place with its old size and times
 /// restored would be missed, as by make and Jib; `--no-cache` rebuilds everything.
 ///
 /// `<directory>/<key>.json` holds the layer's descriptor and diffID; `<directory>/blobs/sha256/<hex>` its
@@ -15,7 +15,8 @@ import OCI
 /// builds and a build killed mid-write never leave an entry that names a missing or partial blob.
 public struct LayerCache: Sendable {
     /// Bump when the same inputs would make different layer bytes (a new gzip rule, tar header rule).
-    public static let formatVersion = 2
+    /// 3: gzip's compressible blocks deflated by ISA-L where it is the engine (the engine is in the key too).
+    public static let formatVersion = 3
 
     public let directory: URL
     /// The most bytes of blobs kept; the least recently used entries go first. `KILN_LAYER_CACHE_GIB`

@@ -43,14 +43,14 @@ import TestSupport
 
     /// Random, text, random, a short tail, and an exact multiple of the block size: every kind of block
     /// boundary, read back by GNU gzip and Python's gzip module, byte for byte.
-    @Test(arguments: [(1 << 20) * 3 + 12_345, (1 << 20) * 2, 0])
-    func mixedBlocksMakeOneValidStream(size: Int) throws {
+    @Test(arguments: [(1 << 20) * 3 + 12_345, (1 << 20) * 2, 0], engines)
+    func mixedBlocksMakeOneValidStream(size: Int, engine: DeflateEngine) throws {
         let mebibyte = 1 << 20
         var input = Self.random(mebibyte, seed: 4) + Self.text(mebibyte) + Self.random(mebibyte, seed: 5) + Self.text(12_345)
         input = Array(input.prefix(size))
         let directory = try TemporaryDirectory("gzip-sink")
         let path = directory.file("out.gz")
-        let sink = try GzipSink(next: try FileSink(path: path))
+        let sink = try GzipSink(next: try FileSink(path: path), engine: engine)
         try input.withUnsafeBytes { try sink.write($0) }
         try sink.finish()
         try Data(input).write(to: URL(fileURLWithPath: directory.file("in")))
@@ -62,6 +62,32 @@ import TestSupport
         // Stored blocks cost 5 bytes per 65,535: the random megabytes barely grow.
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
         if input.count > 2 * mebibyte { #expect(size < 2 * mebibyte + mebibyte / 2 + 4096) }
+    }
+
+    /// Both engines where ISA-L's output is the checked one (this machine's CPU), else zlib alone.
+    static let engines: [DeflateEngine] = DeflateEngine.isalVerified ? [.isal, .zlib] : [.zlib]
+
+    /// A deflater is reused block after block (the writer's short blocks share one): each block must come out as
+    /// a fresh deflater would make it, or the bytes would depend on which blocks ran where.
+    @Test(arguments: engines) func aReusedDeflaterGivesAFreshOnesBytes(engine: DeflateEngine) throws {
+        let first = Self.text(300_000)
+        let second = Array(Self.text(200_000).reversed())
+        let dictionary = Array(first.suffix(GzipSink.window))
+        let reused = try engine.makeDeflater()
+        _ = try reused.deflate(first, dictionary: [], last: false)
+        let again = try reused.deflate(second, dictionary: dictionary, last: true)
+        let fresh = try engine.makeDeflater().deflate(second, dictionary: dictionary, last: true)
+        #expect(again == fresh)
+        #expect(again.count < second.count / 2)
+    }
+
+    @Test func theEngineComesFromTheMachineOrKILN_DEFLATE() throws {
+        #expect(try DeflateEngine.select(nil).get() == (DeflateEngine.isalVerified ? .isal : .zlib))
+        #expect(try DeflateEngine.select("zlib").get() == .zlib)
+        if DeflateEngine.isalVerified { #expect(try DeflateEngine.select("isal").get() == .isal) }
+        #expect(throws: ArchiveError.self) { try DeflateEngine.select("pigz").get() }
+        let message = "\(DeflateEngine.select("igzip -1"))"
+        #expect(message.contains("KILN_DEFLATE=igzip -1: expected isal or zlib"), "\(message)")
     }
 
     @Test func storedBlocksFollowRFC1951() {

@@ -12,7 +12,8 @@ import TestSupport
 @Suite struct LayerCacheKeyTests {
     /// The key's text as it was first written, with string interpolation and an lstat per file.
     static func referenceKey(_ entries: [LayerEntry], compression: LayerCompression, epoch: Int64) -> String {
-        var text = "kiln-layer-cache \(LayerCache.formatVersion) \(compression.rawValue) \(epoch)\n"
+        let engine = (try? DeflateEngine.current.get())?.rawValue ?? "?"
+        var text = "kiln-layer-cache \(LayerCache.formatVersion) \(compression.rawValue) \(engine) \(epoch)\n"
         for entry in entries {
             text += "\(entry.path)\u{0}\(entry.mode)\u{0}"
             switch entry.kind {
