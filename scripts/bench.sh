@@ -2,7 +2,8 @@
 # Benchmark: kiln against peers doing the same work in the same run.
 #   layers: 1. a 1 GiB incompressible file plus about 40 MB of text; 2. a directory of 200,000 small files.
 #           Peers: `umoci insert` (writes a gzip layer into an OCI layout) and `tar | gzip -1 | sha256sum`; the
-#           floor is `tar | openssl dgst -sha256` (reading and hashing once).
+#           floor is `tar | openssl dgst -sha256` (reading and hashing once). BENCH_ROUNDS (default 3) interleaved
+#           rounds of each; medians.
 #   conda:  kiln against py-rattler (from .venv-peers, which .ci/run creates), cold each time (no solver cache
 #           exists), on four channels: a synthetic one of 100,032 records (scripts/synthetic_repodata.py); real 2018
 #           defaults repodata (fixtures/conda-real/.../index4.json, 5,643 records, wrapped into a channel); the real
@@ -230,24 +231,40 @@ for d in range(400):
 PY
 }
 
+# The median of its arguments (an odd count; for an even one, the upper middle).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int(NR / 2) + 1] }'; }
+
+# Each contender runs $rounds times, the contenders taking turns (kiln, umoci, tar|gzip, floor, kiln, ...), so that
+# the file system's state after the inputs were written (writeback, reclaim) falls on all of them alike; the line
+# gives each one's median and every kiln time.
+rounds=${BENCH_ROUNDS:-3}
 bench() {
-  local name=$1 dir=$2
+  local name=$1 dir=$2 k=() r=() u=() t=() f=()
   # Warm the page cache, so every contender reads the inputs from memory alike.
   find "$dir" -type f -exec cat {} + >/dev/null
-  rm -rf "$work/out-kiln" "$work/out-kiln-1" "$work/umoci"
-  # A cold build as users run it: an empty layer cache of its own, which the build fills.
-  rm -rf "$work/layers-cache"
-  read -r k_time k_rss < <(measure env KILN_CACHE_DIR="$work/layers-cache" "$kiln" build --base scratch --add "$dir:/data" --output "oci:$work/out-kiln")
-  umoci init --layout "$work/umoci" >/dev/null && umoci new --image "$work/umoci:base" >/dev/null
-  read -r u_time _ < <(measure umoci insert --image "$work/umoci:base" "$dir" /data)
-  read -r t_time _ < <(measure sh -c "tar -cf - -C '$dir' . | gzip -1 | sha256sum")
-  # The floor: reading the tree and hashing its tar once with SHA-NI (coreutils' sha256sum has none).
-  read -r f_time _ < <(measure sh -c "tar -cf - -C '$dir' . | openssl dgst -sha256")
+  for _ in $(seq "$rounds"); do
+    rm -rf "$work/out-kiln" "$work/umoci"
+    # A cold build as users run it: an empty layer cache of its own, which the build fills.
+    rm -rf "$work/layers-cache"
+    read -r k_time k_rss < <(measure env KILN_CACHE_DIR="$work/layers-cache" "$kiln" build --base scratch --add "$dir:/data" --output "oci:$work/out-kiln")
+    k+=("$k_time"); r+=("$k_rss")
+    umoci init --layout "$work/umoci" >/dev/null && umoci new --image "$work/umoci:base" >/dev/null
+    read -r u_time _ < <(measure umoci insert --image "$work/umoci:base" "$dir" /data)
+    u+=("$u_time")
+    read -r t_time _ < <(measure sh -c "tar -cf - -C '$dir' . | gzip -1 | sha256sum")
+    t+=("$t_time")
+    # The floor: reading the tree and hashing its tar once with SHA-NI (coreutils' sha256sum has none).
+    read -r f_time _ < <(measure sh -c "tar -cf - -C '$dir' . | openssl dgst -sha256")
+    f+=("$f_time")
+  done
+  k_time=$(median "${k[@]}"); k_rss=$(median "${r[@]}"); u_time=$(median "${u[@]}"); t_time=$(median "${t[@]}"); f_time=$(median "${f[@]}")
   printf '%-14s kiln %6.2fs (peak RSS %4d MiB) | umoci insert %6.2fs (kiln/umoci %.2f) | tar|gzip -1|sha256sum %6.2fs (kiln/it %.2f) | floor tar|openssl sha256 %6.2fs (kiln/floor %.2f)\n' \
     "$name" "$k_time" $((k_rss / 1024)) "$u_time" "$(echo "$k_time / $u_time" | bc -l)" "$t_time" "$(echo "$k_time / $t_time" | bc -l)" \
     "$f_time" "$(echo "$k_time / $f_time" | bc -l)"
+  echo "               medians of $rounds rounds; kiln ${k[*]} s, umoci ${u[*]} s, tar|gzip ${t[*]} s, floor ${f[*]} s"
   # The same bytes on one core as on two.
   # --no-cache: the layer must be written again here, not found in the cache the first build filled.
+  rm -rf "$work/out-kiln-1"
   taskset -c 0 "$kiln" build --no-cache --base scratch --add "$dir:/data" --output "oci:$work/out-kiln-1" >/dev/null 2>&1
   if [ "$(cat "$work/out-kiln/index.json")" = "$(cat "$work/out-kiln-1/index.json")" ]; then
     echo "               same manifest digest on 1 core (taskset -c 0) and 2"
