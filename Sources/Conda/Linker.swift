@@ -1,5 +1,6 @@
 import Archive
 import Foundation
+import HTTP
 import OCI
 
 /// Links extracted packages into a prefix directory the way conda and rattler do: files copied with
@@ -110,8 +111,9 @@ public struct Linker {
                 }
                 item["size_in_bytes"] = .int(Int64(data.count))
                 let mode = (try? FileManager.default.attributesOfItem(atPath: source)[.posixPermissions] as? Int) ?? 0o644
-                try? FileManager.default.removeItem(atPath: destination)
-                guard FileManager.default.createFile(atPath: destination, contents: data, attributes: [.posixPermissions: mode]) else {
+                do {
+                    try RenamedFile.write(data, to: destination, mode: mode_t(mode))
+                } catch {
                     throw CondaError.install("cannot write \(destination)")
                 }
             }
@@ -125,8 +127,9 @@ public struct Linker {
                 let destination = root.appendingPathComponent(path)
                 deferred?.forget(destination.path)
                 try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try? FileManager.default.removeItem(at: destination)
-                guard FileManager.default.createFile(atPath: destination.path, contents: data, attributes: [.posixPermissions: 0o775]) else {
+                do {
+                    try RenamedFile.write(data, to: destination.path, mode: 0o775)
+                } catch {
                     throw CondaError.install("cannot write \(destination.path)")
                 }
                 owners[path] = record.distName

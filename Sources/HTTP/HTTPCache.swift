@@ -93,7 +93,7 @@ public struct HTTPCache: Sendable {
             guard rename(temporary.path, body.path) == 0 else {
                 throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: body.path])
             }
-            try JSONEncoder().encode(validators).write(to: meta, options: .atomic)
+            try RenamedFile.write(JSONEncoder().encode(validators), to: meta.path)
             return .body(data, contentType: validators.contentType)
         case 404, 410:
             await response.body.discard(from: request.url)

@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 
 /// A cached wheel is named by its sha256 and hashed when stored, then again at its first use a second or more
 /// later; `<wheel>.verified` then records its stat. While size, inode, mtime and ctime still match, the file was
@@ -27,6 +28,6 @@ extension IndexClient {
     /// change is at least a second old.
     static func recordVerified(_ path: String, ifStill before: String?) {
         guard let before, let now = stamped(path), now.stamp == before, now.changed + 1 < Int(time(nil)) else { return }
-        try? Data(before.utf8).write(to: URL(fileURLWithPath: path + ".verified"), options: .atomic)
+        try? RenamedFile.write(Data(before.utf8), to: path + ".verified")
     }
 }

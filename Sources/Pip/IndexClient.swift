@@ -199,8 +199,10 @@ public actor IndexClient {
         let directory = cacheDirectory.appendingPathComponent("metadata")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let cached = directory.appendingPathComponent(file.sha256 ?? Self.sha256Hex(Data(file.url.utf8)))
-        if file.sha256 != nil, let data = FileManager.default.contents(atPath: cached.path) {
-            return try CoreMetadata(data, source: file.fileName)
+        // A record that does not parse (lost to a power cut) is a miss.
+        if file.sha256 != nil, let data = FileManager.default.contents(atPath: cached.path),
+           let metadata = try? CoreMetadata(data, source: file.fileName) {
+            return metadata
         }
         let data: Data
         if file.url.hasPrefix("file://") {
@@ -212,7 +214,7 @@ public actor IndexClient {
         } else {
             data = try await remoteWheelMetadata(file)
         }
-        try data.write(to: cached, options: .atomic)
+        try RenamedFile.write(data, to: cached.path)
         let metadata = try CoreMetadata(data, source: file.fileName)
         guard normalizeName(metadata.name) == IndexClient.project(of: file.fileName), file.wheel.map({ $0.version == metadata.version }) ?? true else {
             throw PipError.metadata("\(label): its METADATA names \(metadata.name) \(metadata.version), not the file's project and version")

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HTTP
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,7 +54,7 @@ public struct UnpackedWheels: Sendable {
             let written = try await MemberWriter(epoch: Date(timeIntervalSince1970: 0)).extract(entry, from: zip, to: path, mode: mode)
             members[entry.name] = Entry.Member(hash: written.sha256, size: written.size)
         }
-        try JSONEncoder().encode(members).write(to: URL(fileURLWithPath: staging + "/index.json"))
+        try RenamedFile.write(JSONEncoder().encode(members), to: staging + "/index.json")
         if rename(staging, root) != 0 {
             // Another install got there first (the directory exists and is complete), or this one cannot.
             guard FileManager.default.fileExists(atPath: root + "/index.json") else {
@@ -66,8 +67,12 @@ public struct UnpackedWheels: Sendable {
     /// Puts the cached `source` at `destination`: a hard link, else a copy (another filesystem, or links
     /// not allowed). The copy keeps mode and mtime.
     static func place(_ source: String, at destination: String) throws {
-        unlink(destination)
         if link(source, destination) == 0 { return }
+        if errno == EEXIST {
+            unlink(destination)
+            if link(source, destination) == 0 { return }
+        }
+        unlink(destination)
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw PipError.install("cannot read \(source): \(String(cString: strerror(errno)))") }
         defer { close(input) }
