@@ -11,8 +11,10 @@ import Foundation
 public enum RenamedFile {
     /// `mode` exactly, whatever the umask.
     public static func write(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
-        // Not FileManager.createFile, which writes atomically with an fsync too.
-        let temporary = path + ".\(UUID().uuidString).part"
+        // Not FileManager.createFile, which writes atomically with an fsync too. A short name of its own beside the
+        // file, not the file's name plus a suffix, which a 255-byte name would push past NAME_MAX.
+        let directory = (path as NSString).deletingLastPathComponent
+        let temporary = (directory.isEmpty ? "" : directory + "/") + ".kiln-\(String(UInt64.random(in: 0...UInt64.max), radix: 36)).part"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw failure(path) }
         var written = 0
