@@ -265,11 +265,15 @@ bench() {
   # The same bytes on one core as on two.
   # --no-cache: the layer must be written again here, not found in the cache the first build filled.
   rm -rf "$work/out-kiln-1"
-  taskset -c 0 "$kiln" build --no-cache --base scratch --add "$dir:/data" --output "oci:$work/out-kiln-1" >/dev/null 2>&1
-  if [ "$(cat "$work/out-kiln/index.json")" = "$(cat "$work/out-kiln-1/index.json")" ]; then
+  local status=0
+  taskset -c 0 "$kiln" build --no-cache --base scratch --add "$dir:/data" --output "oci:$work/out-kiln-1" >/dev/null 2>"$work/err" || status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "               the one-core build failed ($status): $(tail -n 1 "$work/err")" >&2; exit 1
+  elif [ "$(cat "$work/out-kiln/index.json")" = "$(cat "$work/out-kiln-1/index.json")" ]; then
     echo "               same manifest digest on 1 core (taskset -c 0) and 2"
   else
-    echo "               DIFFERENT digests on 1 and 2 cores" >&2; exit 1
+    echo "               DIFFERENT digests on 1 and 2 cores: $(cat "$work/out-kiln/index.json") against $(cat "$work/out-kiln-1/index.json")" >&2
+    exit 1
   fi
 }
 
