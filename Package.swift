@@ -96,7 +96,7 @@ let package = Package(
         // One test target per module; CLITests runs the `kiln` binary and the peer tools (the slow set).
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "PlanTests", dependencies: ["Plan", "OCI"]),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "OCI", "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "OCI", "Progress", "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "OCI", "Plan", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "HTTP", "OCI", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "CondaTests", dependencies: ["Conda", "HTTP", "OCI", "TestSupport",

@@ -78,8 +78,11 @@ public final class ProgressStep: @unchecked Sendable {
     /// Adds `count` units done.
     public func advance(by count: Int64) {
         guard let reporter else { return }
-        let now = DispatchTime.now().uptimeNanoseconds
         let due: ProgressSnapshot? = lock.withLock {
+            // The time is read under the lock: read before it, a thread that got the lock later could hold an
+            // earlier time than `lastReport`, and the subtraction below would overflow (it did, with six conda
+            // packages advancing one step at once).
+            let now = DispatchTime.now().uptimeNanoseconds
             snapshot.completed += count
             guard snapshot.state == .running, now - lastReport >= 100_000_000 else { return nil }
             lastReport = now
