@@ -83,8 +83,11 @@ public struct Fetcher: Sendable {
             try await download(record.url, to: temporary, limit: record.size ?? Self.maxPackageSize)
         }
         let hashes = try verify(temporary, record)
-        _ = try? FileManager.default.removeItem(at: cached)
-        try FileManager.default.moveItem(at: temporary, to: cached)
+        // rename(2) replaces a copy another build stored meanwhile in one step. A remove, then a move, left a
+        // moment with no file, and a build reading that copy then failed to open it (seen in ConcurrencyTests).
+        guard rename(temporary.path, cached.path) == 0 else {
+            throw CondaError.package("cannot store \(cached.path): \(String(cString: strerror(errno)))")
+        }
         return FetchedPackage(url: cached, sha256: hashes.sha256, md5: hashes.md5, size: hashes.size)
     }
 
