@@ -73,7 +73,12 @@ public struct Fetcher: Sendable {
         if FileManager.default.fileExists(atPath: cached.path), let hashes = try? verify(cached, record) {
             return FetchedPackage(url: cached, sha256: hashes.sha256, md5: hashes.md5, size: hashes.size)
         }
-        let temporary = directory.appendingPathComponent(".\(UUID().uuidString).part")
+        return try await store(record, at: cached)
+    }
+
+    /// Downloads (or copies) `record`'s archive beside `cached`, verifies it, and puts it at `cached`.
+    func store(_ record: PackageRecord, at cached: URL) async throws -> FetchedPackage {
+        let temporary = cached.deletingLastPathComponent().appendingPathComponent(".\(UUID().uuidString).part")
         defer { try? FileManager.default.removeItem(at: temporary) }
         if record.url.hasPrefix("file://") {
             let source = Self.path(fromFileURL: record.url)
