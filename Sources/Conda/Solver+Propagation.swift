@@ -77,13 +77,11 @@ extension Problem {
     /// and the other watch lists are moved out of `self` for the loop (O(1)), so that the loop works on
     /// uniquely owned buffers without copy-on-write checks.
     private mutating func propagateWatches(of falseLiteral: Int32) -> Conflict? {
+        // Most lists are empty (15 M of 22 M on the hard bench): a read says so without the swaps' writes.
+        if clauses.watches[Int(falseLiteral)].isEmpty { return nil }
         var list: [Int32] = []
         swap(&list, &clauses.watches[Int(falseLiteral)])
         let count = list.count
-        if count == 0 {
-            swap(&list, &clauses.watches[Int(falseLiteral)])
-            return nil
-        }
         var arena: [Int32] = []
         swap(&arena, &clauses.literals)
         var watches: [[Int32]] = []
