@@ -75,33 +75,26 @@ final class IsalDeflater: BlockDeflater, @unchecked Sendable {
             }
             guard status == COMP_OK else { throw ArchiveError.compression("ISA-L could not set the deflate dictionary (\(status))") }
         }
-        // Stored blocks bound the output when the data does not compress; the loop grows it if it must.
-        var output = [UInt8](repeating: 0, count: input.count + input.count / 64 + 1024)
-        var produced = 0
-        try input.withUnsafeBufferPointer { inputBuffer in
+        // Stored blocks bound the output when the data does not compress; `fill` grows it if it must.
+        let output = try input.withUnsafeBufferPointer { inputBuffer in
             stream.pointee.next_in = UnsafeMutablePointer(mutating: inputBuffer.baseAddress)
             stream.pointee.avail_in = UInt32(inputBuffer.count)
             stream.pointee.end_of_stream = last ? 1 : 0
             stream.pointee.flush = UInt16(last ? NO_FLUSH : SYNC_FLUSH)
-            while true {
-                if produced == output.count { output.append(contentsOf: [UInt8](repeating: 0, count: 64 * 1024)) }
-                let status = output.withUnsafeMutableBufferPointer { out -> Int32 in
-                    stream.pointee.next_out = out.baseAddress.map { $0 + produced }
-                    stream.pointee.avail_out = UInt32(out.count - produced)
-                    let status = isal_deflate(stream)
-                    produced = out.count - Int(stream.pointee.avail_out)
-                    return status
-                }
+            return try fill(capacity: inputBuffer.count + inputBuffer.count / 64 + 1024) { room, count in
+                stream.pointee.next_out = room
+                stream.pointee.avail_out = UInt32(count)
+                let status = isal_deflate(stream)
                 guard status == COMP_OK else { throw ArchiveError.compression("ISA-L deflate failed (\(status))") }
                 // Done once all input is in and output room is left over (a sync flush is then written whole),
                 // or, for the last block, once the stream has ended.
-                if last ? stream.pointee.internal_state.state == ZSTATE_END
-                        : (stream.pointee.avail_in == 0 && stream.pointee.avail_out > 0) { break }
+                let done = last ? stream.pointee.internal_state.state == ZSTATE_END
+                                : (stream.pointee.avail_in == 0 && stream.pointee.avail_out > 0)
+                return (count - Int(stream.pointee.avail_out), done)
             }
         }
         stream.pointee.next_in = nil
         stream.pointee.next_out = nil
-        output.removeLast(output.count - produced)
         return output
     }
 }
@@ -133,30 +126,41 @@ final class ZlibDeflater: BlockDeflater, @unchecked Sendable {
             _ = dictionary.withUnsafeBufferPointer { deflateSetDictionary(stream, $0.baseAddress, uInt($0.count)) }
         }
         // zlib's state points back at its z_stream: use it in place, never a copy.
-        var output = [UInt8](repeating: 0, count: Int(deflateBound(stream, uLong(input.count))) + 64)
-        var produced = 0
-        try input.withUnsafeBufferPointer { inputBuffer in
+        let output = try input.withUnsafeBufferPointer { inputBuffer in
             stream.pointee.next_in = UnsafeMutablePointer(mutating: inputBuffer.baseAddress)
             stream.pointee.avail_in = uInt(inputBuffer.count)
             let flush = last ? Z_FINISH : Z_SYNC_FLUSH
-            while true {
-                if produced == output.count { output.append(contentsOf: [UInt8](repeating: 0, count: 64 * 1024)) }
-                let status = output.withUnsafeMutableBufferPointer { out -> Int32 in
-                    stream.pointee.next_out = out.baseAddress.map { $0 + produced }
-                    stream.pointee.avail_out = uInt(out.count - produced)
-                    let status = CZlib.deflate(stream, flush)
-                    produced = out.count - Int(stream.pointee.avail_out)
-                    return status
-                }
+            return try fill(capacity: Int(deflateBound(stream, uLong(inputBuffer.count))) + 64) { room, count in
+                stream.pointee.next_out = room
+                stream.pointee.avail_out = uInt(count)
+                let status = CZlib.deflate(stream, flush)
                 guard status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR else {
                     throw ArchiveError.compression("deflate failed (\(status))")
                 }
-                if last ? status == Z_STREAM_END : (stream.pointee.avail_in == 0 && stream.pointee.avail_out > 0) { break }
+                let done = last ? status == Z_STREAM_END : (stream.pointee.avail_in == 0 && stream.pointee.avail_out > 0)
+                return (count - Int(stream.pointee.avail_out), done)
             }
         }
         stream.pointee.next_in = nil
         stream.pointee.next_out = nil
-        output.removeLast(output.count - produced)
         return output
     }
+}
+
+/// The output of one block: `step` is given the free room of a buffer of `capacity` bytes, grown by 64 KiB
+/// whenever a call fills it, and says how many bytes it wrote there and whether the block is done.
+private func fill(capacity: Int, _ step: (UnsafeMutablePointer<UInt8>, Int) throws -> (written: Int, done: Bool)) throws -> [UInt8] {
+    var output = [UInt8](repeating: 0, count: capacity)
+    var produced = 0
+    while true {
+        if produced == output.count { output.append(contentsOf: [UInt8](repeating: 0, count: 64 * 1024)) }
+        let (written, done) = try output.withUnsafeMutableBufferPointer { buffer -> (Int, Bool) in
+            guard let base = buffer.baseAddress else { return (0, true) }
+            return try step(base + produced, buffer.count - produced)
+        }
+        produced += written
+        if done { break }
+    }
+    output.removeLast(output.count - produced)
+    return output
 }
