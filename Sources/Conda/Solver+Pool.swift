@@ -43,6 +43,9 @@ struct Pool {
     private var topRank: [Int64?] = []
     private var topKnown: [Bool] = []
 
+    /// The name of every gate variable (see `addGate`), -1 until the first.
+    private(set) var gateName: Int32 = -1
+
     init(source: RecordSource, virtual: [PackageRecord], addPip: Bool) {
         self.source = source
         self.virtual = virtual
@@ -107,6 +110,21 @@ struct Pool {
         try load(name)
         return members[name]
     }
+
+    /// A variable that is not a record: a gate of resolvo's shared requires encoding. It takes the next
+    /// record id, under the empty name, which no spec has, and is no member of it, so the at-most-one
+    /// rule, the decisions and the solution never see it.
+    mutating func addGate() throws -> Int {
+        if gateName < 0 { gateName = Int32(nameId("")) }
+        let id = records.count
+        records.append(try PackageRecord(virtual: "", version: "0"))
+        nameOf.append(gateName)
+        dependsOf.append([])
+        rank.append(0)
+        return id
+    }
+
+    @inline(__always) func isGate(_ variable: Int) -> Bool { nameOf[variable] == gateName }
 
     // MARK: Specs
 

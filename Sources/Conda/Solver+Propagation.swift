@@ -64,8 +64,7 @@ extension Problem {
                 // A record's clauses are added in rounds (`encodeRound`); one that has them gets its
                 // requirements checked again.
                 if firstRequirement[variable] >= 0 {
-                    let first = Int(firstRequirement[variable])
-                    for requirement in first..<(first + Int(requirementCount[variable])) { active.append(Int32(requirement)) }
+                    activate(variable)
                 }
             }
             if let conflict = propagateWatches(of: literal ^ 1) { return conflict }
@@ -155,6 +154,28 @@ extension Problem {
         return found
     }
 
+    /// Requirements with at least this many candidates are encoded through a gate (resolvo 0.11's
+    /// threshold); smaller ones as one clause per requirer.
+    static let gatedCandidates = 4
+
+    /// The gate of a spec, made the first time: one clause `¬gate ∨ candidates…` shared by every record
+    /// that requires the spec, each of which adds only `¬record ∨ gate` (resolvo's shared requires
+    /// encoding). Besides storing each long clause once, a conflict on the candidates is learnt as
+    /// `¬gate`, which holds for every requirer at once, not for one record. A gate is never encoded and
+    /// has no requirements of its own: the requirer keeps the requirement for `decide`, so a gate left
+    /// open by a backjump loses nothing (the requirement is still decided, and a candidate-less name
+    /// still falsifies the gate and, through it, the requirer).
+    mutating func gate(_ spec: Int, _ candidates: [Int32]) throws -> Int32 {
+        if let known = gates[Int32(spec)] { return known }
+        let gate = try pool.addGate()
+        sync()
+        firstRequirement[gate] = 0
+        gates[Int32(spec)] = Int32(gate)
+        // Never false at once: its first literal is open, so at worst it propagates `¬gate`.
+        _ = add([Int32(gate * 2 + 1)] + candidates.map { $0 * 2 })
+        return Int32(gate)
+    }
+
     /// Adds a record's requires clauses (`¬record ∨ candidates…`) and constrains clauses
     /// (`¬record ∨ ¬other` for each record of the constrained name outside the spec), loading the names
     /// they mention. All are added even after a conflict, since they are added only once.
@@ -171,7 +192,12 @@ extension Problem {
         sync()
         let negated = Int32(variable * 2 + 1)
         for requirement in requirements {
-            let found = add([negated] + requirement.candidates.map { $0 * 2 })
+            let found: Conflict?
+            if requirement.candidates.count >= Self.gatedCandidates {
+                found = add([negated, try gate(requirement.spec, requirement.candidates) * 2])
+            } else {
+                found = add([negated] + requirement.candidates.map { $0 * 2 })
+            }
             if conflict == nil { conflict = found }
         }
         for text in pool.records[variable].constrains {

@@ -25,7 +25,7 @@ struct Problem {
     /// Per record: its first requirement (-1 until its clauses are added) and how many it has.
     var firstRequirement: [Int32] = []
     var requirementCount: [Int32] = []
-    /// The requirements of records that are true, in the order they became true; cut back on backtrack.
+    /// The requirements of records that are true, in registration order; cut back on backtrack.
     var active: [Int32] = []
     /// `active[..<metPrefix]` are all met; a met requirement stays met until a backtrack.
     var metPrefix = 0
@@ -49,6 +49,8 @@ struct Problem {
     /// true record's requirement on a name is met exactly when the name has one (every other record
     /// of the name is false, so the requirement's clause would be false otherwise).
     var chosen: [Int32] = []
+    /// Per spec: its gate variable, once a requirement with enough candidates used it.
+    var gates: [Int32: Int32] = [:]
     /// Decisions and conflicts so far (KILN_SOLVER_STATS=1 prints them).
     var decisions = 0
     var conflicts = 0
@@ -117,9 +119,9 @@ struct Problem {
                     continue
                 }
                 if ProcessInfo.processInfo.environment["KILN_SOLVER_STATS"] == "1" {
-                    FileHandle.standardError.write(Data("solver: \(decisions) decisions, \(conflicts) conflicts, \(pool.count) records loaded, \(clauses.count) clauses, \(active.count) active requirements\n".utf8))
+                    FileHandle.standardError.write(Data("solver: \(decisions) decisions, \(conflicts) conflicts, \(pool.count - gates.count) records loaded, \(gates.count) gates, \(clauses.count) clauses, \(active.count) active requirements\n".utf8))
                 }
-                return (0..<pool.count).filter { value[$0] == 1 }.map { pool.records[$0] }
+                return (0..<pool.count).filter { value[$0] == 1 && !pool.isGate($0) }.map { pool.records[$0] }
             }
             decisions += 1
             trailLimits.append(trail.count)
@@ -214,7 +216,7 @@ struct Problem {
             learnt.swapAt(1, highest)
             back = Int(level[Int(learnt[1] >> 1)])
         }
-        for literal in learnt { activity[pool.name(of: Int(literal >> 1))] += bump }
+        for literal in learnt where !pool.isGate(Int(literal >> 1)) { activity[pool.name(of: Int(literal >> 1))] += bump }
         bump /= 0.95
         if bump > 1e100 {
             for name in activity.indices { activity[name] *= 1e-100 }
@@ -285,6 +287,23 @@ struct Problem {
             assign(unit, reason: Int32(clause))
         }
         return true
+    }
+
+    /// Puts the requirements of a record that became true again into `active` at their place in
+    /// registration order (requirement ids grow as records are encoded), as resolvo's decide queue
+    /// orders its clauses: a record keeps the place it got when first encoded.
+    mutating func activate(_ variable: Int) {
+        let first = Int32(firstRequirement[variable])
+        let count = Int32(requirementCount[variable])
+        guard count > 0 else { return }
+        var low = 0
+        var high = active.count
+        while low < high {
+            let middle = (low + high) / 2
+            if active[middle] < first { low = middle + 1 } else { high = middle }
+        }
+        active.insert(contentsOf: first..<(first + count), at: low)
+        metPrefix = min(metPrefix, low)
     }
 
     mutating func backtrack(to target: Int) {

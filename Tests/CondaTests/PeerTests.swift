@@ -304,4 +304,28 @@ struct Tree {
         let checked = try fixture.peer("solve", specs: pinned, channels: ["file://\(channel.path)"], cache: cache.path)
         #expect(checked == solution.map { [$0.name, $0.version.description, $0.build] }, "py-rattler accepts kiln's solution")
     }
+
+    /// scripts/hard_repodata.py's conflicting ranges (the bench's instance and two other seeds): thousands
+    /// of conflicts and backjumps through the shared requirement gates. Each answer meets the request,
+    /// has no gate in it, and py-rattler accepts it pinned.
+    @Test(arguments: ["20261201", "5", "6"]) func hardInstancesSolveToValidAnswers(_ seed: String) async throws {
+        let channel = try TemporaryDirectory("hard")
+        let script = URL(fileURLWithPath: fixturePath("conda")).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/hard_repodata.py").path
+        let made = try run(pythonPath(), [script, channel.path, "--seed", seed])
+        #expect(made.status == 0, "\(made.stderr)")
+        let specs = try String(contentsOfFile: channel.file("request.txt"), encoding: .utf8).split(separator: "\n").map(String.init)
+        let fixture = try CondaFixture.get()
+        let cache = try TemporaryDirectory("cache")
+        let solution = try await fixture.request(specs, channels: ["file://\(channel.path)"]).solve(fetcher: fixture.fetcher(cache))
+        #expect(solution.allSatisfy { $0.name.hasPrefix("hard") }, "only records: no gate variable")
+        #expect(Set(solution.map(\.name)).count == solution.count)
+        for spec in specs {
+            let parsed = try MatchSpec(parsing: spec)
+            #expect(solution.contains { parsed.matches($0) }, "\(spec)")
+        }
+        let pinned = specs + solution.map { "\($0.name) ==\($0.version) \($0.build)" }
+        let checked = try fixture.peer("solve", specs: pinned, channels: ["file://\(channel.path)"], cache: cache.path)
+        #expect(checked == solution.map { [$0.name, $0.version.description, $0.build] }, "py-rattler accepts kiln's solution")
+    }
 }
