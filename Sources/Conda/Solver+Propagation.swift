@@ -54,13 +54,7 @@ extension Problem {
             head += 1
             if literal & 1 == 0 {
                 let variable = Int(literal >> 1)
-                for other in pool.members[pool.name(of: variable)] where Int(other) != variable {
-                    switch value[Int(other)] {
-                    case 1: return .sameName(variable, Int(other))
-                    case 0: assign(other * 2 + 1, reason: Self.atMostOne - Int32(variable))
-                    default: break
-                    }
-                }
+                if let other = forbidOthers(of: variable) { return .sameName(variable, other) }
                 // A record's clauses are added in rounds (`encodeRound`); one that has them gets its
                 // requirements checked again.
                 if firstRequirement[variable] >= 0 {
@@ -70,6 +64,37 @@ extension Problem {
             if let conflict = propagateWatches(of: literal ^ 1) { return conflict }
         }
         return nil
+    }
+
+    /// Sets every open record of `variable`'s name false (as `assign` would, with the implicit
+    /// at-most-one reason), or returns one that is already true. Through buffer pointers: a true record
+    /// of a name with 72 builds makes 71 assignments, and each array write would check uniqueness.
+    private mutating func forbidOthers(of variable: Int) -> Int? {
+        let members = pool.members[pool.name(of: variable)]
+        let why = Self.atMostOne - Int32(variable)
+        let at = currentLevel
+        var clash: Int?
+        value.withUnsafeMutableBufferPointer { value in
+            level.withUnsafeMutableBufferPointer { level in
+                reason.withUnsafeMutableBufferPointer { reason in
+                    for other in members where Int(other) != variable {
+                        let slot = Int(other)
+                        switch value[slot] {
+                        case 1:
+                            clash = slot
+                            return
+                        case 0:
+                            value[slot] = -1
+                            level[slot] = at
+                            reason[slot] = why
+                            trail.append(other * 2 + 1)
+                        default: break
+                        }
+                    }
+                }
+            }
+        }
+        return clash
     }
 
     /// Visits the clauses watching `falseLiteral`, which just became false. The watch list, the arena
