@@ -79,6 +79,10 @@ public final class ChannelIndex: RecordSource, @unchecked Sendable {
                 throw CondaError.repodata("\(channels[source.channel])/\(source.subdir)/repodata.json has a malformed '\(name)' record")
             }
             for (entry, record) in zip(group, decoded) {
+                // The scan filed the record by its file name; a record that names another package is a broken index.
+                guard record.name.lowercased() == name else {
+                    throw CondaError.repodata("\(channels[source.channel])/\(source.subdir)/repodata.json: record '\(entry.scanned.fileName)' is named '\(record.name)', not '\(name)' as its file name says")
+                }
                 let version = try parsedVersions[record.version] ?? CondaVersion(record.version)
                 parsedVersions[record.version] = version
                 records.append(PackageRecord(solving: record, fileName: entry.scanned.fileName, channel: channels[source.channel],

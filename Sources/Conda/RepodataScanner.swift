@@ -1,7 +1,8 @@
 import Foundation
 
 /// Indexes a repodata.json by package name without decoding its records: one pass over the bytes
-/// finds each record's file name, byte range and `name`. Records are decoded later, and only for the
+/// finds each record's file name, byte range and package name (from the file name; from `name` only
+/// when the file name is not `<name>-<version>-<build>.<ext>`). Records are decoded later, and only for the
 /// names a solve reaches, so a channel of hundreds of thousands of records costs one scan.
 struct RepodataScanner {
     struct Entry {
@@ -155,8 +156,17 @@ struct RepodataScanner {
                 try scanner.expect(UInt8(ascii: "{"))
                 try scanner.members { scanner, fileName in
                     let start = scanner.index
-                    let name = try scanner.recordName()
-                    if let name { scanner.byName[name.lowercased(), default: []].append(Entry(fileName: fileName, range: start..<scanner.index)) }
+                    let name: String?
+                    if let fromFile = Self.packageName(fileName: fileName) {
+                        // The file name says the package: the record is skipped whole, not walked member by member
+                        // (as rattler's sparse index does). `ChannelIndex` checks the two agree when it decodes it.
+                        guard scanner.peek() == UInt8(ascii: "{") else { throw scanner.failure("expected '{'") }
+                        try scanner.skipValue()
+                        name = fromFile
+                    } else {
+                        name = try scanner.recordName()?.lowercased()
+                    }
+                    if let name { scanner.byName[name, default: []].append(Entry(fileName: fileName, range: start..<scanner.index)) }
                     if conda { scanner.condaStems.insert(String(fileName.dropLast(".conda".count))) }
                 }
             case "info":
@@ -200,6 +210,28 @@ struct RepodataScanner {
             try expect(UInt8(ascii: "}"))
             return
         }
+    }
+
+    /// The package name of a conda file name, `<name>-<version>-<build>.tar.bz2` or `.conda` (the version
+    /// and build have no `-`), lowercased; nil for any other shape.
+    static func packageName(fileName: String) -> String? {
+        // On the UTF-8 bytes: Character-wise searches cost more than the rest of the scan.
+        let bytes = fileName.utf8
+        let suffix: Int
+        if fileName.hasSuffix(".tar.bz2") {
+            suffix = 8
+        } else if fileName.hasSuffix(".conda") {
+            suffix = 6
+        } else {
+            return nil
+        }
+        let dash = UInt8(ascii: "-")
+        let stemEnd = bytes.index(bytes.endIndex, offsetBy: -suffix)
+        guard let buildDash = bytes[..<stemEnd].lastIndex(of: dash), bytes.index(after: buildDash) < stemEnd,
+              let versionDash = bytes[..<buildDash].lastIndex(of: dash), versionDash > bytes.startIndex,
+              bytes.index(after: versionDash) < buildDash else { return nil }
+        let name = Substring(fileName.utf8[..<versionDash])
+        return name.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A || $0 >= 0x80 }) ? name.lowercased() : String(name)
     }
 
     /// Reads one record object, returning its `name` (the object is consumed).
@@ -249,16 +281,27 @@ struct RepodataScanner {
         return text
     }
 
+    /// Passes over a JSON string without building it.
+    mutating func skipString() throws {
+        index += 1
+        while index < buffer.count, buffer[index] != UInt8(ascii: "\"") {
+            if buffer[index] == UInt8(ascii: "\\") { index += 1 }
+            index += 1
+        }
+        guard index < buffer.count else { throw failure("unterminated string") }
+        index += 1
+    }
+
     /// Skips any value: string, number, literal, object or array.
     mutating func skipValue() throws {
         skipSpace()
         guard let first = peek() else { throw failure("unexpected end") }
-        if first == UInt8(ascii: "\"") { _ = try string(); return }
+        if first == UInt8(ascii: "\"") { try skipString(); return }
         if first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
             var depth = 0
             while index < buffer.count {
                 let byte = buffer[index]
-                if byte == UInt8(ascii: "\"") { _ = try string(); continue }
+                if byte == UInt8(ascii: "\"") { try skipString(); continue }
                 if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") { depth += 1 }
                 if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") {
                     depth -= 1

@@ -126,7 +126,11 @@ import TestSupport
         let files = try KilnBinary.run(["inspect", "oci:\(out.file("ic")):1", "--files"])
         #expect(files.stdout.contains("/lib/python3.10/site-packages/hello/cli.py"))
 
+        // A record filed under one package by its file name that names another: the index is broken.
+        _ = try out.write("renamed/linux-64/repodata.json", #"{"info": {"subdir": "linux-64"}, "packages": {"renamed-1.0-0.tar.bz2": {"name": "other", "version": "1.0", "build": "0"}}}"#)
+        _ = try out.write("renamed/noarch/repodata.json", #"{"info": {"subdir": "noarch"}, "packages": {}}"#)
         let cases: [(String, String)] = [
+            ("channels: [file://\(out.file("renamed"))]\ndependencies: [renamed]\n", "record 'renamed-1.0-0.tar.bz2' is named 'other', not 'renamed' as its file name says"),
             ("channels: [file://\(channels)/main]\ndependencies:\n  - bigdata\n  - pip:\n    - flask==3.0\n", "need python among the conda dependencies"),
             ("channels: [file://\(channels)/main]\ndependencies:\n  - python 3.11.*\n  - pip:\n    - -e .\n", "pip::1: editable installs (-e) link a working tree, which an image cannot"),
             ("channels: [file://\(channels)/main]\ndependencies: [pinned-a, pinned-b]\n", "'pinned-a' needs libzlib 1.2.13; 'pinned-b' needs libzlib 1.3.1"),

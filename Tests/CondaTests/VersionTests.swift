@@ -128,19 +128,29 @@ struct RepodataScannerTests {
          "packages": {"a-1.0-0.tar.bz2": {"build": "0", "name": "a", "version": "1.0", "depends": ["b >=1"], "note": {"x": [1, "}"]}},
                       "b-1.0-0.tar.bz2": {"name": "b", "version": "1.0", "build": "0", "constrains": null}},
          "packages.conda": {"b-1.0-0.conda": {"name": "b", "version": "1.0", "build": "0", "track_features": "x y"},
-                            "q\u00e9-1-0.conda": {"name": "q\"e", "version": "1", "build": "0"}},
+                            "q\u00e9-1-0.conda": {"name": "q\"e", "version": "1", "build": "0"},
+                            "Odd.conda": {"name": "Odd", "version": "2", "build": "1"}},
          "removed": ["a-0.9-0.tar.bz2"], "repodata_version": 1}
         """#
         let data = Data(json.utf8)
         let scan = try RepodataScanner(data, what: "test")
         #expect(scan.subdir == "linux-64" && scan.baseURL == "https://mirror.example/x" && scan.removed == ["a-0.9-0.tar.bz2"])
-        #expect(scan.byName["a"]?.count == 1 && scan.byName["b"]?.count == 2 && scan.byName["q\"e"]?.first?.fileName == "qé-1-0.conda")
+        // The package name comes from the file name (`<name>-<version>-<build>`), as rattler's sparse index
+        // takes it; from `name` only for a file name of another shape.
+        #expect(scan.byName["a"]?.count == 1 && scan.byName["b"]?.count == 2 && scan.byName["qé"]?.first?.fileName == "qé-1-0.conda")
+        #expect(scan.byName["q\"e"] == nil && scan.byName["odd"]?.first?.fileName == "Odd.conda")
+        #expect(RepodataScanner.packageName(fileName: "ca-certificates-2024.2.2-hbcca054_0.conda") == "ca-certificates")
+        #expect(RepodataScanner.packageName(fileName: "_libgcc_mutex-0.1-main.tar.bz2") == "_libgcc_mutex")
+        for odd in ["a-1.conda", "-1-0.conda", "a-1-.tar.bz2", "a--0.conda", "a-1-0.whl", "a-1-0"] {
+            #expect(RepodataScanner.packageName(fileName: odd) == nil, "\(odd)")
+        }
         #expect(scan.condaStems.contains("b-1.0-0"))
         let records = try RepodataScanner.decode(scan.byName["b"] ?? [], from: scan.bytes)
         #expect(records.map(\.build) == ["0", "0"] && records.last?.trackFeatures == ["x", "y"] && records.first?.constrains == nil)
         let a = try RepodataScanner.decode(scan.byName["a"] ?? [], from: scan.bytes)
         #expect(a.first?.depends == ["b >=1"])
-        for broken in [#"{"packages": {"a": {"name": "a""#, #"["#, #"{"packages": {"a" {}}}"#, ""] {
+        for broken in [#"{"packages": {"a": {"name": "a""#, #"{"packages": {"a-1-0.conda": {"name": "a""#, #"{"packages": {"a-1-0.conda": 5}}"#,
+                       #"["#, #"{"packages": {"a" {}}}"#, ""] {
             #expect(throws: CondaError.self) { try RepodataScanner(Data(broken.utf8), what: "broken") }
         }
     }
