@@ -221,7 +221,9 @@ public struct PipJob: Sendable {
                 if let other = owners[path] { overlapping.formUnion([other, index]) } else { owners[path] = index }
             }
         }
-        let independent = wanted.indices.filter { !overlapping.contains($0) }
+        // Largest wheels first, so that the biggest one is not the last still inflating on one core.
+        let sizes = paths.map { (try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int) ?? 0 }
+        let independent = wanted.indices.filter { !overlapping.contains($0) }.sorted { (sizes[$0], $1) > (sizes[$1], $0) }
         client.log("installing \(independent.count) wheels in parallel, then \(overlapping.count) that share paths, in order")
         var result = [InstalledWheel?](repeating: nil, count: wanted.count)
         let parallelResults = try await Concurrently.map(independent, limit: parallel) { index in
