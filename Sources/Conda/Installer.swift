@@ -59,7 +59,8 @@ public enum Installer {
         let progress = Progress.start("fetch and extract \(records.count) conda packages", total: records.reduce(0) { $0 + ($1.size ?? 0) })
         defer { progress.fail() }
         do {
-            packages = try await fetchAndExtract(records.sorted(by: { $0.fileName < $1.fileName }), fetcher: fetcher, into: extracted,
+            // Largest first, so that the biggest package is not the last still extracting on one core.
+            packages = try await fetchAndExtract(records.sorted(by: { ($0.size ?? 0, $1.fileName) > ($1.size ?? 0, $0.fileName) }), fetcher: fetcher, into: extracted,
                                                  progress: progress)
             progress.finish()
             let rank = Dictionary(order(packages.map(\.record)).enumerated().map { ($1.fileName, $0) }, uniquingKeysWith: { a, _ in a })
