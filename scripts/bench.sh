@@ -19,7 +19,8 @@
 #   push:   the 1 GiB + 40 MB input of `layers`, built straight into a loopback distribution registry
 #           (`docker-registry`), cold (an empty layer cache): kiln streams each layer while it writes it, so build + push
 #           should cost about what the upload alone costs. Peer: `curl` uploading a 1 GiB blob (POST, then one
-#           monolithic PUT); also kiln with KILN_STREAM_PUSH=0 (build, then upload) and the build alone (to oci:).
+#           monolithic PUT); also kiln with KILN_STREAM_PUSH=0 (build, then upload) and the build alone (to oci:), the four
+#           taking turns for BENCH_ROUNDS (default 3) rounds, medians printed.
 #           Then a warm rebuild: the model plus a code folder pushed once, one line of score.py edited, built and
 #           pushed again with the layer cache; its time, and the registry's access log of that push.
 # Prints wall times, ratios and kiln's peak RSS. Layers and push: kiln / peer (below 1 means kiln is faster), and
@@ -294,19 +295,31 @@ if [ "$only" = all ] || [ "$only" = push ]; then
 location=$(curl -sS -f -X POST -D - -o /dev/null "http://$1/v2/bench/raw/blobs/uploads/" | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
 curl -sS -f -X PUT -T "$2" -H 'Content-Type: application/octet-stream' -o /dev/null "$location&digest=$3"
 SH
-  read -r c_time _ < <(measure sh "$work/curl-push.sh" "$registry" "$work/big/model.bin" "$digest")
-  # (b) kiln, cold: every layer written anew and streamed while it is written; then the same without streaming.
-  # Each gets an empty layer cache of its own (a layer that misses the cache is the one that streams).
-  read -r k_time k_rss < <(measure env KILN_CACHE_DIR="$work/push-cache-1" "$kiln" build --base scratch --add "$work/big:/data" \
-    --output "$registry/bench/model:1")
-  read -r n_time n_rss < <(measure env KILN_CACHE_DIR="$work/push-cache-2" KILN_STREAM_PUSH=0 "$kiln" build --base scratch \
-    --add "$work/big:/data" --output "$registry/bench/model-files:1")
-  rm -rf "$work/out-push"
-  read -r b_time _ < <(measure env KILN_CACHE_DIR="$work/push-cache-3" "$kiln" build --base scratch --add "$work/big:/data" \
-    --output "oci:$work/out-push")
+  # (b) kiln, cold: every layer written anew and streamed while it is written; then the same without streaming,
+  # and the build alone into an OCI layout. Each build gets an empty layer cache of its own (a layer that misses
+  # the cache is the one that streams) and its own repository. The four take turns for $rounds rounds, as in
+  # `layers`, so that the disk's state (writeback of the last GiB) falls on all of them alike; medians are printed.
+  c=(); k=(); kr=(); n=(); nr=(); b=()
+  for round in $(seq "$rounds"); do
+    read -r c_time _ < <(measure sh "$work/curl-push.sh" "$registry" "$work/big/model.bin" "$digest")
+    c+=("$c_time")
+    rm -rf "$work/push-cache-1" "$work/push-cache-2" "$work/push-cache-3" "$work/out-push"
+    read -r k_time k_rss < <(measure env KILN_CACHE_DIR="$work/push-cache-1" "$kiln" build --base scratch --add "$work/big:/data" \
+      --output "$registry/bench/model-$round:1")
+    k+=("$k_time"); kr+=("$k_rss")
+    read -r n_time n_rss < <(measure env KILN_CACHE_DIR="$work/push-cache-2" KILN_STREAM_PUSH=0 "$kiln" build --base scratch \
+      --add "$work/big:/data" --output "$registry/bench/model-files-$round:1")
+    n+=("$n_time"); nr+=("$n_rss")
+    read -r b_time _ < <(measure env KILN_CACHE_DIR="$work/push-cache-3" "$kiln" build --base scratch --add "$work/big:/data" \
+      --output "oci:$work/out-push")
+    b+=("$b_time")
+  done
+  c_time=$(median "${c[@]}"); k_time=$(median "${k[@]}"); k_rss=$(median "${kr[@]}"); n_time=$(median "${n[@]}"); n_rss=$(median "${nr[@]}")
+  b_time=$(median "${b[@]}")
   printf '%-14s kiln build+push %6.2fs (peak RSS %4d MiB) | curl upload of 1 GiB %6.2fs (kiln/curl %.2f) | KILN_STREAM_PUSH=0 %6.2fs (peak RSS %4d MiB, kiln/curl %.2f) | build alone %6.2fs\n' \
     "push 1GiB+40MB" "$k_time" $((k_rss / 1024)) "$c_time" "$(echo "$k_time / $c_time" | bc -l)" "$n_time" $((n_rss / 1024)) \
     "$(echo "$n_time / $c_time" | bc -l)" "$b_time"
+  echo "               medians of $rounds rounds; kiln ${k[*]} s, curl ${c[*]} s, KILN_STREAM_PUSH=0 ${n[*]} s, build alone ${b[*]} s"
   # (c) warm: an image of the model and a code folder, pushed once with the layer cache on; then one line of
   # score.py changes and it is built and pushed again. Only the code layer, the config and the manifest should
   # go up: the registry's access log of that second push is printed.
