@@ -109,6 +109,25 @@ public final class FileSink: ByteSink {
         self.path = path
     }
 
+    /// Creates a new file at `path` with exactly `mode` (whatever the umask), replacing a file or symlink
+    /// already there (never writing through it). Tries `O_EXCL` first: usually nothing is there, and an
+    /// unlink that fails costs a path walk.
+    public init(replacing path: String, mode: mode_t) throws {
+        var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        if fd < 0 && errno == EEXIST {
+            unlink(path)
+            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        }
+        guard fd >= 0 else { throw ArchiveError.write("cannot create \(path): \(String(cString: strerror(errno)))") }
+        // The umask may have cleared bits of `mode`.
+        if fchmod(fd, mode) != 0 {
+            close(fd)
+            throw ArchiveError.write("cannot set the mode of \(path): \(String(cString: strerror(errno)))")
+        }
+        self.fd = fd
+        self.path = path
+    }
+
     deinit { if fd >= 0 { close(fd) } }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {

@@ -68,8 +68,9 @@ public struct Linker {
                 if target.hasPrefix("site-packages/") { target = layout.sitePackages + target.dropFirst("site-packages".count) }
                 else if target.hasPrefix("python-scripts/") { target = "bin" + target.dropFirst("python-scripts".count) }
             }
-            let source = directory.appendingPathComponent(entry.path).path
-            let destination = root.appendingPathComponent(target).path
+            // Strings, not `URL.appendingPathComponent`, which stats the path to see whether it is a directory.
+            let source = directory.path + "/" + entry.path
+            let destination = root.path + "/" + target
             if let owner = owners[target], entry.kind != .directory { clobbers.append((target, owner, record.distName)) }
             var item: [String: JSONValue] = ["_path": .string(target), "path_type": .string(entry.kind.rawValue)]
             if let sha256 = entry.sha256 { item["sha256"] = .string(sha256) }

@@ -121,6 +121,9 @@ public enum PackageArchive {
         let reader: TarReader
         do { reader = try TarReader(path: path, strictNames: true) } catch { throw CondaError.package("\(what): \(error)") }
         let root = directory.standardizedFileURL.path
+        // Each directory is made once, and a path is unlinked only when something is already there (a member
+        // twice in the tar): on a fresh tree those were a few system calls a file that all failed.
+        var made = Set<String>()
         while let member = try reader.next() {
             let relative = try safeRelativePath(member.path, what: what)
             if relative.isEmpty { continue }
@@ -132,14 +135,14 @@ public enum PackageArchive {
             case .extract: break
             }
             let target = root + "/" + relative
-            try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            let parent = relative.utf8.lastIndex(of: UInt8(ascii: "/")).map { root + "/" + String(Substring(relative.utf8[..<$0])) } ?? root
+            if made.insert(parent).inserted { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
             switch member.kind {
             case .directory:
-                try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+                if made.insert(target).inserted { try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true) }
             case .file:
                 let limit = try budget.limit(for: member, relative: relative, what: what)
-                unlink(target)
-                let sink = try FileSink(path: target)
+                let sink = try FileSink(replacing: target, mode: mode_t(member.mode & 0o7777))
                 var written: Int64 = 0
                 try reader.readData { bytes in
                     written += Int64(bytes.count)
@@ -148,19 +151,18 @@ public enum PackageArchive {
                     try sink.write(bytes)
                 }
                 try sink.finish()
-                chmod(target, mode_t(member.mode & 0o7777))
             case .symlink:
                 let link = member.linkTarget ?? ""
                 guard !link.isEmpty else { throw CondaError.package("\(what): symlink \(member.path) has an empty target") }
                 guard MemberPath.linkStays(link, from: relative) else {
                     throw CondaError.package("\(what): symlink \(member.path) -> \(link) points outside the package")
                 }
-                unlink(target)
-                guard symlink(link, target) == 0 else { throw CondaError.package("\(what): cannot create symlink \(member.path)") }
+                guard symlink(link, target) == 0 || (errno == EEXIST && unlink(target) == 0 && symlink(link, target) == 0) else {
+                    throw CondaError.package("\(what): cannot create symlink \(member.path)")
+                }
             case .hardlink:
                 let source = try safeRelativePath(member.linkTarget ?? "", what: what)
-                unlink(target)
-                guard !source.isEmpty, link(root + "/" + source, target) == 0 else {
+                guard !source.isEmpty, link(root + "/" + source, target) == 0 || (errno == EEXIST && unlink(target) == 0 && link(root + "/" + source, target) == 0) else {
                     throw CondaError.package("\(what): hard link \(member.path) names a missing member")
                 }
             case .other:

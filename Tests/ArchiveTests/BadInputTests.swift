@@ -1,6 +1,9 @@
 import Archive
 import Plan
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import TestSupport
 
@@ -100,5 +103,34 @@ import TestSupport
         while let member = try lenient.next() { names.append(Array(member.path.utf8)) }
         #expect(names.contains(Array("./bad-\u{FFFD}.txt".utf8)))
         #expect(names.contains(Array("./e\u{301}.txt".utf8)), "the decomposed name keeps its bytes")
+    }
+}
+
+/// `FileSink(replacing:mode:)`, which conda extraction writes package files with: a new file every time.
+struct ReplacingFileSinkTests {
+    @Test func replacesAFileOrASymlinkAndKeepsTheExactMode() throws {
+        let directory = try TemporaryDirectory("sink")
+        let outside = try directory.write("outside.txt", "keep me")
+        let target = directory.file("member")
+        // A symlink where the member goes (a tar that names a path twice): replaced, never written through.
+        #expect(symlink(outside, target) == 0)
+        let first = try FileSink(replacing: target, mode: 0o4755)
+        try Data("new".utf8).withUnsafeBytes { try first.write($0) }
+        try first.finish()
+        #expect(try String(contentsOfFile: outside, encoding: .utf8) == "keep me")
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "new")
+        var info = stat()
+        #expect(lstat(target, &info) == 0 && info.st_mode & S_IFMT == S_IFREG)
+        // Whatever the umask: setuid and group/other bits stay as asked.
+        #expect(info.st_mode & 0o7777 == 0o4755)
+        // A plain file there: replaced (not truncated in place: a hard link to it keeps the old bytes), with the new mode.
+        #expect(link(target, directory.file("other-link")) == 0)
+        let second = try FileSink(replacing: target, mode: 0o600)
+        try second.finish()
+        #expect(lstat(target, &info) == 0 && info.st_mode & 0o7777 == 0o600 && info.st_size == 0)
+        #expect(try String(contentsOfFile: directory.file("other-link"), encoding: .utf8) == "new")
+        // A directory on the way cannot be created over: one error naming the path.
+        let blocked = directory.file("outside.txt/member")
+        #expect(throws: ArchiveError.self) { try FileSink(replacing: blocked, mode: 0o644) }
     }
 }
