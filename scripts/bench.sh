@@ -12,10 +12,11 @@
 #           both peak RSS and record counts, and whether both chose the same name=version set. docs/solver-bench.md.
 #   pip:    resolving and installing fixtures/pypi/ml-requirements.txt (55 wheels for cp311 manylinux_2_28 x86_64,
 #           from a loopback index over the wheels fixtures/pypi/fill_index.sh downloads), kiln against
-#           `uv pip install --target`, with cold caches and then warm ones.
+#           `uv pip install --target`, with cold caches and then warm ones, taking turns for BENCH_ROUNDS rounds (`turns`).
 #   envlayers: an environment into finished gzip layers with `kiln build`, against a peer installing it into a directory:
 #           (a) fixtures/pypi/ml-requirements.txt over the debian-python base, against `uv pip install --target`;
-#           (b) a conda environment of Debian's python made a conda package, against py-rattler's install. Cold, then warm.
+#           (b) a conda environment of Debian's python made a conda package, against py-rattler's install. Cold, then warm,
+#           taking turns for BENCH_ROUNDS rounds (`turns`).
 #   push:   the 1 GiB + 40 MB input of `layers`, built straight into a loopback distribution registry
 #           (`docker-registry`), cold (an empty layer cache): kiln streams each layer while it writes it, so build + push
 #           should cost about what the upload alone costs. Peer: `curl` uploading a 1 GiB blob (POST, then one
@@ -44,6 +45,37 @@ measure() {
   sync
   /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
   cat "$work/time"
+}
+
+# The median of its arguments (an odd count; for an even one, the upper middle).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int(NR / 2) + 1] }'; }
+
+# Each contender runs $rounds times, the contenders taking turns, so that the file system's state after the one
+# before (writeback, reclaim, the inodes of deleted files that ext4 skips for a while) falls on all of them alike;
+# each line gives the medians and every time.
+rounds=${BENCH_ROUNDS:-3}
+
+# turns KILN_FN PEER_FN: $rounds rounds of a cold run (caches of the round's own, empty) and a warm one (the same
+# caches again) of each side; the side that goes first alternates. Each function gets the round and the phase and
+# prints "seconds max_rss_kib" (`measure`). Sets k_cold, k_warm, p_cold, p_warm (space-separated times) and
+# k_cold_rss, k_warm_rss.
+turns() {
+  k_cold=; k_warm=; p_cold=; p_warm=; k_cold_rss=; k_warm_rss=
+  local round phase side t r order
+  for round in $(seq "$rounds"); do
+    for phase in cold warm; do
+      if [ $((round % 2)) -eq 1 ]; then order="k p"; else order="p k"; fi
+      for side in $order; do
+        if [ "$side" = k ]; then
+          read -r t r < <("$1" "$round" "$phase")
+          if [ "$phase" = cold ]; then k_cold+="$t "; k_cold_rss+="$r "; else k_warm+="$t "; k_warm_rss+="$r "; fi
+        else
+          read -r t r < <("$2" "$round" "$phase")
+          if [ "$phase" = cold ]; then p_cold+="$t "; else p_warm+="$t "; fi
+        fi
+      done
+    done
+  done
 }
 
 if [ "$only" = all ] || [ "$only" = conda ]; then
@@ -140,17 +172,24 @@ if [ "$only" = all ] || [ "$only" = pip ]; then
   while [ ! -f "$work/index-port" ]; do sleep 0.1; done
   index="http://127.0.0.1:$(cat "$work/index-port")/simple"
   requirements=fixtures/pypi/ml-requirements.txt
-  for round in cold warm; do
-    rm -rf "$work/pip-kiln" "$work/pip-uv"
-    /usr/bin/time -f '%e %M' -o "$work/time" env KILN_CACHE_DIR="$work/kiln-pip-cache" "$kiln" pip install -r "$requirements" \
-      --python 3.11 --glibc 2.28 --index-url "$index" --target "$work/pip-kiln" >/dev/null
-    read -r k_time k_rss < "$work/time"
-    /usr/bin/time -f '%e %M' -o "$work/time" env UV_CACHE_DIR="$work/uv-cache" UV_PYTHON_DOWNLOADS=never UV_NO_CONFIG=1 \
-      .venv-peers/bin/uv pip install --quiet --target "$work/pip-uv" --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
-      --index-url "$index" -r "$requirements"
-    read -r u_time _ < "$work/time"
-    printf '%-14s kiln %6.2fs (peak RSS %4d MiB, %d files) | uv pip install --target %6.2fs (ratio %.2f)\n' "pip $round" "$k_time" \
+  pip_kiln() {
+    rm -rf "$work/pip-kiln"
+    measure env KILN_CACHE_DIR="$work/kiln-pip-cache-$1" "$kiln" pip install -r "$requirements" --python 3.11 --glibc 2.28 \
+      --index-url "$index" --target "$work/pip-kiln"
+  }
+  pip_uv() {
+    rm -rf "$work/pip-uv"
+    measure env UV_CACHE_DIR="$work/uv-cache-$1" UV_PYTHON_DOWNLOADS=never UV_NO_CONFIG=1 .venv-peers/bin/uv pip install --quiet \
+      --target "$work/pip-uv" --python-version 3.11 --python-platform x86_64-manylinux_2_28 --index-url "$index" -r "$requirements"
+  }
+  turns pip_kiln pip_uv
+  for phase in cold warm; do
+    if [ "$phase" = cold ]; then k=$k_cold; u=$p_cold; r=$k_cold_rss; else k=$k_warm; u=$p_warm; r=$k_warm_rss; fi
+    # shellcheck disable=SC2086
+    k_time=$(median $k); u_time=$(median $u); k_rss=$(median $r)
+    printf '%-14s kiln %6.2fs (peak RSS %4d MiB, %d files) | uv pip install --target %6.2fs (ratio %.2f)\n' "pip $phase" "$k_time" \
       $((k_rss / 1024)) "$(find "$work/pip-kiln" -type f | wc -l)" "$u_time" "$(echo "$u_time / $k_time" | bc -l)"
+    echo "               medians of $rounds rounds, taking turns; kiln ${k% }, uv ${u% } s"
   done
   kill "$index_pid"
   [ "$only" = pip ] && exit 0
@@ -168,30 +207,49 @@ if [ "$only" = all ] || [ "$only" = envlayers ]; then
   index="http://127.0.0.1:$(cat "$work/layers-index-port")/simple"
   requirements=fixtures/pypi/ml-requirements.txt
   echo "load average before the environment-layer cases: $(cut -d' ' -f1-3 /proc/loadavg)"
-  for round in cold warm; do
-    rm -rf "$work/env-image" "$work/env-uv"
-    read -r k_time k_rss < <(measure env KILN_CACHE_DIR="$work/env-kiln-cache" "$kiln" build --base "oci:$base" --requirements "$requirements" \
-      --index-url "$index" --output "oci:$work/env-image:1" --quiet)
-    read -r u_time _ < <(measure env UV_CACHE_DIR="$work/env-uv-cache" UV_PYTHON_DOWNLOADS=never UV_NO_CONFIG=1 \
-      .venv-peers/bin/uv pip install --quiet --target "$work/env-uv" --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
-      --index-url "$index" -r "$requirements")
+  env_kiln() {
+    rm -rf "$work/env-image"
+    measure env KILN_CACHE_DIR="$work/env-kiln-cache-$1" "$kiln" build --base "oci:$base" --requirements "$requirements" \
+      --index-url "$index" --output "oci:$work/env-image:1" --quiet
+  }
+  env_uv() {
+    rm -rf "$work/env-uv"
+    measure env UV_CACHE_DIR="$work/env-uv-cache-$1" UV_PYTHON_DOWNLOADS=never UV_NO_CONFIG=1 .venv-peers/bin/uv pip install --quiet \
+      --target "$work/env-uv" --python-version 3.11 --python-platform x86_64-manylinux_2_28 --index-url "$index" -r "$requirements"
+  }
+  turns env_kiln env_uv
+  for phase in cold warm; do
+    if [ "$phase" = cold ]; then k=$k_cold; u=$p_cold; r=$k_cold_rss; else k=$k_warm; u=$p_warm; r=$k_warm_rss; fi
+    # shellcheck disable=SC2086
+    k_time=$(median $k); u_time=$(median $u); k_rss=$(median $r)
     printf '%-14s kiln build to gzip layers %6.2fs (peak RSS %4d MiB, %d MiB of layers) | uv pip install --target %6.2fs (ratio uv/kiln %.2f)\n' \
-      "pip env $round" "$k_time" $((k_rss / 1024)) $(( $(du -sk "$work/env-image/blobs" | cut -f1) / 1024 )) "$u_time" "$(echo "$u_time / $k_time" | bc -l)"
+      "pip env $phase" "$k_time" $((k_rss / 1024)) $(( $(du -sk "$work/env-image/blobs" | cut -f1) / 1024 )) "$u_time" "$(echo "$u_time / $k_time" | bc -l)"
+    echo "               medians of $rounds rounds, taking turns; kiln ${k% }, uv ${u% } s"
   done
   kill "$index_pid"
   # (b) conda: a real package, Debian's python 3.11 made a conda package (fixtures/sklearn-diabetes/make_python_channel.py,
   # 1,072 files), into gzip layers over scratch, against py-rattler installing it into a directory. Cold, then warm.
   .venv-peers/bin/python fixtures/sklearn-diabetes/make_python_channel.py "$base" "$work/python-channel" >/dev/null
   printf 'name: real\nchannels:\n  - file://%s\ndependencies:\n  - python=3.11\n' "$work/python-channel" > "$work/conda-env.yml"
-  for round in cold warm; do
-    rm -rf "$work/conda-image" "$work/conda-rattler"
-    read -r k_time k_rss < <(measure env KILN_CACHE_DIR="$work/conda-kiln-cache" "$kiln" build --base scratch --conda-file "$work/conda-env.yml" \
-      --virtual-package __glibc=2.36 --env-prefix /opt/env --output "oci:$work/conda-image:1" --quiet)
-    read -r r_time _ < <(measure .venv-peers/bin/python fixtures/conda/rattler_peer.py install "$work/conda-rattler-cache" --prefix "$work/conda-rattler" \
+  conda_kiln() {
+    rm -rf "$work/conda-image"
+    measure env KILN_CACHE_DIR="$work/conda-kiln-cache-$1" "$kiln" build --base scratch --conda-file "$work/conda-env.yml" \
+      --virtual-package __glibc=2.36 --env-prefix /opt/env --output "oci:$work/conda-image:1" --quiet
+  }
+  conda_rattler() {
+    rm -rf "$work/conda-rattler"
+    measure .venv-peers/bin/python fixtures/conda/rattler_peer.py install "$work/conda-rattler-cache-$1" --prefix "$work/conda-rattler" \
       --target-prefix /opt/env --channel "file://$work/python-channel" --spec "python=3.11" --virtual __glibc=2.36=0 --virtual __unix=0=0 \
-      --virtual __linux=5.15=0)
+      --virtual __linux=5.15=0
+  }
+  turns conda_kiln conda_rattler
+  for phase in cold warm; do
+    if [ "$phase" = cold ]; then k=$k_cold; u=$p_cold; r=$k_cold_rss; else k=$k_warm; u=$p_warm; r=$k_warm_rss; fi
+    # shellcheck disable=SC2086
+    k_time=$(median $k); r_time=$(median $u); k_rss=$(median $r)
     printf '%-14s kiln build to gzip layers %6.2fs (peak RSS %4d MiB) | py-rattler install to a directory %6.2fs (ratio rattler/kiln %.2f)\n' \
-      "conda env $round" "$k_time" $((k_rss / 1024)) "$r_time" "$(echo "$r_time / $k_time" | bc -l)"
+      "conda env $phase" "$k_time" $((k_rss / 1024)) "$r_time" "$(echo "$r_time / $k_time" | bc -l)"
+    echo "               medians of $rounds rounds, taking turns; kiln ${k% }, py-rattler ${u% } s"
   done
   echo "load average after the environment-layer cases: $(cut -d' ' -f1-3 /proc/loadavg)"
   [ "$only" = envlayers ] && exit 0
@@ -232,13 +290,8 @@ for d in range(400):
 PY
 }
 
-# The median of its arguments (an odd count; for an even one, the upper middle).
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int(NR / 2) + 1] }'; }
 
-# Each contender runs $rounds times, the contenders taking turns (kiln, umoci, tar|gzip, floor, kiln, ...), so that
-# the file system's state after the inputs were written (writeback, reclaim) falls on all of them alike; the line
-# gives each one's median and every kiln time.
-rounds=${BENCH_ROUNDS:-3}
+# The layer contenders take turns as described at `turns` (kiln, umoci, tar|gzip, floor, kiln, ...).
 bench() {
   local name=$1 dir=$2 k=() r=() u=() t=() f=()
   # Warm the page cache, so every contender reads the inputs from memory alike.
