@@ -78,6 +78,21 @@ turns() {
   done
 }
 
+# phase_medians cold|warm: after `turns`, that phase's times of each side (k, p) and their medians (k_time, p_time,
+# and kiln's peak RSS k_rss).
+phase_medians() {
+  if [ "$1" = cold ]; then k=$k_cold; p=$p_cold; r=$k_cold_rss; else k=$k_warm; p=$p_warm; r=$k_warm_rss; fi
+  # shellcheck disable=SC2086
+  k_time=$(median $k); p_time=$(median $p); k_rss=$(median $r)
+}
+
+# uv_install TARGET CACHE: `uv pip install --target` of $requirements from $index, measured.
+uv_install() {
+  rm -rf "$1"
+  measure env UV_CACHE_DIR="$2" UV_PYTHON_DOWNLOADS=never UV_NO_CONFIG=1 .venv-peers/bin/uv pip install --quiet \
+    --target "$1" --python-version 3.11 --python-platform x86_64-manylinux_2_28 --index-url "$index" -r "$requirements"
+}
+
 if [ "$only" = all ] || [ "$only" = conda ]; then
   limit=${KILN_SOLVE_TIMEOUT:-300}
   # Wraps a flat {filename: record} index, or repodata without `info`, into a file:// channel: one
@@ -177,19 +192,13 @@ if [ "$only" = all ] || [ "$only" = pip ]; then
     measure env KILN_CACHE_DIR="$work/kiln-pip-cache-$1" "$kiln" pip install -r "$requirements" --python 3.11 --glibc 2.28 \
       --index-url "$index" --target "$work/pip-kiln"
   }
-  pip_uv() {
-    rm -rf "$work/pip-uv"
-    measure env UV_CACHE_DIR="$work/uv-cache-$1" UV_PYTHON_DOWNLOADS=never UV_NO_CONFIG=1 .venv-peers/bin/uv pip install --quiet \
-      --target "$work/pip-uv" --python-version 3.11 --python-platform x86_64-manylinux_2_28 --index-url "$index" -r "$requirements"
-  }
+  pip_uv() { uv_install "$work/pip-uv" "$work/uv-cache-$1"; }
   turns pip_kiln pip_uv
   for phase in cold warm; do
-    if [ "$phase" = cold ]; then k=$k_cold; u=$p_cold; r=$k_cold_rss; else k=$k_warm; u=$p_warm; r=$k_warm_rss; fi
-    # shellcheck disable=SC2086
-    k_time=$(median $k); u_time=$(median $u); k_rss=$(median $r)
+    phase_medians "$phase"
     printf '%-14s kiln %6.2fs (peak RSS %4d MiB, %d files) | uv pip install --target %6.2fs (ratio %.2f)\n' "pip $phase" "$k_time" \
-      $((k_rss / 1024)) "$(find "$work/pip-kiln" -type f | wc -l)" "$u_time" "$(echo "$u_time / $k_time" | bc -l)"
-    echo "               medians of $rounds rounds, taking turns; kiln ${k% }, uv ${u% } s"
+      $((k_rss / 1024)) "$(find "$work/pip-kiln" -type f | wc -l)" "$p_time" "$(echo "$p_time / $k_time" | bc -l)"
+    echo "               medians of $rounds rounds, taking turns; kiln ${k% }, uv ${p% } s"
   done
   kill "$index_pid"
   [ "$only" = pip ] && exit 0
@@ -212,19 +221,13 @@ if [ "$only" = all ] || [ "$only" = envlayers ]; then
     measure env KILN_CACHE_DIR="$work/env-kiln-cache-$1" "$kiln" build --base "oci:$base" --requirements "$requirements" \
       --index-url "$index" --output "oci:$work/env-image:1" --quiet
   }
-  env_uv() {
-    rm -rf "$work/env-uv"
-    measure env UV_CACHE_DIR="$work/env-uv-cache-$1" UV_PYTHON_DOWNLOADS=never UV_NO_CONFIG=1 .venv-peers/bin/uv pip install --quiet \
-      --target "$work/env-uv" --python-version 3.11 --python-platform x86_64-manylinux_2_28 --index-url "$index" -r "$requirements"
-  }
+  env_uv() { uv_install "$work/env-uv" "$work/env-uv-cache-$1"; }
   turns env_kiln env_uv
   for phase in cold warm; do
-    if [ "$phase" = cold ]; then k=$k_cold; u=$p_cold; r=$k_cold_rss; else k=$k_warm; u=$p_warm; r=$k_warm_rss; fi
-    # shellcheck disable=SC2086
-    k_time=$(median $k); u_time=$(median $u); k_rss=$(median $r)
+    phase_medians "$phase"
     printf '%-14s kiln build to gzip layers %6.2fs (peak RSS %4d MiB, %d MiB of layers) | uv pip install --target %6.2fs (ratio uv/kiln %.2f)\n' \
-      "pip env $phase" "$k_time" $((k_rss / 1024)) $(( $(du -sk "$work/env-image/blobs" | cut -f1) / 1024 )) "$u_time" "$(echo "$u_time / $k_time" | bc -l)"
-    echo "               medians of $rounds rounds, taking turns; kiln ${k% }, uv ${u% } s"
+      "pip env $phase" "$k_time" $((k_rss / 1024)) $(( $(du -sk "$work/env-image/blobs" | cut -f1) / 1024 )) "$p_time" "$(echo "$p_time / $k_time" | bc -l)"
+    echo "               medians of $rounds rounds, taking turns; kiln ${k% }, uv ${p% } s"
   done
   kill "$index_pid"
   # (b) conda: a real package, Debian's python 3.11 made a conda package (fixtures/sklearn-diabetes/make_python_channel.py,
@@ -244,12 +247,10 @@ if [ "$only" = all ] || [ "$only" = envlayers ]; then
   }
   turns conda_kiln conda_rattler
   for phase in cold warm; do
-    if [ "$phase" = cold ]; then k=$k_cold; u=$p_cold; r=$k_cold_rss; else k=$k_warm; u=$p_warm; r=$k_warm_rss; fi
-    # shellcheck disable=SC2086
-    k_time=$(median $k); r_time=$(median $u); k_rss=$(median $r)
+    phase_medians "$phase"
     printf '%-14s kiln build to gzip layers %6.2fs (peak RSS %4d MiB) | py-rattler install to a directory %6.2fs (ratio rattler/kiln %.2f)\n' \
-      "conda env $phase" "$k_time" $((k_rss / 1024)) "$r_time" "$(echo "$r_time / $k_time" | bc -l)"
-    echo "               medians of $rounds rounds, taking turns; kiln ${k% }, py-rattler ${u% } s"
+      "conda env $phase" "$k_time" $((k_rss / 1024)) "$p_time" "$(echo "$p_time / $k_time" | bc -l)"
+    echo "               medians of $rounds rounds, taking turns; kiln ${k% }, py-rattler ${p% } s"
   done
   echo "load average after the environment-layer cases: $(cut -d' ' -f1-3 /proc/loadavg)"
   [ "$only" = envlayers ] && exit 0
