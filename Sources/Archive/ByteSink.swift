@@ -113,11 +113,7 @@ public final class FileSink: ByteSink {
     /// already there (never writing through it). Tries `O_EXCL` first: usually nothing is there, and an
     /// unlink that fails costs a path walk.
     public init(replacing path: String, mode: mode_t) throws {
-        var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        if fd < 0 && errno == EEXIST {
-            unlink(path)
-            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        }
+        let fd = Self.createReplacing(path, mode: mode)
         guard fd >= 0 else { throw ArchiveError.write("cannot create \(path): \(String(cString: strerror(errno)))") }
         // The umask may have cleared bits of `mode`.
         if fchmod(fd, mode) != 0 {
@@ -126,6 +122,15 @@ public final class FileSink: ByteSink {
         }
         self.fd = fd
         self.path = path
+    }
+
+    /// A new file at `path`, open for writing, replacing a file or symlink already there: `O_EXCL`, then
+    /// unlink and `O_EXCL` again only when something is there. -1 with `errno` set when it cannot be made.
+    public static func createReplacing(_ path: String, mode: mode_t) -> Int32 {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd < 0, errno == EEXIST else { return fd }
+        unlink(path)
+        return open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
     }
 
     deinit { if fd >= 0 { close(fd) } }

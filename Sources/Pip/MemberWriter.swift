@@ -1,3 +1,4 @@
+import Archive
 import Crypto
 import Foundation
 #if canImport(Glibc)
@@ -60,12 +61,7 @@ struct MemberWriter {
 
     /// A new file (replacing whatever was there: a file or a symlink is never written through).
     func create(_ path: String, mode: Int) throws -> Int32 {
-        // Usually nothing is there: unlink only when O_EXCL finds something (an unlink that fails costs a path walk).
-        var descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC, mode_t(mode))
-        if descriptor < 0 && errno == EEXIST {
-            unlink(path)
-            descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC, mode_t(mode))
-        }
+        let descriptor = FileSink.createReplacing(path, mode: mode_t(mode))
         guard descriptor >= 0 else { throw PipError.install("cannot write \(path): \(String(cString: strerror(errno)))") }
         return descriptor
     }
