@@ -22,19 +22,30 @@ import TestSupport
         ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasPrefix(".\(name).kiln-") }
     }
 
-    /// Waits until a staging directory for `name` appears, so the signal lands mid-build.
+    /// Waits until the build is writing its layer (a file in the staging directory for `name` holds 8 MB), so
+    /// the signal lands mid-build. A fixed sleep after the directory appeared raced the release binary, which
+    /// writes a stored layer at about 1 GB/s.
     static func waitForStaging(_ directory: String, _ name: String, process: Process) throws {
         let deadline = Date().addingTimeInterval(60)
-        while staging(directory, name).isEmpty {
+        while !staging(directory, name).contains(where: { writing(directory + "/" + $0) }) {
             guard process.isRunning, Date() < deadline else { throw ToolMissing(name: "a build that was still running") }
-            usleep(20_000)
+            usleep(5_000)
         }
-        usleep(300_000)
     }
 
-    /// A model big enough that writing its layer takes seconds (random bytes do not compress).
+    /// Whether a file under `root` holds at least 8 MB.
+    static func writing(_ root: String) -> Bool {
+        let enumerator = FileManager.default.enumerator(atPath: root)
+        while let relative = enumerator?.nextObject() as? String {
+            let size = (try? FileManager.default.attributesOfItem(atPath: root + "/" + relative)[.size] as? Int) ?? 0
+            if size >= 8 << 20 { return true }
+        }
+        return false
+    }
+
+    /// A model big enough that writing its layer takes a while even at disk speed (random bytes do not compress).
     static func bigModel(_ root: TemporaryDirectory) throws -> String {
-        let made = try run("/bin/sh", ["-c", "head -c 200000000 /dev/urandom > \"$1\"", "sh", root.file("weights.bin")])
+        let made = try run("/bin/sh", ["-c", "head -c 600000000 /dev/urandom > \"$1\"", "sh", root.file("weights.bin")])
         #expect(made.status == 0)
         return root.file("weights.bin")
     }
