@@ -7,6 +7,14 @@ public enum MemberPath {
         case climbs
     }
 
+    /// The directory part of a path joined from a root and a checked member path (no `.`, `..`, doubled or
+    /// trailing `/`), cut at its last `/` as bytes: NSString's `deletingLastPathComponent` normalises the
+    /// path first, which cost 5% of a cold wheel install.
+    public static func parent(of path: String) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "" }
+        return slash == path.utf8.startIndex ? "/" : String(Substring(path.utf8[..<slash]))
+    }
+
     /// True for a relative path of non-empty components, none made only of dots, without NUL: already in the form
     /// `relative` and a destination's normalisation give, so it is used as it is, with no splitting (nearly every
     /// member of every wheel; the rest take the full check).

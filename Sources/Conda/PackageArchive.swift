@@ -135,7 +135,7 @@ public enum PackageArchive {
             case .extract: break
             }
             let target = root + "/" + relative
-            let parent = relative.utf8.lastIndex(of: UInt8(ascii: "/")).map { root + "/" + String(Substring(relative.utf8[..<$0])) } ?? root
+            let parent = MemberPath.parent(of: target)
             if made.insert(parent).inserted { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
             switch member.kind {
             case .directory:

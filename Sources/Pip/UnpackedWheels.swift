@@ -1,3 +1,4 @@
+import Archive
 import Crypto
 import Foundation
 import HTTP
@@ -48,7 +49,7 @@ public struct UnpackedWheels: Sendable {
         var made = Set<String>()
         for entry in zip.entries where !entry.isDirectory {
             let path = try WheelInstaller.contained(entry.name, in: staging + "/files", member: entry.name, wheel: fileName)
-            let parent = WheelInstaller.parent(of: path)
+            let parent = MemberPath.parent(of: path)
             if made.insert(parent).inserted { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
             let mode = (entry.unixMode ?? 0) & 0o111 != 0 ? 0o755 : 0o644
             let written = try await MemberWriter(epoch: Date(timeIntervalSince1970: 0)).extract(entry, from: zip, to: path, mode: mode)

@@ -155,7 +155,7 @@ public struct WheelInstaller: Sendable {
                 continue
             }
             deferred?.forget(destination)
-            let parent = Self.parent(of: destination)
+            let parent = MemberPath.parent(of: destination)
             if made.insert(parent).inserted { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
             if let cached, let member = cached.members[name], (try? UnpackedWheels.place(cached.path(of: name), at: destination)) != nil {
                 written.append(Written(path: destination, sha256: member.hash, size: member.size))
@@ -221,13 +221,6 @@ public struct WheelInstaller: Sendable {
         return root + "/" + parts.joined(separator: "/")
     }
 
-    /// The directory part of an absolute path made by `contained` (no `.`, `..`, doubled or trailing `/`).
-    /// NSString's `deletingLastPathComponent` normalises the path first, which cost 5% of a cold install.
-    static func parent(of path: String) -> String {
-        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "" }
-        return slash == path.utf8.startIndex ? "/" : String(Substring(path.utf8[..<slash]))
-    }
-
     /// The wheel's sha256: its name in the wheel cache (`<sha256>.whl`), else read from its bytes.
     static func contentKey(_ path: String) throws -> String {
         let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -250,7 +243,7 @@ public struct WheelInstaller: Sendable {
             deferred.add(path, source: .bytes(data), mode: UInt32(mode))
             return Written(path: path, data: data)
         }
-        let parent = Self.parent(of: path)
+        let parent = MemberPath.parent(of: path)
         if made.insert(parent).inserted { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
         return try write(data, to: path, mode: mode)
     }
