@@ -17,6 +17,8 @@ public struct LayerEntry: Sendable, Equatable {
         case hardlink(target: String)
         /// A regular file whose bytes are a member of an archive (a wheel), read from it when the layer is written.
         indirect case member(ArchiveMember)
+        /// A regular file whose bytes are a run of another file (a conda package's pack), read from it when the layer is written.
+        indirect case range(FileRange)
         /// A regular file whose bytes are held in memory (a file an installer generated).
         indirect case data(Data)
     }
@@ -32,6 +34,7 @@ public struct LayerEntry: Sendable, Equatable {
         switch kind {
         case let .file(_, size): return size
         case let .member(member): return member.size
+        case let .range(range): return range.size
         case let .data(bytes): return Int64(bytes.count)
         default: return 0
         }

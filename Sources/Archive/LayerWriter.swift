@@ -56,6 +56,7 @@ public enum LayerWriter {
         var directory = ParentDirectory()
         defer { directory.close() }
         let members = MemberReader(chunk: readChunk / 4)
+        let ranges = RangeReader()
         let prefetcher = FilePrefetcher.start(entries)
         defer { prefetcher?.stop() }
         do {
@@ -84,6 +85,13 @@ public enum LayerWriter {
                 case let .member(member):
                     try tar.addFile(path: entry.path, mode: entry.mode, size: member.size) { write in
                         try copyMember(member, reader: members, splicingInto: compressor as? GzipSink, tarHash: tarHash) { piece in
+                            try write(piece)
+                            progress?.advance(by: Int64(piece.count))
+                        }
+                    }
+                case let .range(range):
+                    try tar.addFile(path: entry.path, mode: entry.mode, size: range.size) { write in
+                        try ranges.read(range, buffer: buffer) { piece in
                             try write(piece)
                             progress?.advance(by: Int64(piece.count))
                         }

@@ -80,7 +80,7 @@ public final class TarWriter {
         case .directory: type = KILN_AE_IFDIR
         case .symlink: type = KILN_AE_IFLNK
         case .hardlink: type = KILN_AE_IFREG
-        case .file, .member, .data: throw ArchiveError.write("\(entry.path): a file member needs its data (use addFile)")
+        case .file, .member, .range, .data: throw ArchiveError.write("\(entry.path): a file member needs its data (use addFile)")
         }
         guard let header = header(path: entry.path, type: type, mode: entry.mode) else { throw ArchiveError.write("out of memory") }
         defer { archive_entry_free(header) }

@@ -80,14 +80,28 @@ public struct Fetcher: Sendable {
     func store(_ record: PackageRecord, at cached: URL) async throws -> FetchedPackage {
         let temporary = cached.deletingLastPathComponent().appendingPathComponent(".\(UUID().uuidString).part")
         defer { try? FileManager.default.removeItem(at: temporary) }
+        // Hashed as it is copied or downloaded: a second read of the archive was a tenth of a small cold install.
+        let hashes: (sha256: String, md5: String, size: Int64)
         if record.url.hasPrefix("file://") {
             let source = Self.path(fromFileURL: record.url)
-            guard FileManager.default.fileExists(atPath: source) else { throw CondaError.package("\(record.url) does not exist") }
-            try FileManager.default.copyItem(atPath: source, toPath: temporary.path)
+            guard let input = FileHandle(forReadingAtPath: source) else { throw CondaError.package("\(record.url) does not exist") }
+            defer { try? input.close() }
+            let output = try Self.create(temporary)
+            defer { try? output.close() }
+            var hasher = ArchiveHasher()
+            do {
+                while let chunk = try input.read(upToCount: 1 << 20), !chunk.isEmpty {
+                    hasher.update(chunk)
+                    try output.write(contentsOf: chunk)
+                }
+            } catch {
+                throw CondaError.package("cannot copy \(source) into the cache: \(error.localizedDescription)")
+            }
+            hashes = hasher.finalize()
         } else {
-            try await download(record.url, to: temporary, limit: record.size ?? Self.maxPackageSize)
+            hashes = try await download(record.url, to: temporary, limit: record.size ?? Self.maxPackageSize)
         }
-        let hashes = try verify(temporary, record)
+        try check(hashes, record)
         // rename(2) replaces a copy another build stored meanwhile in one step. A remove, then a move, left a
         // moment with no file, and a build reading that copy then failed to open it (seen in ConcurrencyTests).
         guard rename(temporary.path, cached.path) == 0 else {
@@ -97,8 +111,8 @@ public struct Fetcher: Sendable {
     }
 
     /// Streams `url` into `file`, at most `limit` bytes (the size the channel declares), paced (`Pace`),
-    /// retried as `RetryPolicy` says.
-    func download(_ url: String, to file: URL, limit: Int64) async throws {
+    /// retried as `RetryPolicy` says; returns the hashes of what it wrote.
+    func download(_ url: String, to file: URL, limit: Int64) async throws -> (sha256: String, md5: String, size: Int64) {
         guard url.hasPrefix("https://") || url.hasPrefix("http://127.") || url.hasPrefix("http://localhost") else {
             throw CondaError.package("\(SafeURL(url)): only https:// and file:// packages are allowed")
         }
@@ -112,11 +126,16 @@ public struct Fetcher: Sendable {
                 throw CondaError.package("\(SafeURL(url)) answered \(response.status.code)")
             }
             try response.refuseDeclaredLength(over: Int(clamping: limit), from: url)
-            guard FileManager.default.createFile(atPath: file.path, contents: nil), let handle = FileHandle(forWritingAtPath: file.path) else {
-                throw CondaError.package("cannot write \(file.path)")
-            }
+            let handle = try Self.create(file)
             defer { try? handle.close() }
-            try await response.body.forEach(upTo: limit, from: url) { buffer in try buffer.withUnsafeReadableBytes { try handle.write(contentsOf: $0) } }
+            var hasher = ArchiveHasher()
+            try await response.body.forEach(upTo: limit, from: url) { buffer in
+                try buffer.withUnsafeReadableBytes { bytes in
+                    hasher.update(bytes)
+                    try handle.write(contentsOf: bytes)
+                }
+            }
+            return hasher.finalize()
         } catch let error as CondaError {
             throw error
         } catch {
@@ -127,7 +146,14 @@ public struct Fetcher: Sendable {
     /// Checks the archive's sha256 (or md5 when the record has no sha256) and size; returns its hashes.
     @discardableResult
     func verify(_ file: URL, _ record: PackageRecord) throws -> (sha256: String, md5: String, size: Int64) {
-        let (sha256, md5, size) = try Self.hashes(file.path)
+        let hashes = try Self.hashes(file.path)
+        try check(hashes, record)
+        return hashes
+    }
+
+    /// Checks `hashes` of an archive against what the channel says of `record`.
+    func check(_ hashes: (sha256: String, md5: String, size: Int64), _ record: PackageRecord) throws {
+        let (sha256, md5, size) = hashes
         if let expected = record.sha256 {
             guard expected.lowercased() == sha256 else {
                 throw CondaError.package("\(record.fileName): sha256 \(sha256) does not match the expected \(expected)")
@@ -142,22 +168,43 @@ public struct Fetcher: Sendable {
         if let expectedSize = record.size, expectedSize != size {
             throw CondaError.package("\(record.fileName): \(size) bytes, the channel says \(expectedSize)")
         }
-        return (sha256, md5, size)
     }
 
     static func hashes(_ path: String) throws -> (sha256: String, md5: String, size: Int64) {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw CondaError.package("cannot read \(path)") }
         defer { try? handle.close() }
-        var counter = DigestCounter()
-        var md5 = MD5Counter()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            chunk.withUnsafeBytes { counter.update($0); md5.update($0) }
+        var hasher = ArchiveHasher()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
+        return hasher.finalize()
+    }
+
+    /// A new, empty file at `file`, open for writing.
+    static func create(_ file: URL) throws -> FileHandle {
+        guard FileManager.default.createFile(atPath: file.path, contents: nil), let handle = FileHandle(forWritingAtPath: file.path) else {
+            throw CondaError.package("cannot write \(file.path)")
         }
-        return (counter.finalize().encoded, md5.finalize(), counter.count)
+        return handle
     }
 
     static func path(fromFileURL url: String) -> String {
         let rest = String(url.dropFirst("file://".count))
         return rest.removingPercentEncoding ?? rest
+    }
+}
+
+/// The sha256, md5 and size of a package archive, as its bytes go by.
+struct ArchiveHasher {
+    private var sha256 = DigestCounter()
+    private var md5 = MD5Counter()
+
+    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        sha256.update(bytes)
+        md5.update(bytes)
+    }
+
+    mutating func update(_ data: Data) { data.withUnsafeBytes { update($0) } }
+
+    mutating func finalize() -> (sha256: String, md5: String, size: Int64) {
+        (sha256.finalize().encoded, md5.finalize(), sha256.count)
     }
 }

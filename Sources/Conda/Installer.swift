@@ -54,7 +54,8 @@ public enum Installer {
     public static func install(_ records: [PackageRecord], requested: [MatchSpec], prefix: String, root: URL,
                                fetcher: Fetcher, epoch: Int64, variables: [String: String] = [:],
                                deferred: DeferredMembers? = nil) async throws -> Report {
-        let extracted = fetcher.cacheDirectory.appendingPathComponent("extracted")
+        // Packs (`PackageFiles`); the directory of unpacked files before them was "extracted".
+        let extracted = fetcher.cacheDirectory.appendingPathComponent("unpacked")
         var packages: [(record: PackageRecord, directory: URL)] = []
         let progress = Progress.start("fetch and extract \(records.count) conda packages", total: records.reduce(0) { $0 + ($1.size ?? 0) })
         defer { progress.fail() }
@@ -87,7 +88,7 @@ public enum Installer {
             let archive = try await fetcher.package(record)
             let key = archive.url.deletingPathExtension().lastPathComponent.replacingOccurrences(of: ".tar", with: "")
             let directory = extracted.appendingPathComponent(key)
-            if !FileManager.default.fileExists(atPath: directory.appendingPathComponent("info/index.json").path) {
+            if !PackageFiles.isComplete(directory) {
                 try extractShared(archive.url, into: directory)
             }
             let installed = try installedRecord(record, directory: directory, archive: archive)
@@ -105,9 +106,8 @@ public enum Installer {
         let staging = parent.appendingPathComponent(".\(directory.lastPathComponent).\(UUID().uuidString).part")
         defer { try? FileManager.default.removeItem(at: staging) }
         try PackageArchive.extract(archive, into: staging)
-        // A directory left by an older, interrupted extraction (no info/index.json) is replaced.
-        if FileManager.default.fileExists(atPath: directory.path),
-           !FileManager.default.fileExists(atPath: directory.appendingPathComponent("info/index.json").path) {
+        // A directory left incomplete (no index) is replaced.
+        if FileManager.default.fileExists(atPath: directory.path), !PackageFiles.isComplete(directory) {
             let stale = parent.appendingPathComponent(".\(directory.lastPathComponent).\(UUID().uuidString).stale")
             if rename(directory.path, stale.path) == 0 { try? FileManager.default.removeItem(at: stale) }
         }

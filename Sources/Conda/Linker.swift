@@ -3,7 +3,7 @@ import Foundation
 import HTTP
 import OCI
 
-/// Links extracted packages into a prefix directory the way conda and rattler do: files copied with
+/// Links unpacked packages (`PackageFiles`) into a prefix directory the way conda and rattler do: files copied with
 /// their modes, symlinks kept, prefix placeholders replaced (text: plain replacement and shebang
 /// repair; binary: NUL-padded C strings of the same length), noarch python relocated with its entry
 /// points, and `conda-meta/` records written so that `conda list` sees the environment.
@@ -22,7 +22,7 @@ public struct Linker {
     public private(set) var linkScripts: [String] = []
     var owners: [String: String] = [:]
     /// When set, the install is for a layer: package files written unchanged are not copied into `root` but
-    /// left in `deferred`, to be read from the package cache when the layer is written. Files with a prefix
+    /// left in `deferred`, to be read from their pack in the package cache when the layer is written. Files with a prefix
     /// placeholder, symlinks, entry points, `conda-meta/` and python metadata (`.dist-info`, `.egg-info`,
     /// which pip reads to see what conda installed) are still written.
     public var deferred: DeferredMembers?
@@ -56,6 +56,7 @@ public struct Linker {
     mutating func link(_ record: PackageRecord, from directory: URL, python: PackageRecord?, requested: [MatchSpec]) throws {
         let what = record.fileName
         let info = try PackageInfo.read(directory, what: what)
+        let packed = try PackageFiles.open(directory, what: what)
         let noarchPython = (record.noarch ?? info.noarch) == "python"
         if info.paths.contains(where: { $0.path == "bin/.\(record.name)-post-link.sh" }) { linkScripts.append(record.distName) }
         if noarchPython, python == nil { throw CondaError.install("\(what) is noarch: python, but the environment has no python") }
@@ -68,20 +69,18 @@ public struct Linker {
                 if target.hasPrefix("site-packages/") { target = layout.sitePackages + target.dropFirst("site-packages".count) }
                 else if target.hasPrefix("python-scripts/") { target = "bin" + target.dropFirst("python-scripts".count) }
             }
-            // Strings, not `URL.appendingPathComponent`, which stats the path to see whether it is a directory.
-            let source = directory.path + "/" + entry.path
+            // A string, not `URL.appendingPathComponent`, which stats the path to see whether it is a directory.
             let destination = root.path + "/" + target
             if let owner = owners[target], entry.kind != .directory { clobbers.append((target, owner, record.distName)) }
             var item: [String: JSONValue] = ["_path": .string(target), "path_type": .string(entry.kind.rawValue)]
             if let sha256 = entry.sha256 { item["sha256"] = .string(sha256) }
             if entry.noLink { item["no_link"] = .bool(true) }
             if let deferred, entry.kind == .hardlink, entry.placeholder == nil, !Self.isPythonMetadata(target) {
-                var info = stat()
-                guard lstat(source, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+                guard let member = packed.file(entry.path) else {
                     throw CondaError.install("\(what): \(entry.path) is listed in paths.json but missing from the archive")
                 }
-                deferred.add(destination, source: .file(path: source, size: Int64(info.st_size)), mode: UInt32(info.st_mode & 0o7777))
-                item["size_in_bytes"] = .int(Int64(info.st_size))
+                deferred.add(destination, source: .range(packed.range(member, path: entry.path)), mode: member.mode)
+                item["size_in_bytes"] = .int(member.size)
                 owners[target] = record.distName
                 files.append(target)
                 pathsData.append(.object(item))
@@ -93,15 +92,16 @@ public struct Linker {
             case .directory:
                 try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
             case .softlink:
-                guard let text = try? FileManager.default.destinationOfSymbolicLink(atPath: source) else {
+                guard let member = packed.member(entry.path), member.kind == .symlink else {
                     throw CondaError.install("\(what): \(entry.path) is listed as a softlink but is not one")
                 }
                 try? FileManager.default.removeItem(atPath: destination)
-                try FileManager.default.createSymbolicLink(atPath: destination, withDestinationPath: text)
+                try FileManager.default.createSymbolicLink(atPath: destination, withDestinationPath: member.link)
             case .hardlink:
-                guard var data = FileManager.default.contents(atPath: source) else {
+                guard let member = packed.file(entry.path) else {
                     throw CondaError.install("\(what): \(entry.path) is listed in paths.json but missing from the archive")
                 }
+                var data = try packed.data(member, path: entry.path)
                 if let placeholder = entry.placeholder {
                     data = entry.binary ? try Self.replaceBinary(data, placeholder, prefix, what: "\(what): \(entry.path)")
                                         : Self.replaceText(data, placeholder, prefix)
@@ -111,9 +111,8 @@ public struct Linker {
                     if after != entry.sha256 { item["sha256_in_prefix"] = .string(after) }
                 }
                 item["size_in_bytes"] = .int(Int64(data.count))
-                let mode = (try? FileManager.default.attributesOfItem(atPath: source)[.posixPermissions] as? Int) ?? 0o644
                 do {
-                    try RenamedFile.write(data, to: destination, mode: mode_t(mode))
+                    try RenamedFile.write(data, to: destination, mode: mode_t(member.mode))
                 } catch {
                     throw CondaError.install("cannot write \(destination)")
                 }

@@ -2,8 +2,8 @@ import Archive
 import Foundation
 
 /// Unpacks a conda package (`.tar.bz2`, or `.conda`: a ZIP holding `info-*.tar.zst` and `pkg-*.tar.zst`)
-/// into a directory, refusing any member that would land outside it: absolute paths, `..`, and
-/// symlinks or hard links whose target leaves the package.
+/// into a directory: `info/` as files, the rest into one pack (`PackageFiles`). Any member that would land
+/// outside the package is refused: absolute paths, `..`, and symlinks or hard links whose target leaves it.
 ///
 /// A package cannot expand past what it declares: `info/` is read first, then every other file is bounded
 /// by the `size_in_bytes` that `info/paths.json` gives it, checked against the member's tar header before a
@@ -79,8 +79,12 @@ public enum PackageArchive {
         var info = Budget.info
         for path in infos { try extractTar(path, into: directory, what: what, budget: &info) { _ in .extract } }
         var budget = try Budget.package(directory, what: what, archiveSize: archiveSize)
+        let pack = try PackageFilesWriter(directory: directory)
         // info/ comes only from info-*.tar.zst: a pkg member there would replace what the budget was made from.
-        for path in pkgs { try extractTar(path, into: directory, what: what, budget: &budget) { $0.hasPrefix("info/") ? .skip : .extract } }
+        for path in pkgs {
+            try extractTar(path, into: directory, pack: pack, what: what, budget: &budget) { $0 == "info" || $0.hasPrefix("info/") ? .skip : .extract }
+        }
+        try pack.finish()
         for path in inner { unlink(path) }
         inner = []
     }
@@ -108,14 +112,17 @@ public enum PackageArchive {
             label = "\(name)-\(version)-\(build).tar.bz2"
         }
         var budget = try Budget.package(directory, what: label, archiveSize: archiveSize)
-        try extractTar(path, into: directory, what: label, budget: &budget) { $0.hasPrefix("info/") ? .skip : .extract }
+        let pack = try PackageFilesWriter(directory: directory)
+        try extractTar(path, into: directory, pack: pack, what: label, budget: &budget) { $0 == "info" || $0.hasPrefix("info/") ? .skip : .extract }
+        try pack.finish()
     }
 
     /// What to do with a member, by its relative path.
     enum Action { case extract, skip, stop }
 
-    /// Extracts the members `action` picks, each within `budget`; `skipping` sees the ones it skips.
-    static func extractTar(_ path: String, into directory: URL, what: String, budget: inout Budget,
+    /// Extracts the members `action` picks, each within `budget`, as files under `directory`, or into `pack` when
+    /// given; `skipping` sees the ones it skips.
+    static func extractTar(_ path: String, into directory: URL, pack: PackageFilesWriter? = nil, what: String, budget: inout Budget,
                            action: (String) -> Action,
                            skipping: (TarMember, String) throws -> Void = { _, _ in }) throws {
         let reader: TarReader
@@ -133,6 +140,10 @@ public enum PackageArchive {
                 if member.kind == .file { try skipping(member, relative) }
                 continue
             case .extract: break
+            }
+            if let pack {
+                try add(member, relative: relative, reader: reader, to: pack, what: what, budget: &budget)
+                continue
             }
             let target = root + "/" + relative
             let parent = MemberPath.parent(of: target)
@@ -168,6 +179,39 @@ public enum PackageArchive {
             case .other:
                 throw CondaError.package("\(what): \(member.path) is a device, fifo or socket")
             }
+        }
+    }
+
+    /// `member` into `pack`, under the same checks as a member written as a file.
+    static func add(_ member: TarMember, relative: String, reader: TarReader, to pack: PackageFilesWriter, what: String,
+                    budget: inout Budget) throws {
+        switch member.kind {
+        case .directory:
+            pack.addDirectory(relative, mode: member.mode)
+        case .file:
+            let limit = try budget.limit(for: member, relative: relative, what: what)
+            try pack.addFile(relative, mode: member.mode) { write in
+                var written: Int64 = 0
+                try reader.readData { bytes in
+                    written += Int64(bytes.count)
+                    guard written <= limit else { throw CondaError.package("\(what): \(relative) expands past its declared \(limit) bytes") }
+                    try write(bytes)
+                }
+            }
+        case .symlink:
+            let link = member.linkTarget ?? ""
+            guard !link.isEmpty else { throw CondaError.package("\(what): symlink \(member.path) has an empty target") }
+            guard MemberPath.linkStays(link, from: relative) else {
+                throw CondaError.package("\(what): symlink \(member.path) -> \(link) points outside the package")
+            }
+            pack.addSymlink(relative, link: link)
+        case .hardlink:
+            let source = try safeRelativePath(member.linkTarget ?? "", what: what)
+            guard !source.isEmpty, pack.addHardlink(relative, to: source) else {
+                throw CondaError.package("\(what): hard link \(member.path) names a missing member")
+            }
+        case .other:
+            throw CondaError.package("\(what): \(member.path) is a device, fifo or socket")
         }
     }
 

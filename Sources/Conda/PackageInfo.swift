@@ -95,12 +95,10 @@ public struct PackageInfo: Sendable {
                 else if fields.count == 1 { prefixes[fields[0]] = ("/opt/anaconda1anaconda2anaconda3", false) }
             }
         }
+        let packed = try PackageFiles.open(directory, what: what)
         return try files.split(separator: "\n").map(String.init).filter { !$0.isEmpty }.map { path in
             _ = try PackageArchive.safeRelativePath(path, what: what)
-            var isDirectory: ObjCBool = false
-            let full = directory.appendingPathComponent(path).path
-            let kind: PathEntry.Kind = (try? FileManager.default.destinationOfSymbolicLink(atPath: full)) != nil ? .softlink
-                : FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory) && isDirectory.boolValue ? .directory : .hardlink
+            let kind: PathEntry.Kind = packed.member(path)?.kind == .symlink ? .softlink : packed.isDirectory(path) ? .directory : .hardlink
             let prefix = prefixes[path]
             return PathEntry(path: path, kind: kind, placeholder: prefix?.0, binary: prefix?.1 ?? false, noLink: false, sha256: nil, size: nil)
         }

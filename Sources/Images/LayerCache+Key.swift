@@ -15,6 +15,13 @@ extension LayerCache {
                            epoch: Int64) -> String? {
         var text = KeyText()
         var archives: [String: stat] = [:]
+        func stamp(_ path: String) -> stat? {
+            if let known = archives[path] { return known }
+            var fresh = stat()
+            guard LongPath.lstat(path, &fresh) == 0 else { return nil }
+            archives[path] = fresh
+            return fresh
+        }
         // A bad KILN_DEFLATE gives no key: the build reports it when it makes its compressor.
         guard let engine = try? DeflateEngine.current.get() else { return nil }
         text.add("kiln-layer-cache \(formatVersion) \(compression.rawValue) \(engine.rawValue) \(epoch)\n")
@@ -52,16 +59,16 @@ extension LayerCache {
             case let .member(member):
                 // The archive is named by its content (a cached wheel) and never rewritten; its times still go in.
                 // A wheel has thousands of members: its stat is taken once.
-                let info: stat
-                if let known = archives[member.archive] {
-                    info = known
-                } else {
-                    var fresh = stat()
-                    guard LongPath.lstat(member.archive, &fresh) == 0 else { return nil }
-                    archives[member.archive] = fresh
-                    info = fresh
-                }
+                guard let info = stamp(member.archive) else { return nil }
                 text.add("m \(member.archive)\u{0}\(member.localHeaderOffset) \(member.compressedSize) \(member.size) \(member.crc32) ")
+                text.add(decimal: info.st_ino)
+                text.add(" ")
+                text.add(info.st_mtim)
+                text.add("\n")
+            case let .range(range):
+                // A conda package's pack, named by the package's hash and never rewritten; as for a wheel.
+                guard let info = stamp(range.path) else { return nil }
+                text.add("r \(range.path)\u{0}\(range.offset) \(range.size) ")
                 text.add(decimal: info.st_ino)
                 text.add(" ")
                 text.add(info.st_mtim)

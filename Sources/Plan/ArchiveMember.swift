@@ -39,8 +39,10 @@ public struct StagedMember: Sendable, Equatable {
     public enum Source: Sendable, Equatable {
         /// A member of an archive (a wheel in the cache).
         case archive(ArchiveMember)
-        /// A file on the build machine (a conda package's file in the extracted-package cache) of `size` bytes.
+        /// A file on the build machine of `size` bytes.
         case file(path: String, size: Int64)
+        /// Bytes inside a file on the build machine (a conda package's file in its pack in the package cache).
+        case range(FileRange)
         /// A small file an installer generated (a wheel's RECORD, INSTALLER or entry-point script), held in memory:
         /// the layer writes it without it ever touching the disk.
         case bytes(Data)
@@ -51,6 +53,7 @@ public struct StagedMember: Sendable, Equatable {
             switch self {
             case let .archive(member): return member.size
             case let .file(_, size): return size
+            case let .range(range): return range.size
             case let .bytes(data): return Int64(data.count)
             case .directory: return 0
             }
@@ -67,5 +70,23 @@ public struct StagedMember: Sendable, Equatable {
         self.path = path
         self.source = source
         self.mode = mode
+    }
+}
+
+/// A run of `size` bytes at `offset` in a file on the build machine that is never rewritten (a conda package's
+/// pack, which holds each of its files back to back): one file's bytes, read from there when a layer is written.
+public struct FileRange: Sendable, Equatable, Hashable {
+    /// The file holding the bytes.
+    public var path: String
+    public var offset: Int64
+    public var size: Int64
+    /// How errors name the bytes: `python-3.11.2-kiln_0.conda: bin/python3.11`.
+    public var name: String
+
+    public init(path: String, offset: Int64, size: Int64, name: String) {
+        self.path = path
+        self.offset = offset
+        self.size = size
+        self.name = name
     }
 }

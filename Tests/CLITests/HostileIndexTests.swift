@@ -190,11 +190,11 @@ import TestSupport
         return directory
     }
 
-    /// Checks (d) for conda: no environment, no package left extracted, no `.part` anywhere in the cache.
+    /// Checks (d) for conda: no environment, no package left unpacked, no `.part` anywhere in the cache.
     static func expectNothingLeft(_ work: TemporaryDirectory, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(!FileManager.default.fileExists(atPath: work.file("env")), "no environment", sourceLocation: sourceLocation)
-        let extracted = (try? FileManager.default.contentsOfDirectory(atPath: work.file("cache/extracted"))) ?? []
-        #expect(extracted.isEmpty, "nothing extracted: \(extracted)", sourceLocation: sourceLocation)
+        let unpacked = (try? FileManager.default.contentsOfDirectory(atPath: work.file("cache/unpacked"))) ?? []
+        #expect(unpacked.isEmpty, "nothing unpacked: \(unpacked)", sourceLocation: sourceLocation)
         #expect(leftovers(work.file("cache")).isEmpty, "\(leftovers(work.file("cache")))", sourceLocation: sourceLocation)
     }
 

@@ -1,0 +1,179 @@
+import Archive
+import Foundation
+import Plan
+
+/// A conda package's files in the package cache, other than `info/`: each file's bytes back to back in one
+/// file (`files.pack`), and an index of every member (`files.index`): its kind, mode, and where its bytes are.
+///
+/// A package unpacked into a file per member cost an inode, a directory entry and an open per file twice
+/// (once to unpack, once to read it into a layer): for python's 571 files that was most of a cold build.
+/// A layer now reads each file's bytes at its offset (`FileRange`), and `kiln env install` copies them out.
+public struct PackageFiles: Sendable {
+    public enum Kind: UInt8, Sendable {
+        case file = 0x66       // "f"
+        case directory = 0x64  // "d"
+        case symlink = 0x6C    // "l"
+    }
+
+    public struct Member: Sendable, Equatable {
+        public var kind: Kind
+        /// Permission bits from the tar header.
+        public var mode: UInt32
+        /// Where a file's bytes start in the pack, and how many there are; 0 for the other kinds.
+        public var offset: Int64
+        public var size: Int64
+        /// A symlink's target; empty for the other kinds.
+        public var link: String
+    }
+
+    static let packName = "files.pack"
+    static let indexName = "files.index"
+
+    /// The pack's path.
+    public let pack: String
+    /// How errors name the package.
+    public let what: String
+    let members: [String: Member]
+
+    /// Whether `directory` holds a complete unpacked package (the index is written last).
+    static func isComplete(_ directory: URL) -> Bool {
+        FileManager.default.fileExists(atPath: directory.appendingPathComponent(indexName).path)
+    }
+
+    /// The files of the package unpacked into `directory` (`PackageArchive.extract`).
+    public static func open(_ directory: URL, what: String) throws -> PackageFiles {
+        let index = directory.appendingPathComponent(indexName).path
+        guard let data = FileManager.default.contents(atPath: index) else {
+            throw CondaError.package("\(what): the package cache has no \(indexName) at \(directory.path); remove the directory to unpack it again")
+        }
+        var members: [String: Member] = [:]
+        let damaged = CondaError.package("\(what): the package cache's \(index) is damaged; remove its directory to unpack it again")
+        // Records of three NUL-terminated fields: "<kind> <mode> <offset> <size>", the path, the link; after the
+        // last NUL, nothing.
+        let fields = data.split(separator: 0, omittingEmptySubsequences: false)
+        guard fields.count % 3 == 1, fields.last?.isEmpty == true else { throw damaged }
+        var position = fields.startIndex
+        while position + 2 < fields.endIndex {
+            let head = fields[position].split(separator: UInt8(ascii: " "))
+            guard head.count == 4, head[0].count == 1, let kind = Kind(rawValue: head[0][head[0].startIndex]),
+                  let mode = UInt32(String(decoding: head[1], as: UTF8.self), radix: 8),
+                  let offset = Int64(String(decoding: head[2], as: UTF8.self)), let size = Int64(String(decoding: head[3], as: UTF8.self)),
+                  offset >= 0, size >= 0 else { throw damaged }
+            let path = String(decoding: fields[position + 1], as: UTF8.self)
+            members[path] = Member(kind: kind, mode: mode, offset: offset, size: size, link: String(decoding: fields[position + 2], as: UTF8.self))
+            position += 3
+        }
+        return PackageFiles(pack: directory.appendingPathComponent(packName).path, what: what, members: members)
+    }
+
+    /// The member at `path` as the tar had it (a symlink is not followed).
+    public func member(_ path: String) -> Member? { members[path] }
+
+    /// The regular file at `path`, following symlinks inside the package as opening it in an unpacked tree would;
+    /// nil when there is none.
+    public func file(_ path: String) -> Member? {
+        var path = path
+        for _ in 0..<40 {
+            guard let member = members[path] else { return nil }
+            switch member.kind {
+            case .file: return member
+            case .directory: return nil
+            case .symlink:
+                var parts = path.split(separator: "/").dropLast().map(String.init)
+                for part in member.link.split(separator: "/") {
+                    if part == ".." { guard !parts.isEmpty else { return nil }; parts.removeLast() }
+                    else if part != "." { parts.append(String(part)) }
+                }
+                path = parts.joined(separator: "/")
+            }
+        }
+        return nil
+    }
+
+    /// Whether `path` is a directory of the package: one the tar lists, or one its members are under.
+    public func isDirectory(_ path: String) -> Bool {
+        if let member = members[path] { return member.kind == .directory }
+        let prefix = path + "/"
+        return members.keys.contains { $0.hasPrefix(prefix) }
+    }
+
+    /// Where `member`'s bytes are, for a layer to read them; `path` names it in errors.
+    public func range(_ member: Member, path: String) -> FileRange {
+        FileRange(path: pack, offset: member.offset, size: member.size, name: "\(what): \(path)")
+    }
+
+    /// `member`'s bytes.
+    public func data(_ member: Member, path: String) throws -> Data {
+        guard let handle = FileHandle(forReadingAtPath: pack) else { throw CondaError.install("\(what): cannot read \(path) from \(pack)") }
+        defer { try? handle.close() }
+        do {
+            try handle.seek(toOffset: UInt64(member.offset))
+            let data = try handle.read(upToCount: Int(member.size)) ?? Data()
+            guard data.count == member.size else { throw CondaError.install("\(what): \(pack) is cut short at \(path)") }
+            return data
+        } catch let error as CondaError {
+            throw error
+        } catch {
+            throw CondaError.install("\(what): cannot read \(path) from \(pack): \(error.localizedDescription)")
+        }
+    }
+}
+
+/// Writes a package's pack and index as its tar is read (`PackageArchive.extractTar`). A member seen twice
+/// keeps its last copy, as unpacking it over the first would.
+final class PackageFilesWriter {
+    private let directory: URL
+    private let sink: FileSink
+    private var offset: Int64 = 0
+    private var index: [UInt8] = []
+    private var members: [String: PackageFiles.Member] = [:]
+
+    init(directory: URL) throws {
+        self.directory = directory
+        sink = try FileSink(path: directory.appendingPathComponent(PackageFiles.packName).path)
+    }
+
+    /// Appends a file's bytes, which `body` writes through the closure it is given.
+    func addFile(_ path: String, mode: UInt32, body: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        let start = offset
+        try body { bytes in
+            try sink.write(bytes)
+            offset += Int64(bytes.count)
+        }
+        add(path, PackageFiles.Member(kind: .file, mode: mode & 0o7777, offset: start, size: offset - start, link: ""))
+    }
+
+    func addDirectory(_ path: String, mode: UInt32) {
+        add(path, PackageFiles.Member(kind: .directory, mode: mode & 0o7777, offset: 0, size: 0, link: ""))
+    }
+
+    func addSymlink(_ path: String, link: String) {
+        add(path, PackageFiles.Member(kind: .symlink, mode: 0o777, offset: 0, size: 0, link: link))
+    }
+
+    /// A hard link to a file already written: the same bytes under a second name. False when there is none.
+    func addHardlink(_ path: String, to target: String) -> Bool {
+        guard let member = members[target], member.kind == .file else { return false }
+        add(path, member)
+        return true
+    }
+
+    private func add(_ path: String, _ member: PackageFiles.Member) {
+        members[path] = member
+        let kind = Character(UnicodeScalar(member.kind.rawValue))
+        index.append(contentsOf: "\(kind) \(String(member.mode, radix: 8)) \(member.offset) \(member.size)".utf8)
+        index.append(0)
+        index.append(contentsOf: path.utf8)
+        index.append(0)
+        index.append(contentsOf: member.link.utf8)
+        index.append(0)
+    }
+
+    /// Closes the pack and writes the index, which marks the package complete.
+    func finish() throws {
+        try sink.finish()
+        let file = try FileSink(path: directory.appendingPathComponent(PackageFiles.indexName).path)
+        try index.withUnsafeBytes { try file.write($0) }
+        try file.finish()
+    }
+}
