@@ -38,6 +38,17 @@ public enum EnvironmentStage {
         }
     }
 
+    /// Whether `plan` installs into the base image's python (pip requirements without a conda environment), which
+    /// `PythonProbe` must then find.
+    public static func installsIntoBasePython(_ plan: EnvironmentPlan) throws -> Bool {
+        try !plan.usesConda || pipOnlyFile(plan) != nil
+    }
+
+    /// An environment file with only a `pip:` section: it needs no conda, and is for the base's python.
+    static func pipOnlyFile(_ plan: EnvironmentPlan) throws -> EnvironmentFile? {
+        try plan.lockedFile == nil ? plan.environmentFile.map(EnvironmentFile.load).flatMap { $0.dependencies.isEmpty ? $0 : nil } : nil
+    }
+
     /// Installs `plan` for `platform` into `root` (which must not exist yet), for use at the prefix the
     /// plan names. `glibc` is the target's (nil: none, as over `scratch`); `baseEnv` is the base image's
     /// environment, which `PATH` and `LD_LIBRARY_PATH` extend. Without conda, the requirements are
@@ -49,8 +60,7 @@ public enum EnvironmentStage {
                            root: URL, epoch: Int64, fetcher: Fetcher, sandbox: BuildSandbox? = nil, forLayers: Bool = false,
                            log: (String) -> Void) async throws -> Result {
         let deferred = forLayers ? DeferredMembers() : nil
-        // An environment file with only a `pip:` section needs no conda: it is for the base's python.
-        let pipOnly = try plan.lockedFile == nil ? plan.environmentFile.map(EnvironmentFile.load).flatMap { $0.dependencies.isEmpty ? $0 : nil } : nil
+        let pipOnly = try pipOnlyFile(plan)
         guard plan.usesConda, pipOnly == nil else {
             return try await overBasePython(plan, file: pipOnly, platform: platform, glibc: glibc, baseEnv: baseEnv, baseLayers: baseLayers,
                                             root: root, epoch: epoch, fetcher: fetcher, sandbox: sandbox, deferred: deferred, log: log)

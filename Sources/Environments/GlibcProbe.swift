@@ -4,38 +4,46 @@ import Foundation
 /// Reads the glibc version of an image from its layer blobs (compressed or not): the newest layer holding `libc.so.6` wins,
 /// and the version is the `release version X.Y` string glibc carries (or the `libc-X.Y.so` name).
 public enum GlibcProbe {
-    /// With `cache` (Kiln's cache directory), the answer is kept by the layers' digests.
+    /// With `cache` (Kiln's cache directory), the answer is kept by the layers' digests. `PythonProbe.find`
+    /// answers this too, in the same pass: a build that needs both asks for the python first.
     public static func version(inLayers paths: [String], cache: URL? = nil) throws -> String? {
         guard let cache else { return try read(paths) }
-        return try ProbeCache(cacheDirectory: cache).answer("glibc", layers: paths) { try read(paths) }
+        return try ProbeCache(cacheDirectory: cache).answer(question, layers: paths) { try read(paths) }
     }
+
+    static let question = "glibc"
 
     static func read(_ paths: [String]) throws -> String? {
         for blob in paths.reversed() {
             let reader = try TarReader(path: blob)
             while let member = try reader.next() {
-                let path = member.path.hasPrefix("./") ? String(member.path.dropFirst(2)) : member.path
-                let name = (path as NSString).lastPathComponent
-                if name.hasPrefix("libc-"), name.hasSuffix(".so"), path.contains("lib") {
-                    return String(name.dropFirst(5).dropLast(3))
-                }
-                guard name == "libc.so.6", member.kind == .file else { continue }
-                var tail = Data()
-                var found: String?
-                try reader.readData { bytes in
-                    guard found == nil else { return }
-                    tail.append(contentsOf: bytes)
-                    if let range = tail.range(of: Data("release version ".utf8)) {
-                        let digits = tail[range.upperBound...].prefix { $0 == UInt8(ascii: ".") || ($0 >= 48 && $0 <= 57) }
-                        if digits.count >= 3, digits.count < 12, range.upperBound + digits.count < tail.endIndex {
-                            found = String(decoding: digits, as: UTF8.self).trimmingCharacters(in: CharacterSet(charactersIn: "."))
-                        }
-                    }
-                    if tail.count > 64 { tail = tail.suffix(64) }
-                }
-                if let found { return found }
+                if let found = try version(of: member, reader: reader) { return found }
             }
         }
         return nil
+    }
+
+    /// The glibc version `member` tells, reading its data from `reader` if it is `libc.so.6`; nil for any other member.
+    static func version(of member: TarMember, reader: TarReader) throws -> String? {
+        let path = member.path.hasPrefix("./") ? String(member.path.dropFirst(2)) : member.path
+        let name = (path as NSString).lastPathComponent
+        if name.hasPrefix("libc-"), name.hasSuffix(".so"), path.contains("lib") {
+            return String(name.dropFirst(5).dropLast(3))
+        }
+        guard name == "libc.so.6", member.kind == .file else { return nil }
+        var tail = Data()
+        var found: String?
+        try reader.readData { bytes in
+            guard found == nil else { return }
+            tail.append(contentsOf: bytes)
+            if let range = tail.range(of: Data("release version ".utf8)) {
+                let digits = tail[range.upperBound...].prefix { $0 == UInt8(ascii: ".") || ($0 >= 48 && $0 <= 57) }
+                if digits.count >= 3, digits.count < 12, range.upperBound + digits.count < tail.endIndex {
+                    found = String(decoding: digits, as: UTF8.self).trimmingCharacters(in: CharacterSet(charactersIn: "."))
+                }
+            }
+            if tail.count > 64 { tail = tail.suffix(64) }
+        }
+        return found
     }
 }

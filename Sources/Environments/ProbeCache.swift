@@ -19,20 +19,34 @@ struct ProbeCache {
     /// `compute()`'s answer for `layers`, from the cache when an earlier build stored it. A cache that cannot be
     /// read or written is passed over: it only saves time.
     func answer<Value: Codable>(_ question: String, layers: [String], _ compute: () throws -> Value?) throws -> Value? {
-        let digests = layers.map { ($0 as NSString).lastPathComponent }
-        guard !digests.isEmpty, digests.allSatisfy({ $0.utf8.count == 64 && $0.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) } }) else {
-            return try compute()
-        }
-        let key = Digest.sha256(of: Data((["kiln-probe 1", question] + digests).joined(separator: "\n").utf8)).encoded
-        let file = directory.appendingPathComponent(key + ".json")
+        guard let file = file(question, layers: layers) else { return try compute() }
         if let data = FileManager.default.contents(atPath: file.path), let stored = try? JSONDecoder().decode(Stored<Value>.self, from: data) {
             return stored.value
         }
         let value = try compute()
+        store(value, at: file)
+        return value
+    }
+
+    /// Keeps `value` as the answer to `question` for `layers`: an answer found while computing another.
+    func store<Value: Codable>(_ value: Value?, for question: String, layers: [String]) {
+        if let file = file(question, layers: layers) { store(value, at: file) }
+    }
+
+    private func store<Value: Codable>(_ value: Value?, at file: URL) {
         if let data = try? JSONEncoder().encode(Stored(value: value)) {
             try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try? data.write(to: file, options: .atomic)
         }
-        return value
+    }
+
+    /// Where the answer to `question` for `layers` is kept; nil when a layer is not named by its digest.
+    private func file(_ question: String, layers: [String]) -> URL? {
+        let digests = layers.map { ($0 as NSString).lastPathComponent }
+        guard !digests.isEmpty, digests.allSatisfy({ $0.utf8.count == 64 && $0.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) } }) else {
+            return nil
+        }
+        let key = Digest.sha256(of: Data((["kiln-probe 1", question] + digests).joined(separator: "\n").utf8)).encoded
+        return directory.appendingPathComponent(key + ".json")
     }
 }

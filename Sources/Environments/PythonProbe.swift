@@ -25,15 +25,21 @@ public enum PythonProbe {
                              "/usr/local/bin/python", "/usr/bin/python", "/opt/conda/bin/python", "/opt/miniconda/bin/python"]
 
     /// The python of the image whose layer blobs (oldest first) are `layers`; nil when it has none.
-    /// With `cache` (Kiln's cache directory), the answer is kept by the layers' digests and the hint.
+    /// With `cache` (Kiln's cache directory), the answer is kept by the layers' digests and the hint, and so is
+    /// the image's glibc (`GlibcProbe`), read in the same pass: decompressing the layers is most of the cost.
     public static func find(inLayers layers: [String], hint: BasePython?, cache: URL? = nil) throws -> Found? {
-        guard let cache else { return try read(layers, hint: hint) }
+        guard let cache else { return try read(Scan(layers: layers), hint: hint) }
+        let probes = ProbeCache(cacheDirectory: cache)
         let question = "python \(hint?.interpreter ?? "-") \(hint?.sitePackages ?? "-")"
-        return try ProbeCache(cacheDirectory: cache).answer(question, layers: layers) { try read(layers, hint: hint) }
+        return try probes.answer(question, layers: layers) {
+            let scan = try Scan(layers: layers)
+            probes.store(scan.glibc, for: GlibcProbe.question, layers: layers)
+            return try read(scan, hint: hint)
+        }
     }
 
-    static func read(_ layers: [String], hint: BasePython?) throws -> Found? {
-        let tree = try Tree(layers: layers)
+    static func read(_ scan: Scan, hint: BasePython?) throws -> Found? {
+        let tree = scan.tree, layers = scan.layers
         for candidate in hint.map({ [$0.interpreter] }) ?? candidates {
             guard let real = tree.resolve(candidate), let entry = tree.entries[real], entry.kind == .file else { continue }
             guard let (major, minor) = majorMinor(interpreter: real, tree: tree) else { continue }
@@ -41,7 +47,8 @@ public enum PythonProbe {
             let prefix = (binary as NSString).deletingLastPathComponent
             var libraries = [real]
             if let shared = tree.resolve("\(prefix)/lib/libpython\(major).\(minor).so.1.0") { libraries.insert(shared, at: 0) }
-            let version = try fullVersion(in: libraries, layers: layers, tree: tree, major: major, minor: minor) ?? "\(major).\(minor).0"
+            let version = try scan.version(in: libraries, major: major, minor: minor)
+                ?? fullVersion(in: libraries, layers: layers, tree: tree, major: major, minor: minor) ?? "\(major).\(minor).0"
             // Debian and Ubuntu keep /usr for their own packages; pip installs beside them in /usr/local.
             let debian = prefix == "/usr" && tree.entries["/usr/lib/python3/dist-packages"] != nil
             let installPrefix = debian ? "/usr/local" : prefix
@@ -102,6 +109,90 @@ public enum PythonProbe {
         return nil
     }
 
+    /// What one pass over an image's layers tells: its tree, its glibc, and the version strings in every file
+    /// that may be a python interpreter or library (named `python*` or `libpython*`), so that the interpreter found
+    /// in the tree afterwards needs no second pass.
+    struct Scan {
+        var layers: [String]
+        var tree = Tree()
+        var glibc: String?
+        /// For each such file (the last of its path), how often each `\0X.Y.Z\0` string occurs in it.
+        var versions: [String: [String: Int]] = [:]
+
+        init(layers: [String]) throws {
+            self.layers = layers
+            // As GlibcProbe reads it: the newest layer holding libc wins, and in it the first libc in tar order.
+            var glibcLayer = -1
+            for (number, layer) in layers.enumerated() {
+                let reader = try TarReader(path: layer)
+                while let member = try reader.next() {
+                    let path = tree.add(member, layer: number)
+                    guard member.kind == .file else { continue }
+                    let name = (path as NSString).lastPathComponent
+                    if name.hasPrefix("python") || name.hasPrefix("libpython") {
+                        versions[path] = try Self.versionStrings(reader)
+                    } else if glibcLayer < number, let found = try GlibcProbe.version(of: member, reader: reader) {
+                        glibc = found
+                        glibcLayer = number
+                    }
+                }
+            }
+        }
+
+        /// The most frequent `X.Y.Z` with the given major and minor in the first of `files` that holds one; nil when
+        /// a file was not scanned.
+        func version(in files: [String], major: Int, minor: Int) throws -> String? {
+            for file in files {
+                guard let counts = versions[file] else { return nil }
+                let mine = counts.filter { $0.key.hasPrefix("\(major).\(minor).") }
+                if let best = mine.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }) { return best.key }
+            }
+            return nil
+        }
+
+        /// Counts the `\0D.D.D\0` strings (each part 1 to 3 digits) in the member's data.
+        static func versionStrings(_ reader: TarReader) throws -> [String: Int] {
+            var counts: [String: Int] = [:]
+            // A string cut by a chunk boundary is completed from the bytes kept from the chunk before.
+            var carry: [UInt8] = []
+            try reader.readData { bytes in
+                var buffer = carry
+                buffer.append(contentsOf: bytes)
+                let keep = 13  // the longest string: NUL, 3 + 1 + 3 + 1 + 3 digits and dots, NUL
+                buffer.withUnsafeBufferPointer { all in
+                    var index = 0
+                    let end = all.count
+                    carry = []
+                    while index < end {
+                        guard all[index] == 0 else { index += 1; continue }
+                        // A string too close to the end to judge is left for the next chunk, from its NUL on.
+                        if end - index < keep {
+                            carry = Array(all[index..<end])
+                            break
+                        }
+                        var cursor = index + 1, parts = 0, digits = 0
+                        while cursor < end, parts < 3 {
+                            let byte = all[cursor]
+                            if byte >= 48, byte <= 57, digits < 3 { digits += 1; cursor += 1; continue }
+                            guard digits > 0 else { break }
+                            parts += 1
+                            digits = 0
+                            if parts < 3 { guard byte == UInt8(ascii: ".") else { break }; cursor += 1 }
+                            else if byte != 0 { parts = 0 }
+                        }
+                        if parts == 3 {
+                            counts[String(decoding: all[(index + 1)..<cursor], as: UTF8.self), default: 0] += 1
+                            index = cursor
+                        } else {
+                            index += 1
+                        }
+                    }
+                }
+            }
+            return counts
+        }
+    }
+
     /// The image's paths (whiteouts applied), with each entry's kind, link target and the layer it came from.
     struct Tree {
         struct Entry {
@@ -111,23 +202,20 @@ public enum PythonProbe {
         }
         var entries: [String: Entry] = [:]
 
-        init(layers: [String]) throws {
-            for (number, layer) in layers.enumerated() {
-                let reader = try TarReader(path: layer)
-                while let member = try reader.next() {
-                    let path = Self.clean(member.path)
-                    let name = (path as NSString).lastPathComponent
-                    let parent = (path as NSString).deletingLastPathComponent
-                    if name == ".wh..wh..opq" {
-                        entries = entries.filter { !$0.key.hasPrefix(parent == "/" ? "/" : parent + "/") }
-                    } else if name.hasPrefix(".wh.") {
-                        let gone = Self.clean(parent + "/" + name.dropFirst(4))
-                        entries = entries.filter { $0.key != gone && !$0.key.hasPrefix(gone + "/") }
-                    } else {
-                        entries[path] = Entry(kind: member.kind, linkTarget: member.linkTarget, layer: number)
-                    }
-                }
+        /// Applies `member` of layer `layer` (oldest first): an entry, or a whiteout. Returns its cleaned path.
+        mutating func add(_ member: TarMember, layer: Int) -> String {
+            let path = Self.clean(member.path)
+            let name = (path as NSString).lastPathComponent
+            let parent = (path as NSString).deletingLastPathComponent
+            if name == ".wh..wh..opq" {
+                entries = entries.filter { !$0.key.hasPrefix(parent == "/" ? "/" : parent + "/") }
+            } else if name.hasPrefix(".wh.") {
+                let gone = Self.clean(parent + "/" + name.dropFirst(4))
+                entries = entries.filter { $0.key != gone && !$0.key.hasPrefix(gone + "/") }
+            } else {
+                entries[path] = Entry(kind: member.kind, linkTarget: member.linkTarget, layer: layer)
             }
+            return path
         }
 
         /// `path` with every symlink in it followed inside the image; nil for a dangling path or a loop.

@@ -87,6 +87,10 @@ extension Kiln {
         // The base's layers tell its glibc, and its python when the requirements go into that python.
         let layers = try await session.downloaded(base.layers, into: work.appendingPathComponent("base-layers").path).compactMap(\.path)
         var glibc: String?
+        if try EnvironmentStage.installsIntoBasePython(environment) {
+            // The python first: its pass over the layers reads the glibc too, and the cache then answers both.
+            _ = try PythonProbe.find(inLayers: layers, hint: environment.basePython, cache: options.fetcher.cacheDirectory)
+        }
         if !environment.virtualPackages.contains(where: { $0.hasPrefix("__glibc=") }) {
             glibc = try GlibcProbe.version(inLayers: layers, cache: options.fetcher.cacheDirectory)
             if let glibc { options.log("base image glibc \(glibc)") }

@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+@testable import Environments
+import TestSupport
+
+/// The base image's python and glibc read in one pass over its layers: a later layer's libc and python win,
+/// whiteouts apply, version strings cut by a read boundary still count, and the glibc answer the python
+/// probe stored is used without reading the layers again.
+struct BaseProbeTests {
+    /// Two gzip layers, named by their sha256 as blobs are, in `directory`; their paths, oldest first.
+    static func layers(in directory: String) throws -> [String] {
+        let script = #"""
+        import gzip, hashlib, io, os, sys, tarfile
+        out = sys.argv[1]
+        def binary(version, count):
+            # Megabytes of version strings back to back, each NUL ending one and starting the next, so that every
+            # read boundary cuts one; then decoys that are not versions (a 4-digit part, two parts, no closing NUL).
+            return (b"\0" + version) * count + b"\0" + b"\x003.11.4000\0 \x003.9\0 \x003.11.8x"
+        def layer(members):
+            raw = io.BytesIO()
+            with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                for name, kind, payload in members:
+                    info = tarfile.TarInfo(name); info.mtime = 0
+                    if kind == "f": info.size = len(payload); tar.addfile(info, io.BytesIO(payload))
+                    elif kind == "l": info.type = tarfile.SYMTYPE; info.linkname = payload; tar.addfile(info)
+                    elif kind == "d": info.type = tarfile.DIRTYPE; tar.addfile(info)
+            blob = gzip.compress(raw.getvalue(), mtime=0)
+            path = os.path.join(out, hashlib.sha256(blob).hexdigest())
+            open(path, "wb").write(blob)
+            print(path)
+        layer([("usr/lib/x86_64-linux-gnu/libc.so.6", "f", b"\0GNU C Library (Debian) release version 2.31.\n"),
+               ("usr/bin/python3.9", "f", binary(b"3.9.7", 1000)), ("usr/bin/python3", "l", "python3.9"),
+               ("usr/lib/python3/dist-packages", "d", None)])
+        layer([("usr/lib/x86_64-linux-gnu/libc.so.6", "f", b"\0GNU C Library (Debian) release version 2.36.\n"),
+               ("usr/bin/.wh.python3.9", "f", b""), ("usr/bin/python3.11", "f", binary(b"3.11.4", 400_001)),
+               ("usr/bin/python3", "l", "python3.11")])
+        """#
+        let result = try run("python3", ["-c", script, directory])
+        #expect(result.status == 0, "\(result.stderr)")
+        return result.stdout.split(separator: "\n").map(String.init)
+    }
+
+    @Test func onePassReadsPythonAndGlibc() throws {
+        let work = try TemporaryDirectory("base-probe")
+        let layers = try Self.layers(in: work.path)
+        let scan = try PythonProbe.Scan(layers: layers)
+        let twoPass = try GlibcProbe.read(layers)
+        #expect(scan.glibc == "2.36" && scan.glibc == twoPass)
+        #expect(scan.versions["/usr/bin/python3.11"] == ["3.11.4": 400_001], "every string counted once, no decoy")
+        #expect(scan.tree.entries["/usr/bin/python3.9"] == nil, "the whiteout applies")
+
+        let cache = try TemporaryDirectory("base-probe-cache")
+        let found = try #require(try PythonProbe.find(inLayers: layers, hint: nil, cache: cache.url))
+        #expect(found == PythonProbe.Found(interpreter: "/usr/bin/python3", version: "3.11.4", sitePackages: "/usr/local/lib/python3.11/dist-packages",
+                                           scripts: "/usr/local/bin", dataPrefix: "/usr/local"))
+        // The glibc came from the same pass: with the layers gone, the cache still answers.
+        let moved = layers.map { $0 + ".gone" }
+        for (from, to) in zip(layers, moved) { try FileManager.default.moveItem(atPath: from, toPath: to) }
+        defer { for (from, to) in zip(moved, layers) { try? FileManager.default.moveItem(atPath: from, toPath: to) } }
+        let glibc = try GlibcProbe.version(inLayers: layers, cache: cache.url)
+        #expect(glibc == "2.36")
+    }
+}
