@@ -101,15 +101,18 @@ public struct Linker {
                 guard let member = packed.file(entry.path) else {
                     throw CondaError.install("\(what): \(entry.path) is listed in paths.json but missing from the archive")
                 }
-                var data = try packed.data(member, path: entry.path)
-                if let placeholder = entry.placeholder {
-                    data = entry.binary ? try Self.replaceBinary(data, placeholder, prefix, what: "\(what): \(entry.path)")
-                                        : Self.replaceText(data, placeholder, prefix)
-                    item["prefix_placeholder"] = .string(placeholder)
-                    item["file_mode"] = .string(entry.binary ? "binary" : "text")
-                    let after = Digest.sha256(of: data).encoded
-                    if after != entry.sha256 { item["sha256_in_prefix"] = .string(after) }
+                guard let placeholder = entry.placeholder else {
+                    try packed.copy(member, path: entry.path, to: destination)
+                    item["size_in_bytes"] = .int(member.size)
+                    break
                 }
+                let original = try packed.data(member, path: entry.path)
+                let data = entry.binary ? try Self.replaceBinary(original, placeholder, prefix, what: "\(what): \(entry.path)")
+                                        : Self.replaceText(original, placeholder, prefix)
+                item["prefix_placeholder"] = .string(placeholder)
+                item["file_mode"] = .string(entry.binary ? "binary" : "text")
+                let after = Digest.sha256(of: data).encoded
+                if after != entry.sha256 { item["sha256_in_prefix"] = .string(after) }
                 item["size_in_bytes"] = .int(Int64(data.count))
                 do {
                     try RenamedFile.write(data, to: destination, mode: mode_t(member.mode))

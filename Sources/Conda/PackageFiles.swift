@@ -1,6 +1,9 @@
 import Archive
 import Foundation
 import Plan
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A conda package's files in the package cache, other than `info/`: each file's bytes back to back in one
 /// file (`files.pack`), and an index of every member (`files.index`): its kind, mode, and where its bytes are.
@@ -100,6 +103,35 @@ public struct PackageFiles: Sendable {
     /// Where `member`'s bytes are, for a layer to read them; `path` names it in errors.
     public func range(_ member: Member, path: String) -> FileRange {
         FileRange(path: pack, offset: member.offset, size: member.size, name: "\(what): \(path)")
+    }
+
+    /// Writes `member`'s bytes to a new file at `destination` (replacing what is there, never writing through it)
+    /// with its mode, copied by the kernel from the pack: memory stays flat for a file of any size.
+    public func copy(_ member: Member, path: String, to destination: String) throws {
+        func failure(_ doing: String) -> CondaError {
+            CondaError.install("\(what): cannot \(doing) \(path) to \(destination): \(String(cString: strerror(errno)))")
+        }
+        let input = Glibc.open(pack, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw failure("read") }
+        defer { close(input) }
+        let output = FileSink.createReplacing(destination, mode: mode_t(member.mode))
+        guard output >= 0 else { throw failure("create") }
+        var closed = false
+        defer { if !closed { close(output) } }
+        // The umask may have cleared bits of the mode.
+        guard fchmod(output, mode_t(member.mode)) == 0 else { throw failure("set the mode of") }
+        var offset = off_t(member.offset)
+        var left = member.size
+        while left > 0 {
+            // sendfile(2) copies between regular files too, in the kernel, without touching user memory.
+            let count = sendfile(output, input, &offset, Int(min(left, 1 << 30)))
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else { throw failure("copy") }
+            guard count > 0 else { throw CondaError.install("\(what): \(pack) is cut short at \(path)") }
+            left -= Int64(count)
+        }
+        closed = true
+        guard close(output) == 0 else { throw failure("write") }
     }
 
     /// `member`'s bytes.
