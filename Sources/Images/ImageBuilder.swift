@@ -157,10 +157,13 @@ struct PendingLayer: Sendable {
 
 extension ImageBuilder {
     /// Writes `pending` into `blobs`, the layers that stream to an upload one at a time, the others up to one per core
-    /// at once (an environment's layers are mostly inflating and hashing, on one core each). Results come in order.
+    /// at once, largest first (an environment's layers are mostly inflating and hashing, on one core each). Results
+    /// come in order.
     func write(_ pending: [PendingLayer], plan: BuildPlan, into blobs: URL) throws -> [Layer] {
         let streamed = pending.map { Self.streams($0.spec, cacheMissed: $0.key != nil) && layerUploads != nil }
-        let parallel = pending.indices.filter { !streamed[$0] }
+        // Largest first: the biggest layer (scipy's, in an ML environment) no longer starts last and runs alone on one core.
+        let bytes = pending.map { $0.entries.reduce(Int64(0)) { $0 + $1.fileSize } }
+        let parallel = pending.indices.filter { !streamed[$0] }.sorted { (bytes[$0], $1) > (bytes[$1], $0) }
         let results = WrittenLayers(count: pending.count, order: parallel)
         let reporter = Progress.reporter
         let finished = DispatchGroup()
