@@ -166,6 +166,31 @@ func writeLayer(_ inputs: [LayerInput], compression: LayerCompression = .gzip, m
         #expect(blob.uncompressedSize < 150_000)
     }
 
+    /// Files staged as ranges of one pack (a conda package's) are read at their offsets, in path order whatever
+    /// their order in the pack; a pack cut short since is a change during the build, with no blob left.
+    @Test func rangesOfAPackAreReadAtTheirOffsets() throws {
+        let directory = try TemporaryDirectory()
+        let pack = try directory.write("files.pack", Data("first-bytes|second|données".utf8))
+        try directory.mkdir("tree")
+        func range(_ offset: Int64, _ size: Int64, _ name: String) -> StagedMember.Source {
+            .range(FileRange(path: pack, offset: offset, size: size, name: "demo: \(name)"))
+        }
+        let staged = [StagedMember(path: "lib/b.txt", source: range(0, 11, "lib/b.txt"), mode: 0o644),
+                      StagedMember(path: "bin/tool", source: range(12, 6, "bin/tool"), mode: 0o755),
+                      StagedMember(path: "lib/a-données.txt", source: range(19, 8, "lib/a-données.txt"), mode: 0o644)]
+        let input = LayerInput(source: directory.file("tree"), destination: "/opt/env", members: staged)
+        let blob = try writeLayer([input], compression: .gzip, in: directory)
+        let files = try members(of: blob.path).filter { $0.0.kind == .file }
+        #expect(files.map(\.0.path) == ["opt/env/bin/tool", "opt/env/lib/a-données.txt", "opt/env/lib/b.txt"])
+        #expect(files.map(\.1) == ["second", "données", "first-bytes"].map { Digest.sha256(of: Data($0.utf8)) })
+        #expect(files.map(\.0.mode) == [0o755, 0o644, 0o644])
+
+        try Data("first-bytes|sec".utf8).write(to: URL(fileURLWithPath: pack))
+        let error = #expect(throws: ArchiveError.self) { try writeLayer([input], compression: .gzip, in: directory, name: "cut") }
+        #expect("\(error.map { "\($0)" } ?? "")" == "file changed while the layer was being written: \(pack) (demo: bin/tool)")
+        #expect(!FileManager.default.fileExists(atPath: directory.file("cut")))
+    }
+
     @Test func fileDestinationRules() throws {
         let directory = try TemporaryDirectory()
         try directory.write("score.py", "x")

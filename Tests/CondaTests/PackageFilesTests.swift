@@ -70,6 +70,15 @@ struct PackageFilesTests {
         let mode = try #require(FileManager.default.attributesOfItem(atPath: work.file("prefix/bin/données-tool"))[.posixPermissions] as? Int)
         #expect(mode == 0o755)
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: work.file("prefix/share/dangling")) == "../lib/missing")
+
+        // A pack cut short since it was written: the install names the package and the file, in one line.
+        let pack = directory.appendingPathComponent("files.pack")
+        let handle = try FileHandle(forWritingTo: pack)
+        try handle.truncate(atOffset: UInt64(tool.offset + 4))
+        try handle.close()
+        var again = Linker(prefix: "/opt/demo", root: work.url.appendingPathComponent("prefix-2"))
+        let error = #expect(throws: CondaError.self) { try again.install([(record, directory)], requested: []) }
+        #expect("\(error.map { "\($0)" } ?? "")".contains("demo-1.0-0.tar.bz2: \(pack.path) is cut short at "))
     }
 
     @Test func aHardLinkToNothingAndADamagedIndexAreRefused() throws {
