@@ -61,18 +61,12 @@ extension LayerCache {
                 // A wheel has thousands of members: its stat is taken once.
                 guard let info = stamp(member.archive) else { return nil }
                 text.add("m \(member.archive)\u{0}\(member.localHeaderOffset) \(member.compressedSize) \(member.size) \(member.crc32) ")
-                text.add(decimal: info.st_ino)
-                text.add(" ")
-                text.add(info.st_mtim)
-                text.add("\n")
+                text.addArchive(info)
             case let .range(range):
                 // A conda package's pack, named by the package's hash and never rewritten; as for a wheel.
                 guard let info = stamp(range.path) else { return nil }
                 text.add("r \(range.path)\u{0}\(range.offset) \(range.size) ")
-                text.add(decimal: info.st_ino)
-                text.add(" ")
-                text.add(info.st_mtim)
-                text.add("\n")
+                text.addArchive(info)
             case let .data(bytes):
                 // Generated in memory: keyed by content, as the same file staged on disk would be.
                 text.addContent(size: Int64(bytes.count), digest: Digest.sha256(of: bytes))
@@ -91,6 +85,14 @@ private struct KeyText {
     var bytes: [UInt8] = []
 
     init() { bytes.reserveCapacity(1 << 16) }
+
+    /// The inode and mtime of an archive a member is read from (a wheel, a conda package's pack), ending the line.
+    mutating func addArchive(_ info: stat) {
+        add(decimal: info.st_ino)
+        add(" ")
+        add(info.st_mtim)
+        add("\n")
+    }
 
     mutating func add(_ text: String) {
         bytes.append(contentsOf: text.utf8)
