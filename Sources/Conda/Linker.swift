@@ -57,6 +57,8 @@ public struct Linker {
         let what = record.fileName
         let info = try PackageInfo.read(directory, what: what)
         let packed = try PackageFiles.open(directory, what: what)
+        // The package's file tree, made on the first file an install into a directory hard-links.
+        var tree: String?
         let noarchPython = (record.noarch ?? info.noarch) == "python"
         if info.paths.contains(where: { $0.path == "bin/.\(record.name)-post-link.sh" }) { linkScripts.append(record.distName) }
         if noarchPython, python == nil { throw CondaError.install("\(what) is noarch: python, but the environment has no python") }
@@ -102,7 +104,9 @@ public struct Linker {
                     throw CondaError.install("\(what): \(entry.path) is listed in paths.json but missing from the archive")
                 }
                 guard let placeholder = entry.placeholder else {
-                    try packed.copy(member, path: entry.path, to: destination)
+                    let files = try tree ?? packed.tree()
+                    tree = files
+                    try packed.link(member, path: entry.path, to: destination, tree: files)
                     item["size_in_bytes"] = .int(member.size)
                     break
                 }

@@ -31,7 +31,10 @@ public struct PackageFiles: Sendable {
 
     static let packName = "files.pack"
     static let indexName = "files.index"
+    static let treeName = "tree"
 
+    /// The unpacked package's directory in the cache.
+    public let directory: String
     /// The pack's path.
     public let pack: String
     /// How errors name the package.
@@ -66,7 +69,7 @@ public struct PackageFiles: Sendable {
             members[path] = Member(kind: kind, mode: mode, offset: offset, size: size, link: String(decoding: fields[position + 2], as: UTF8.self))
             position += 3
         }
-        return PackageFiles(pack: directory.appendingPathComponent(packName).path, what: what, members: members)
+        return PackageFiles(directory: directory.path, pack: directory.appendingPathComponent(packName).path, what: what, members: members)
     }
 
     /// The member at `path` as the tar had it (a symlink is not followed).
@@ -132,6 +135,48 @@ public struct PackageFiles: Sendable {
         }
         closed = true
         guard close(output) == 0 else { throw failure("write") }
+    }
+
+    /// Puts `member`'s bytes at `destination` as conda and rattler do for an install into a directory: a hard link
+    /// to the package's file tree (`tree()`), else (another filesystem, links refused) a copy out of the pack.
+    ///
+    /// A linked file shares its inode with the cache, as conda's, rattler's and uv's do: editing it in place edits
+    /// the cached copy. Layers never read the tree, only the pack.
+    public func link(_ member: Member, path: String, to destination: String, tree: String) throws {
+        let source = tree + "/" + Self.treeName(member)
+        if Glibc.link(source, destination) == 0 { return }
+        if errno == EEXIST, unlink(destination) == 0, Glibc.link(source, destination) == 0 { return }
+        try copy(member, path: path, to: destination)
+    }
+
+    /// The package's files as a tree of their own beside the pack, made from it the first time an install into a
+    /// directory asks (`kiln build` never does): one file per distinct run of bytes and mode, named by them, so that
+    /// hard links inside the package stay one file. Made in a private directory renamed into place, so a
+    /// concurrent install sees it whole or not at all.
+    public func tree() throws -> String {
+        let tree = directory + "/" + Self.treeName
+        if FileManager.default.fileExists(atPath: tree) { return tree }
+        let staging = directory + "/.\(Self.treeName).\(UUID().uuidString).part"
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        do {
+            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
+        } catch {
+            throw CondaError.install("\(what): cannot write \(staging): \(error.localizedDescription)")
+        }
+        var made = Set<String>()
+        for (path, member) in members where member.kind == .file {
+            let name = Self.treeName(member)
+            if made.insert(name).inserted { try copy(member, path: path, to: staging + "/" + name) }
+        }
+        if rename(staging, tree) != 0, !FileManager.default.fileExists(atPath: tree) {
+            throw CondaError.install("\(what): cannot write \(tree): \(String(cString: strerror(errno)))")
+        }
+        return tree
+    }
+
+    /// A file's name in the tree: its offset, size and mode (empty files of two modes share an offset).
+    static func treeName(_ member: Member) -> String {
+        "\(member.offset)-\(member.size)-\(String(member.mode, radix: 8))"
     }
 
     /// `member`'s bytes.

@@ -71,7 +71,15 @@ struct PackageFilesTests {
         #expect(mode == 0o755)
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: work.file("prefix/share/dangling")) == "../lib/missing")
 
-        // A pack cut short since it was written: the install names the package and the file, in one line.
+        // Hard links to the package's file tree, made from the pack by the first install into a directory; a
+        // hard link inside the package is one file there too.
+        let linked = try FileManager.default.attributesOfItem(atPath: work.file("prefix/lib/hard"))
+        let inTree = try FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("tree/\(tool.offset)-\(tool.size)-755").path)
+        #expect(linked[.systemFileNumber] as? Int == inTree[.systemFileNumber] as? Int)
+        #expect((linked[.referenceCount] as? Int ?? 0) >= 3, "the tree's file, bin/données-tool and lib/hard")
+
+        // A pack cut short since it was written, with no tree yet: the install names the package and the file.
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("tree"))
         let pack = directory.appendingPathComponent("files.pack")
         let handle = try FileHandle(forWritingTo: pack)
         try handle.truncate(atOffset: UInt64(tool.offset + 4))
