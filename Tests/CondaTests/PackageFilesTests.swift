@@ -78,6 +78,18 @@ struct PackageFilesTests {
         #expect(linked[.systemFileNumber] as? Int == inTree[.systemFileNumber] as? Int)
         #expect((linked[.referenceCount] as? Int ?? 0) >= 3, "the tree's file, bin/données-tool and lib/hard")
 
+        // Into another filesystem (/dev/shm, where there is one): copies, the same bytes and modes.
+        if let shm = try? FileManager.default.attributesOfItem(atPath: "/dev/shm")[.systemNumber] as? Int,
+           shm != (try FileManager.default.attributesOfItem(atPath: work.path)[.systemNumber] as? Int) {
+            let elsewhere = URL(fileURLWithPath: "/dev/shm/kiln-package-files-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: elsewhere) }
+            var copying = Linker(prefix: "/opt/demo", root: elsewhere)
+            try copying.install([(record, directory)], requested: [])
+            let copied = try FileManager.default.attributesOfItem(atPath: elsewhere.path + "/lib/hard")
+            #expect(copied[.referenceCount] as? Int == 1 && copied[.posixPermissions] as? Int == 0o755)
+            #expect(try String(contentsOfFile: elsewhere.path + "/lib/libdemo.so.1", encoding: .utf8) == "the second copy wins")
+        }
+
         // A pack cut short since it was written, with no tree yet: the install names the package and the file.
         try FileManager.default.removeItem(at: directory.appendingPathComponent("tree"))
         let pack = directory.appendingPathComponent("files.pack")
