@@ -54,14 +54,15 @@ public enum Installer {
     public static func install(_ records: [PackageRecord], requested: [MatchSpec], prefix: String, root: URL,
                                fetcher: Fetcher, epoch: Int64, variables: [String: String] = [:],
                                deferred: DeferredMembers? = nil) async throws -> Report {
-        // Packs (`PackageFiles`); the directory of unpacked files before them was "extracted".
-        let extracted = fetcher.cacheDirectory.appendingPathComponent("unpacked")
+        // Each package unpacked into a pack (`PackageFiles`). Kiln before the packs kept files in "extracted", which
+        // nothing reads now.
+        let unpacked = fetcher.cacheDirectory.appendingPathComponent("unpacked")
         var packages: [(record: PackageRecord, directory: URL)] = []
         let progress = Progress.start("fetch and extract \(records.count) conda packages", total: records.reduce(0) { $0 + ($1.size ?? 0) })
         defer { progress.fail() }
         do {
             // Largest first, so that the biggest package is not the last still extracting on one core.
-            packages = try await fetchAndExtract(records.sorted(by: { ($0.size ?? 0, $1.fileName) > ($1.size ?? 0, $0.fileName) }), fetcher: fetcher, into: extracted,
+            packages = try await fetchAndExtract(records.sorted(by: { ($0.size ?? 0, $1.fileName) > ($1.size ?? 0, $0.fileName) }), fetcher: fetcher, into: unpacked,
                                                  progress: progress)
             progress.finish()
             let rank = Dictionary(order(packages.map(\.record)).enumerated().map { ($1.fileName, $0) }, uniquingKeysWith: { a, _ in a })
@@ -77,17 +78,17 @@ public enum Installer {
         }
     }
 
-    /// How many packages are fetched and extracted at once: downloads overlap, and extraction (zstd or bzip2,
-    /// then one file per member) runs on every core.
+    /// How many packages are fetched and unpacked at once: downloads overlap, and unpacking (zstd or bzip2,
+    /// then into the pack) runs on every core.
     static let parallelFetches = 6
 
-    /// Each record's package fetched and extracted into the cache (several at once), in `records`' order.
-    static func fetchAndExtract(_ records: [PackageRecord], fetcher: Fetcher, into extracted: URL,
+    /// Each record's package fetched and unpacked into the cache (several at once), in `records`' order.
+    static func fetchAndExtract(_ records: [PackageRecord], fetcher: Fetcher, into unpacked: URL,
                                 progress: ProgressStep) async throws -> [(record: PackageRecord, directory: URL)] {
         try await Concurrently.map(records, limit: parallelFetches) { record in
             let archive = try await fetcher.package(record)
             let key = archive.url.deletingPathExtension().lastPathComponent.replacingOccurrences(of: ".tar", with: "")
-            let directory = extracted.appendingPathComponent(key)
+            let directory = unpacked.appendingPathComponent(key)
             if !PackageFiles.isComplete(directory) {
                 try extractShared(archive.url, into: directory)
             }
@@ -98,7 +99,7 @@ public enum Installer {
     }
 
     /// Extracts into a private sibling and renames it into place, so a build sharing the cache directory
-    /// never sees a package half extracted: the directory exists complete, or not at all. When another
+    /// never sees a package half unpacked: the directory exists complete, or not at all. When another
     /// build got there first, its copy is used and ours removed.
     static func extractShared(_ archive: URL, into directory: URL) throws {
         let parent = directory.deletingLastPathComponent()

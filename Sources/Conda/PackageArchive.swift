@@ -163,11 +163,7 @@ public enum PackageArchive {
                 }
                 try sink.finish()
             case .symlink:
-                let link = member.linkTarget ?? ""
-                guard !link.isEmpty else { throw CondaError.package("\(what): symlink \(member.path) has an empty target") }
-                guard MemberPath.linkStays(link, from: relative) else {
-                    throw CondaError.package("\(what): symlink \(member.path) -> \(link) points outside the package")
-                }
+                let link = try checkedLink(member, relative: relative, what: what)
                 guard symlink(link, target) == 0 || (errno == EEXIST && unlink(target) == 0 && symlink(link, target) == 0) else {
                     throw CondaError.package("\(what): cannot create symlink \(member.path)")
                 }
@@ -199,12 +195,7 @@ public enum PackageArchive {
                 }
             }
         case .symlink:
-            let link = member.linkTarget ?? ""
-            guard !link.isEmpty else { throw CondaError.package("\(what): symlink \(member.path) has an empty target") }
-            guard MemberPath.linkStays(link, from: relative) else {
-                throw CondaError.package("\(what): symlink \(member.path) -> \(link) points outside the package")
-            }
-            pack.addSymlink(relative, link: link)
+            pack.addSymlink(relative, link: try checkedLink(member, relative: relative, what: what))
         case .hardlink:
             let source = try safeRelativePath(member.linkTarget ?? "", what: what)
             guard !source.isEmpty, pack.addHardlink(relative, to: source) else {
@@ -213,6 +204,16 @@ public enum PackageArchive {
         case .other:
             throw CondaError.package("\(what): \(member.path) is a device, fifo or socket")
         }
+    }
+
+    /// A symlink member's target, refused when empty or leaving the package.
+    static func checkedLink(_ member: TarMember, relative: String, what: String) throws -> String {
+        let link = member.linkTarget ?? ""
+        guard !link.isEmpty else { throw CondaError.package("\(what): symlink \(member.path) has an empty target") }
+        guard MemberPath.linkStays(link, from: relative) else {
+            throw CondaError.package("\(what): symlink \(member.path) -> \(link) points outside the package")
+        }
+        return link
     }
 
     /// The bytes a package may write. A file `info/paths.json` sizes may hold that many bytes (once: a
