@@ -10,7 +10,8 @@ import Glibc
 ///
 /// A package unpacked into a file per member cost an inode, a directory entry and an open per file twice
 /// (once to unpack, once to read it into a layer): for python's 571 files that was most of a cold build.
-/// A layer now reads each file's bytes at its offset (`FileRange`), and `kiln env install` copies them out.
+/// A layer now reads each file's bytes at its offset (`FileRange`); `kiln env install` hard-links them from a tree
+/// made from the pack (`tree()`).
 public struct PackageFiles: Sendable {
     public enum Kind: UInt8, Sendable {
         case file = 0x66       // "f"
