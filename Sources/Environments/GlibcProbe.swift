@@ -13,6 +13,11 @@ public enum GlibcProbe {
 
     static let question = "glibc"
 
+    /// Whether `version` would answer from the cache, without reading `paths` (which need not exist yet).
+    public static func isCached(inLayers paths: [String], cache: URL) -> Bool {
+        ProbeCache(cacheDirectory: cache).has(question, layers: paths, as: String.self)
+    }
+
     static func read(_ paths: [String]) throws -> String? {
         for blob in paths.reversed() {
             let reader = try TarReader(path: blob)

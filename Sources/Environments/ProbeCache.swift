@@ -28,6 +28,13 @@ struct ProbeCache {
         return value
     }
 
+    /// Whether an earlier build stored a readable answer of type `Value` to `question` for `layers`, which `answer`
+    /// would then give without reading them: the layers need not even exist.
+    func has<Value: Codable>(_ question: String, layers: [String], as _: Value.Type) -> Bool {
+        guard let file = file(question, layers: layers), let data = FileManager.default.contents(atPath: file.path) else { return false }
+        return (try? JSONDecoder().decode(Stored<Value>.self, from: data)) != nil
+    }
+
     /// Keeps `value` as the answer to `question` for `layers`: an answer found while computing another.
     func store<Value: Codable>(_ value: Value?, for question: String, layers: [String]) {
         if let file = file(question, layers: layers) { store(value, at: file) }

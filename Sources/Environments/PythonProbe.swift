@@ -30,12 +30,20 @@ public enum PythonProbe {
     public static func find(inLayers layers: [String], hint: BasePython?, cache: URL? = nil) throws -> Found? {
         guard let cache else { return try read(Scan(layers: layers), hint: hint) }
         let probes = ProbeCache(cacheDirectory: cache)
-        let question = "python \(hint?.interpreter ?? "-") \(hint?.sitePackages ?? "-")"
-        return try probes.answer(question, layers: layers) {
+        return try probes.answer(question(hint), layers: layers) {
             let scan = try Scan(layers: layers)
             probes.store(scan.glibc, for: GlibcProbe.question, layers: layers)
             return try read(scan, hint: hint)
         }
+    }
+
+    /// Whether `find` would answer from the cache, without reading `layers` (which need not exist yet).
+    public static func isCached(inLayers layers: [String], hint: BasePython?, cache: URL) -> Bool {
+        ProbeCache(cacheDirectory: cache).has(question(hint), layers: layers, as: Found.self)
+    }
+
+    static func question(_ hint: BasePython?) -> String {
+        "python \(hint?.interpreter ?? "-") \(hint?.sitePackages ?? "-")"
     }
 
     static func read(_ scan: Scan, hint: BasePython?) throws -> Found? {

@@ -81,18 +81,31 @@ extension Kiln {
     public static let lockLabel = "org.kiln.input.lock"
 
     /// Installs the plan's environment for the base image's platform, glibc and (without conda) python.
-    /// The base's layers are read (downloaded to `work` if remote, but left remote in the image).
+    /// The base's layers are read (downloaded to `work` if remote, but left remote in the image) unless the probe
+    /// cache answers for them.
     static func realise(_ environment: EnvironmentPlan, over base: Image, plan: BuildPlan, session: RegistrySession,
                         work: URL, options: BuildOptions) async throws -> EnvironmentStage.Result {
-        // The base's layers tell its glibc, and its python when the requirements go into that python.
-        let layers = try await session.downloaded(base.layers, into: work.appendingPathComponent("base-layers").path).compactMap(\.path)
-        var glibc: String?
-        if try EnvironmentStage.installsIntoBasePython(environment) {
-            // The python first: its pass over the layers reads the glibc too, and the cache then answers both.
-            _ = try PythonProbe.find(inLayers: layers, hint: environment.basePython, cache: options.fetcher.cacheDirectory)
+        // The base's layers tell its glibc, and its python when the requirements go into that python. The probe cache
+        // answers by the layers' digests, which name their files: a rebuild over the same registry base downloads
+        // none of it (gigabytes, for a CUDA base) unless an sdist must be built in it.
+        let cache = options.fetcher.cacheDirectory
+        let downloads = work.appendingPathComponent("base-layers").path
+        let planned = base.layers.map { layer -> String in
+            if case let .file(path) = layer.blob { return path }
+            return downloads + "/" + layer.descriptor.digest.encoded
         }
-        if !environment.virtualPackages.contains(where: { $0.hasPrefix("__glibc=") }) {
-            glibc = try GlibcProbe.version(inLayers: layers, cache: options.fetcher.cacheDirectory)
+        let intoPython = try EnvironmentStage.installsIntoBasePython(environment)
+        let needsGlibc = !environment.virtualPackages.contains(where: { $0.hasPrefix("__glibc=") })
+        let answered = (!intoPython || PythonProbe.isCached(inLayers: planned, hint: environment.basePython, cache: cache))
+            && (!needsGlibc || GlibcProbe.isCached(inLayers: planned, cache: cache))
+        let layers = answered ? planned : try await session.downloaded(base.layers, into: downloads).compactMap(\.path)
+        var glibc: String?
+        if intoPython {
+            // The python first: its pass over the layers reads the glibc too, and the cache then answers both.
+            _ = try PythonProbe.find(inLayers: layers, hint: environment.basePython, cache: cache)
+        }
+        if needsGlibc {
+            glibc = try GlibcProbe.version(inLayers: layers, cache: cache)
             if let glibc { options.log("base image glibc \(glibc)") }
         }
         let platform = plan.platform ?? base.config.platform
@@ -102,7 +115,9 @@ extension Kiln {
         let sandbox: BuildSandbox = { python in
             log("pip: building sdists in the image with \(python.interpreter), under runc")
             let binds = python.prefix == "/" ? [] : [ImageBuildSandbox.Bind(source: python.stagedRoot, destination: python.prefix)]
-            return try ImageBuildSandbox.create(baseLayers: layers, binds: binds, interpreter: python.interpreter, at: sandboxDirectory)
+            // Downloaded now if the probe cache spared it before.
+            let baseLayers = try await session.downloaded(base.layers, into: downloads).compactMap(\.path)
+            return try ImageBuildSandbox.create(baseLayers: baseLayers, binds: binds, interpreter: python.interpreter, at: sandboxDirectory)
         }
         return try await EnvironmentStage.run(environment, platform: platform, glibc: glibc, baseEnv: base.config.config?.env ?? [],
                                               baseLayers: layers, root: work.appendingPathComponent("environment"),

@@ -112,7 +112,16 @@ import TestSupport
         #expect(build.stdout.contains("(uploaded 2, mounted 1, present 0)"), "config and environment uploaded, base mounted: \(build.stdout)")
         let pushes = registry.requests().filter { $0.method == "PATCH" && $0.path.contains("/ml/env-app/") }
         #expect(pushes.count == 4, "the config and the environment layer, then the SBOM's empty config and document")
-        _ = base
+        let layer = try #require(base.layers.first?.digest)
+        let baseBlobReads = { registry.requests().filter { $0.method == "GET" && $0.path.hasSuffix("/base/debian/blobs/\(layer)") }.count }
+        #expect(baseBlobReads() == 1, "the base's layer, read once for its glibc")
+
+        // Again, with the same cache: the probe cache answers by the layer's digest, and the base is not downloaded.
+        let again = try KilnBinary.run(["build", "--base", "\(registry.host)/base/debian:12", "--conda-file", work.file("environment.yml"),
+                                        "--output", "\(registry.host)/ml/env-app:2"], environment: environment)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("kiln: base image glibc 2.36"))
+        #expect(baseBlobReads() == 1, "no second download of the base's layer")
     }
 
     @Test func inferenceConfigCondaFileAndBadEnvironments() throws {
