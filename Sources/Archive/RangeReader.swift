@@ -5,24 +5,19 @@ import Glibc
 import Darwin
 #endif
 
-/// Reads file ranges (`FileRange`) into a layer. A layer's ranges come mostly from a few packs, taken in
-/// path order rather than pack order, so the last pack stays open and each range is read at its offset.
+/// Reads file ranges (`FileRange`) into a layer. A layer's ranges come in path order, not pack order: in an
+/// environment's shared layer, neighbouring paths (`lib/`, `bin/`) belong to many packages, so the packs stay
+/// open (up to `maxOpen`) and each range is read at its offset.
 final class RangeReader {
-    private var path = ""
-    private var fd: Int32 = -1
+    static let maxOpen = 256
+    private var open: [String: Int32] = [:]
 
-    deinit { if fd >= 0 { close(fd) } }
+    deinit { closeAll() }
 
     /// Streams `range`'s bytes to `write` through `buffer`. A pack that no longer holds the range (cut short
     /// since it was indexed) is a change during the build.
     func read(_ range: FileRange, buffer: UnsafeMutableRawBufferPointer, write: (UnsafeRawBufferPointer) throws -> Void) throws {
-        if range.path != path {
-            if fd >= 0 { close(fd) }
-            path = ""
-            fd = open(range.path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw ArchiveError.reading(range.path, errno: errno) }
-            path = range.path
-        }
+        let fd = try descriptor(range.path)
         var offset = range.offset
         var left = range.size
         while left > 0 {
@@ -36,5 +31,19 @@ final class RangeReader {
             offset += Int64(count)
             left -= Int64(count)
         }
+    }
+
+    private func descriptor(_ path: String) throws -> Int32 {
+        if let fd = open[path] { return fd }
+        if open.count >= Self.maxOpen { closeAll() }
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ArchiveError.reading(path, errno: errno) }
+        open[path] = fd
+        return fd
+    }
+
+    private func closeAll() {
+        for fd in open.values { close(fd) }
+        open = [:]
     }
 }
