@@ -64,6 +64,7 @@ public func syntheticWheels() throws -> String { try SyntheticWheels.shared.get(
 enum SyntheticWheels {
     static let shared = Result { () throws -> String in
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-wheels-\(getpid())").path
+        ProcessScratch.removeAtExit(directory)
         let made = try run(pythonPath(), [fixturePath("pypi/make_wheels.py"), directory])
         guard made.status == 0 else { throw ToolMissing(name: "the synthetic wheels (\(made.stderr.suffix(400)))") }
         return directory
@@ -104,6 +105,7 @@ enum DebianPythonChannel {
             throw ToolMissing(name: "the debian-python base (\(base.stderr.suffix(400)))")
         }
         let channel = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-python-channel-\(getpid())").path
+        ProcessScratch.removeAtExit(channel)
         let made = try run(try peerPython(), [fixturePath("sklearn-diabetes/make_python_channel.py"), layout, channel])
         guard made.status == 0 else { throw ToolMissing(name: "the python conda channel (\(made.stderr.suffix(400)))") }
         return (layout, channel)

@@ -8,6 +8,8 @@ public final class TemporaryDirectory: @unchecked Sendable {
     public init(_ label: String = "kiln-test") throws {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        // One held by a `static let` is never dropped.
+        ProcessScratch.removeAtExit(url.path)
     }
 
     deinit { try? FileManager.default.removeItem(at: url) }
@@ -35,6 +37,30 @@ public final class TemporaryDirectory: @unchecked Sendable {
 
     public func symlink(_ relative: String, to target: String) throws {
         try FileManager.default.createSymbolicLink(atPath: file(relative), withDestinationPath: target)
+    }
+}
+
+/// Directories a test process keeps to its end (fixtures built once behind a `static let`, which is never dropped):
+/// removed when it exits, so that test runs do not pile them up in the temporary directory (a few hundred MB a day).
+public enum ProcessScratch {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var paths: [String] = []
+    nonisolated(unsafe) private static var hooked = false
+
+    public static func removeAtExit(_ path: String) {
+        lock.withLock {
+            if !hooked {
+                hooked = true
+                atexit { ProcessScratch.removeAll() }
+            }
+            paths.append(path)
+        }
+    }
+
+    private static func removeAll() {
+        for path in lock.withLock({ paths }) where FileManager.default.fileExists(atPath: path) {
+            try? FileManager.default.removeItem(atPath: path)
+        }
     }
 }
 
@@ -116,6 +142,7 @@ public func condaFixtureChannels() throws -> String { try CondaChannels.shared.g
 enum CondaChannels {
     static let shared = Result { () throws -> String in
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-conda-\(getpid())").path
+        ProcessScratch.removeAtExit(directory)
         // py-rattler's runtime threads can crash the interpreter at exit now and then (PyGILState_Release);
         // the script is idempotent, so a crashed run is simply made again.
         var made = try run(try peerPython(), [fixturePath("conda/make_channel.py"), directory])
