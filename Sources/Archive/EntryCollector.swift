@@ -153,7 +153,6 @@ public enum EntryCollector {
                 let kind: LayerEntry.Kind
                 switch staged.source {
                 case let .archive(member): kind = .member(member)
-                case let .file(path, size): kind = .file(source: SourcePath(path), size: size)
                 case let .range(range): kind = .range(range)
                 case let .bytes(data): kind = .data(data)
                 case .directory:

@@ -39,8 +39,6 @@ public struct StagedMember: Sendable, Equatable {
     public enum Source: Sendable, Equatable {
         /// A member of an archive (a wheel in the cache).
         case archive(ArchiveMember)
-        /// A file on the build machine of `size` bytes.
-        case file(path: String, size: Int64)
         /// Bytes inside a file on the build machine (a conda package's file in its pack in the package cache).
         case range(FileRange)
         /// A small file an installer generated (a wheel's RECORD, INSTALLER or entry-point script), held in memory:
@@ -52,7 +50,6 @@ public struct StagedMember: Sendable, Equatable {
         public var size: Int64 {
             switch self {
             case let .archive(member): return member.size
-            case let .file(_, size): return size
             case let .range(range): return range.size
             case let .bytes(data): return Int64(data.count)
             case .directory: return 0
