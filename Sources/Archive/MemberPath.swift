@@ -46,16 +46,22 @@ public enum MemberPath {
 
     /// Whether a symlink at `relative` with text `link` resolves inside the tree (absolute links never do).
     public static func linkStays(_ link: String, from relative: String) -> Bool {
-        guard !link.hasPrefix("/"), !link.isEmpty else { return false }
+        target(of: link, from: relative) != nil
+    }
+
+    /// Where a symlink at `relative` with text `link` points, relative to the tree's root (lexically: the
+    /// components it passes are not followed); nil when it is absolute, empty or leaves the tree.
+    public static func target(of link: String, from relative: String) -> String? {
+        guard !link.hasPrefix("/"), !link.isEmpty else { return nil }
         var stack = relative.split(separator: "/").dropLast().map(String.init)
         for part in link.split(separator: "/") {
             if part == ".." {
-                guard !stack.isEmpty else { return false }
+                guard !stack.isEmpty else { return nil }
                 stack.removeLast()
             } else if part != "." {
                 stack.append(String(part))
             }
         }
-        return true
+        return stack.joined(separator: "/")
     }
 }

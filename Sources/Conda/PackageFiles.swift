@@ -86,12 +86,8 @@ public struct PackageFiles: Sendable {
             case .file: return member
             case .directory: return nil
             case .symlink:
-                var parts = path.split(separator: "/").dropLast().map(String.init)
-                for part in member.link.split(separator: "/") {
-                    if part == ".." { guard !parts.isEmpty else { return nil }; parts.removeLast() }
-                    else if part != "." { parts.append(String(part)) }
-                }
-                path = parts.joined(separator: "/")
+                guard let target = MemberPath.target(of: member.link, from: path) else { return nil }
+                path = target
             }
         }
         return nil
@@ -112,12 +108,23 @@ public struct PackageFiles: Sendable {
     /// Writes `member`'s bytes to a new file at `destination` (replacing what is there, never writing through it)
     /// with its mode, copied by the kernel from the pack: memory stays flat for a file of any size.
     public func copy(_ member: Member, path: String, to destination: String) throws {
+        let input = try openPack(for: path)
+        defer { close(input) }
+        try copy(member, path: path, to: destination, from: input)
+    }
+
+    /// The pack, open for reading; `path` names the file wanted from it in the error.
+    private func openPack(for path: String) throws -> Int32 {
+        let input = Glibc.open(pack, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw CondaError.install("\(what): cannot read \(path) from \(pack): \(String(cString: strerror(errno)))") }
+        return input
+    }
+
+    /// `copy`, from the pack open as `input`.
+    private func copy(_ member: Member, path: String, to destination: String, from input: Int32) throws {
         func failure(_ doing: String) -> CondaError {
             CondaError.install("\(what): cannot \(doing) \(path) to \(destination): \(String(cString: strerror(errno)))")
         }
-        let input = Glibc.open(pack, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw failure("read") }
-        defer { close(input) }
         let output = FileSink.createReplacing(destination, mode: mode_t(member.mode))
         guard output >= 0 else { throw failure("create") }
         var closed = false
@@ -165,9 +172,14 @@ public struct PackageFiles: Sendable {
             throw CondaError.install("\(what): cannot write \(staging): \(error.localizedDescription)")
         }
         var made = Set<String>()
+        // The pack is opened once for all of its files.
+        var input: Int32 = -1
+        defer { if input >= 0 { close(input) } }
         for (path, member) in members where member.kind == .file {
             let name = Self.treeName(member)
-            if made.insert(name).inserted { try copy(member, path: path, to: staging + "/" + name) }
+            guard made.insert(name).inserted else { continue }
+            if input < 0 { input = try openPack(for: path) }
+            try copy(member, path: path, to: staging + "/" + name, from: input)
         }
         if rename(staging, tree) != 0, !FileManager.default.fileExists(atPath: tree) {
             throw CondaError.install("\(what): cannot write \(tree): \(String(cString: strerror(errno)))")
