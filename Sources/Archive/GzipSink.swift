@@ -40,7 +40,7 @@ public final class GzipSink: ByteSink {
         self.next = next
         self.engine = try engine ?? DeflateEngine.current.get()
         maxInFlight = max(2, ProcessInfo.processInfo.activeProcessorCount * 2)
-        block.reserveCapacity(Self.blockSize)
+        block = BufferPool.blocks.take()
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
@@ -106,8 +106,7 @@ public final class GzipSink: ByteSink {
     private func submit(last: Bool) throws {
         let job = Job(input: block, dictionary: dictionary, last: last, engine: engine)
         dictionary = block.count >= Self.window ? Array(block.suffix(Self.window)) : Array((dictionary + block).suffix(Self.window))
-        block = []
-        block.reserveCapacity(Self.blockSize)
+        block = BufferPool.blocks.take()
         pending.append(job)
         // A short last block (the tar headers between spliced members) costs less here than a hand-off to a
         // worker, and reuses one compressor: a fresh one clears about 300 KiB of tables.
@@ -130,12 +129,15 @@ public final class GzipSink: ByteSink {
             started = true
             try Self.header.withUnsafeBytes { try next.write($0) }
         }
-        try next.write(owned: job.output)
+        var output: [UInt8] = []
+        swap(&output, &job.output)
+        BufferPool.blocks.recycle(&job.input)
+        try next.write(owned: output)
     }
 
     /// One block's raw deflate, run on a worker thread; it touches only its own buffers.
     final class Job: @unchecked Sendable {
-        let input: [UInt8]
+        var input: [UInt8]
         let dictionary: [UInt8]
         let last: Bool
         let engine: DeflateEngine
@@ -156,7 +158,7 @@ public final class GzipSink: ByteSink {
             // ISA-L's CRC-32 (the gzip polynomial, reflected): the same value as zlib's crc32, 4× faster.
             crc = UInt(input.withUnsafeBufferPointer { crc32_gzip_refl(0, $0.baseAddress, UInt64($0.count)) })
             if Block.incompressible(input) {
-                output = Block.stored(input, last: last)
+                output = Block.stored(input, last: last, into: BufferPool.blocks.take())
                 return
             }
             do {
@@ -230,8 +232,7 @@ enum Block {
     /// `bytes` as stored deflate blocks of at most 65,535 bytes (RFC 1951 §3.2.4): a header byte (BFINAL
     /// only on the stream's last), LEN and its complement, the bytes. The stream is byte-aligned before
     /// each block, since every block before it ends with a sync flush or is stored itself.
-    static func stored(_ bytes: [UInt8], last: Bool) -> [UInt8] {
-        var output: [UInt8] = []
+    static func stored(_ bytes: [UInt8], last: Bool, into output: consuming [UInt8] = []) -> [UInt8] {
         output.reserveCapacity(bytes.count + (bytes.count / 65_535 + 1) * 5)
         var offset = 0
         repeat {

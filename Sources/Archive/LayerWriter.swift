@@ -44,7 +44,9 @@ public enum LayerWriter {
     /// The pipeline itself; on failure the partial file is removed.
     private static func writeBlob(entries: [LayerEntry], compression: LayerCompression, mtime: Int64, to path: String,
                                   progress: ProgressStep?, stream: LayerStream?) throws -> LayerBlob {
-        var file: ByteSink = try FileSink(path: path)
+        let blobFile = try FileSink(path: path)
+        blobFile.reserve(blobSizeGuess(entries, compression: compression))
+        var file: ByteSink = blobFile
         if let stream { file = TeeSink(next: file, side: stream) }
         let blobHash = HashingSink(next: file)
         // The compressed stream is hashed and written on its own thread, beside the tar's hashing.
@@ -112,6 +114,15 @@ public enum LayerWriter {
         }
         return LayerBlob(digest: blobHash.digest, diffID: tarHash.digest, size: blobHash.count,
                          uncompressedSize: tarHash.count, mediaType: compression.ociMediaType, path: path)
+    }
+
+    /// The blob's size if nothing compresses, for `FileSink.reserve`: each entry's header and data padded to
+    /// 512 bytes, the tar's end, and stored deflate's 5 bytes per 65,535. Long names' extra headers are
+    /// left out: this is a hint.
+    static func blobSizeGuess(_ entries: [LayerEntry], compression: LayerCompression) -> Int64 {
+        var tar: Int64 = 1024
+        for entry in entries { tar += 512 + (entry.fileSize + 511) / 512 * 512 }
+        return compression == .none ? tar : tar + tar / 65_535 * 5 + 64
     }
 
     /// Runs `body`, turning the tar writer's "changed" error for `path` into one that names `source`.

@@ -1,5 +1,11 @@
 #include <archive.h>
 #include <archive_entry.h>
+#include <errno.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <linux/falloc.h>
+#endif
 
 // The AE_IF* macros use casts that Swift cannot import; these constants carry the same values.
 static const unsigned int KILN_AE_IFREG = 0100000;
@@ -9,4 +15,17 @@ static const unsigned int KILN_AE_IFLNK = 0120000;
 // archive_set_error is variadic, which Swift cannot call: this passes one message through "%s".
 static inline void kiln_archive_set_error(struct archive *archive, const char *message) {
     archive_set_error(archive, -1, "%s", message);
+}
+
+// fallocate(2) with FALLOC_FL_KEEP_SIZE: reserves disk blocks for a file without changing its size. Swift's
+// Glibc module hides fallocate (it needs _GNU_SOURCE), so this goes through syscall(2). -1 and errno
+// (EOPNOTSUPP on a file system without it, or off Linux) when nothing was reserved.
+static inline int kiln_reserve(int fd, long long length) {
+#if defined(__linux__) && defined(SYS_fallocate)
+    return (int)syscall(SYS_fallocate, fd, FALLOC_FL_KEEP_SIZE, (long long)0, length);
+#else
+    (void)fd; (void)length;
+    errno = EOPNOTSUPP;
+    return -1;
+#endif
 }

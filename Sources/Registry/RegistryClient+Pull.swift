@@ -99,7 +99,13 @@ extension RegistryClient {
     /// so an endless answer cannot fill the disk.
     public func downloadBlob(_ repository: String, digest: Digest, size: Int64, to path: String) async throws -> Int64 {
         let location = url("/v2/\(repository)/blobs/\(digest)")
-        var hash = HashingSink(next: try FileSink(path: path))
+        // The manifest says how long the blob is: its disk is reserved up front (`FileSink.reserve`).
+        func sink() throws -> HashingSink {
+            let file = try FileSink(path: path)
+            file.reserve(size)
+            return HashingSink(next: file)
+        }
+        var hash = try sink()
         let progress = Progress.start("pull \(registry)/\(repository) \(digest.shortDescription)", total: size)
         defer { progress.fail() }
         var attempt = 1
@@ -111,7 +117,7 @@ extension RegistryClient {
                 return request
             }
             if response.status == .ok, have > 0 {
-                hash = HashingSink(next: try FileSink(path: path))
+                hash = try sink()
             } else if response.status != .ok && !(response.status == .partialContent && have > 0) {
                 unlink(path)
                 throw await failure(response, method: "GET", url: location)
