@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "OCI", "Progress", "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "OCI", "Plan", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "HTTP", "OCI", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]),
-        .testTarget(name: "CondaTests", dependencies: ["Conda", "HTTP", "OCI", "TestSupport",
+        .testTarget(name: "CondaTests", dependencies: ["Archive", "Conda", "HTTP", "OCI", "TestSupport",
                                                      .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "PipTests", dependencies: ["Pip", "Archive", "HTTP", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "Archive", "Plan", "OCI", "TestSupport"]),

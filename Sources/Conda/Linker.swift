@@ -104,9 +104,16 @@ public struct Linker {
                     throw CondaError.install("\(what): \(entry.path) is listed in paths.json but missing from the archive")
                 }
                 guard let placeholder = entry.placeholder else {
-                    let files = try tree ?? packed.tree()
-                    tree = files
-                    try packed.link(member, path: entry.path, to: destination, tree: files)
+                    if deferred != nil {
+                        // A build's staged tree is read into layers and removed: the few files it writes (python
+                        // metadata pip reads) are copied. Making the package's tree to link them wrote every file
+                        // of python's package, 498, for its handful of metadata files.
+                        try packed.copy(member, path: entry.path, to: destination)
+                    } else {
+                        let files = try tree ?? packed.tree()
+                        tree = files
+                        try packed.link(member, path: entry.path, to: destination, tree: files)
+                    }
                     item["size_in_bytes"] = .int(member.size)
                     break
                 }

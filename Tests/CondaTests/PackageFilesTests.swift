@@ -1,3 +1,4 @@
+import Archive
 import Foundation
 import Testing
 @testable import Conda
@@ -117,5 +118,28 @@ struct PackageFilesTests {
         #expect("\(damaged.map { "\($0)" } ?? "")".contains("is damaged; remove its directory to unpack it again"))
         try FileManager.default.removeItem(at: directory.appendingPathComponent("files.index"))
         #expect(!PackageFiles.isComplete(directory))
+    }
+
+    /// For a layer (`kiln build`), files go to the layer from the pack; the few the staged tree needs on disk
+    /// (python metadata, which pip reads) are copied, and the package's tree of hard-link sources is not made.
+    @Test func aBuildCopiesMetadataWithoutMakingTheTree() throws {
+        let work = try TemporaryDirectory("package-files")
+        let archive = work.file("demo-1.0-0.tar.bz2")
+        try Self.package([("lib/python3.11/site-packages/démo-1.0.dist-info/METADATA", "f", "Name: démo\nVersion: 1.0\n"),
+                          ("lib/libdemo.so.1", "f", "library bytes")], at: archive)
+        let directory = work.url.appendingPathComponent("unpacked")
+        try PackageArchive.extract(URL(fileURLWithPath: archive), into: directory)
+        let record = try PackageRecord(fileName: "demo-1.0-0.tar.bz2", raw: ["name": .string("demo"), "version": .string("1.0"), "build": .string("0")],
+                                       channel: "file:///demo", subdir: "linux-64")
+        let root = work.url.appendingPathComponent("staged")
+        var linker = Linker(prefix: "/opt/demo", root: root)
+        let deferred = DeferredMembers()
+        linker.deferred = deferred
+        try linker.install([(record, directory)], requested: [])
+        let metadata = root.appendingPathComponent("lib/python3.11/site-packages/démo-1.0.dist-info/METADATA").path
+        #expect(try String(contentsOfFile: metadata, encoding: .utf8) == "Name: démo\nVersion: 1.0\n")
+        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("lib/libdemo.so.1").path), "left to the layer")
+        #expect(deferred.size(of: root.appendingPathComponent("lib/libdemo.so.1").path) == 13)
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("tree").path), "no tree for a build")
     }
 }
