@@ -43,13 +43,23 @@ public final class DeferredMembers: @unchecked Sendable {
 
     /// The deferred files under `root`, relative to it, taken out of this value; for a layer input whose source is `root`.
     public func take(under root: String) -> [StagedMember] {
-        let prefix = root.hasSuffix("/") ? root : root + "/"
+        let prefix = Array((root.hasSuffix("/") ? root : root + "/").utf8)
         return lock.withLock {
             // Bytes, not Unicode: thousands of paths per layer, and the order only needs to be the same every time.
-            let paths = members.keys.filter { $0.utf8.starts(with: prefix.utf8) }.sorted(by: LayerEntry.precedes)
+            // memcmp on each key's own storage: the generic `starts(with:)` walked UTF8View indices byte by byte.
+            let paths = members.keys.filter { Self.hasBytePrefix($0, prefix) }.sorted(by: LayerEntry.precedes)
             return paths.compactMap { path in
                 members.removeValue(forKey: path).map { StagedMember(path: String(path.dropFirst(prefix.count)), source: $0.source, mode: $0.mode) }
             }
+        }
+    }
+
+    static func hasBytePrefix(_ string: String, _ prefix: [UInt8]) -> Bool {
+        var string = string
+        return string.withUTF8 { bytes in
+            guard bytes.count >= prefix.count else { return false }
+            guard let base = bytes.baseAddress else { return prefix.isEmpty }
+            return prefix.withUnsafeBytes { wanted in wanted.baseAddress.map { memcmp(base, $0, prefix.count) == 0 } ?? true }
         }
     }
 

@@ -81,3 +81,18 @@ import Glibc
         #expect(small == [7], "an array too small for the pool is left alone")
     }
 }
+
+/// `DeferredMembers.take(under:)`: what lies under a root, by bytes, in layer order, taken out once.
+@Suite struct DeferredMembersTests {
+    @Test func takeMatchesWholeComponentsByBytes() {
+        let deferred = DeferredMembers()
+        for path in ["/w/layer-a/z.py", "/w/layer-a/données/é.txt", "/w/layer-ab/x.py", "/w/layer-a/b/c.py", "/w/other/y.py"] {
+            deferred.add(path, source: .bytes(Data(path.utf8)), mode: 0o644)
+        }
+        let taken = deferred.take(under: "/w/layer-a")
+        #expect(taken.map(\.path) == ["b/c.py", "données/é.txt", "z.py"], "layer-ab is another root; UTF-8 byte order")
+        #expect(deferred.take(under: "/w/layer-a/").isEmpty, "taken once")
+        #expect(deferred.take(under: "/w/").map(\.path) == ["layer-ab/x.py", "other/y.py"])
+        #expect(DeferredMembers.hasBytePrefix("é", Array("é".utf8)) && !DeferredMembers.hasBytePrefix("e", Array("é".utf8)))
+    }
+}
