@@ -146,7 +146,12 @@ public final class FileSink: ByteSink {
         return open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
     }
 
-    deinit { if fd >= 0 { close(fd) } }
+    deinit {
+        guard fd >= 0 else { return }
+        // A sink dropped without `finish` (an error midway) still gives back what it reserved.
+        if reserved { ftruncate(fd, off_t(written)) }
+        close(fd)
+    }
 
     /// Reserves disk blocks for about `length` bytes before they are written, without changing the file's
     /// size. Writing into reserved blocks skips ext4's per-page delayed allocation: a 1 GiB layer blob cost

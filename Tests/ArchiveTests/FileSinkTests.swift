@@ -35,6 +35,19 @@ import Glibc
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(piece))
     }
 
+    /// A sink dropped on an error, without `finish`, gives the reservation back too.
+    @Test func aDroppedSinkGivesItsReservationBack() throws {
+        let directory = try TemporaryDirectory("file-sink")
+        let path = directory.file("partial")
+        do {
+            let sink = try FileSink(path: path)
+            sink.reserve(64 << 20)
+            try [UInt8](repeating: 1, count: 8192).withUnsafeBytes { try sink.write($0) }
+        }
+        #expect(Self.size(path) == 8192)
+        #expect(Self.allocated(path) < 1 << 20, "\(Self.allocated(path)) bytes still allocated")
+    }
+
     /// A guess too low only means the rest is written as without one.
     @Test func writingPastTheReservationKeepsEveryByte() throws {
         let directory = try TemporaryDirectory("file-sink")
