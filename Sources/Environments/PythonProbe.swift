@@ -136,7 +136,7 @@ public enum PythonProbe {
                 while let member = try reader.next() {
                     let path = tree.add(member, layer: number)
                     guard member.kind == .file else { continue }
-                    let name = (path as NSString).lastPathComponent
+                    let name = Tree.split(path).name
                     if name.hasPrefix("python") || name.hasPrefix("libpython") {
                         versions[path] = try Self.versionStrings(reader)
                     } else if glibcLayer < number, let found = try GlibcProbe.version(of: member, reader: reader) {
@@ -213,8 +213,7 @@ public enum PythonProbe {
         /// Applies `member` of layer `layer` (oldest first): an entry, or a whiteout. Returns its cleaned path.
         mutating func add(_ member: TarMember, layer: Int) -> String {
             let path = Self.clean(member.path)
-            let name = (path as NSString).lastPathComponent
-            let parent = (path as NSString).deletingLastPathComponent
+            let (parent, name) = Self.split(path)
             if name == ".wh..wh..opq" {
                 entries = entries.filter { !$0.key.hasPrefix(parent == "/" ? "/" : parent + "/") }
             } else if name.hasPrefix(".wh.") {
@@ -255,8 +254,22 @@ public enum PythonProbe {
             return resolved.isEmpty ? "/" : resolved
         }
 
+        /// A cleaned path's parent (`/` for a top-level name) and last component, as NSString's
+        /// `deletingLastPathComponent` and `lastPathComponent` give them, without bridging every member's path.
+        static func split(_ path: String) -> (parent: String, name: String) {
+            guard let slash = path.lastIndex(of: "/") else { return ("", path) }
+            let parent = slash == path.startIndex ? "/" : String(path[..<slash])
+            return (parent, String(path[path.index(after: slash)...]))
+        }
+
         /// `./a/b/` → `/a/b`
         static func clean(_ path: String) -> String {
+            // Most members' paths are plain (`./usr/bin/x`, `usr/lib/`): no `.` or `..` component and no doubled slash.
+            var body = Substring(path)
+            if body.hasPrefix("./") { body = body.dropFirst(2) }
+            while body.hasSuffix("/") { body = body.dropLast() }
+            let plain = String(body)
+            if MemberPath.isPlain(plain) { return "/" + plain }
             var parts: [Substring] = []
             for part in path.split(separator: "/") where part != "." {
                 if part == ".." { _ = parts.popLast() } else { parts.append(part) }
