@@ -357,12 +357,16 @@ public actor IndexClient {
             throw PipError.wheel("cannot write to \(directory.path)")
         }
         var hasher = SHA256()
+        // The file's stat after its last write: what `recordStored` ties the verified record to.
+        var written: stat?
         do {
             try response.refuseDeclaredLength(over: Self.maxDistributionSize, from: file.url)
             try await response.body.forEach(upTo: Self.maxDistributionSize, from: file.url) { buffer in
                 buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
                 try buffer.withUnsafeReadableBytes { try handle.write(contentsOf: $0) }
             }
+            written = stat()
+            if fstat(handle.fileDescriptor, &written!) != 0 { written = nil }
             try handle.close()
         } catch {
             try? handle.close()
@@ -374,6 +378,7 @@ public actor IndexClient {
         let final = wheelPath(actual, fileName: file.fileName)
         // rename(2) replaces a file another build stored meanwhile in one step, so the path never goes missing.
         guard rename(temporary, final) == 0 else { throw PipError.wheel("cannot store \(final): \(String(cString: strerror(errno)))") }
+        Self.recordStored(final, written: written)
         return (final, actual)
     }
 

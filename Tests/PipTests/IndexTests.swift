@@ -71,9 +71,10 @@ import TestSupport
         #expect(Redaction.url("https://user:pa55@host.example/simple/x/?sig=abc&se=1#sha256=f") == "https://<redacted>@host.example/simple/x/?<redacted>#sha256=f")
     }
 
-    /// A cached wheel is hashed when stored, and its stat recorded beside it; while that still matches, a
-    /// build takes it without hashing it again. A wheel rewritten in its place no longer matches: it is
-    /// hashed, found wrong, and downloaded anew.
+    /// A wheel is hashed as it is downloaded, and its stat recorded beside it at once; while that still matches,
+    /// a build takes it without hashing it again. Without a record, a cached wheel is hashed and then recorded once
+    /// it is a second old. A wheel rewritten in its place no longer matches: it is hashed, found wrong, and
+    /// downloaded anew.
     @Test func aCachedWheelRewrittenInPlaceIsFetchedAgain() async throws {
         let index = try PipIndex(directories: [try syntheticWheels() + "/good"])
         let client = client(index.url(), cacheDirectory: cache.url.appendingPathComponent("verified"))
@@ -81,8 +82,11 @@ import TestSupport
         let first = try await client.wheel(file)
         let downloads = { index.requests().filter { $0.hasPrefix("GET /files/") }.count }
         let before = downloads()
-        // Just stored: its times may not have moved yet if it were rewritten now, so no record until it is older.
-        #expect(!FileManager.default.fileExists(atPath: first.path + ".verified"))
+        // Stored by this client: recorded at once, tied to the inode, size and mtime of the file it wrote.
+        #expect(FileManager.default.fileExists(atPath: first.path + ".verified"))
+        #expect(try await client.wheel(file) == first && downloads() == before, "taken from the cache")
+        // No record (a cache filled by an older Kiln): hashed, and recorded once the file is a second old.
+        try FileManager.default.removeItem(atPath: first.path + ".verified")
         try await Task.sleep(for: .seconds(2.1))
         let again = try await client.wheel(file)
         #expect(again == first && downloads() == before, "taken from the cache")
