@@ -149,8 +149,13 @@ public final class FileSink: ByteSink {
     deinit {
         guard fd >= 0 else { return }
         // A sink dropped without `finish` (an error midway) still gives back what it reserved.
-        if reserved { ftruncate(fd, off_t(written)) }
+        giveBackReservation()
         close(fd)
+    }
+
+    /// Frees the reserved blocks past what was written: a truncation to the size the file has.
+    private func giveBackReservation() {
+        if reserved { ftruncate(fd, off_t(written)) }
     }
 
     /// Reserves disk blocks for about `length` bytes before they are written, without changing the file's
@@ -184,8 +189,7 @@ public final class FileSink: ByteSink {
 
     public func finish() throws {
         guard fd >= 0 else { return }
-        // A truncation to the size the file has frees the reserved blocks past it.
-        if reserved { ftruncate(fd, off_t(written)) }
+        giveBackReservation()
         let result = close(fd)
         fd = -1
         if result != 0 { throw ArchiveError.write("\(path): \(String(cString: strerror(errno)))") }

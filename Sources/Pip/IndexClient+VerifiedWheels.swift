@@ -20,8 +20,11 @@ extension IndexClient {
     private static func stamped(_ path: String) -> (stamp: String, changed: Int)? {
         var info = stat()
         guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
-        let stamp = "\(info.st_size) \(info.st_dev) \(info.st_ino) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec) \(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec)\n"
-        return (stamp, Int(info.st_ctim.tv_sec))
+        return (stamp(of: info), Int(info.st_ctim.tv_sec))
+    }
+
+    private static func stamp(of info: stat) -> String {
+        "\(info.st_size) \(info.st_dev) \(info.st_ino) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec) \(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec)\n"
     }
 
     static func unchangedSinceVerified(_ path: String) -> Bool {
@@ -35,10 +38,11 @@ extension IndexClient {
     /// later moves the mtime; where times are whole seconds, the record waits for the one-second rule as before.
     static func recordStored(_ path: String, written: stat?) {
         var now = stat()
-        guard let written, written.st_mtim.tv_nsec != 0, lstat(path, &now) == 0, now.st_ino == written.st_ino, now.st_dev == written.st_dev,
-              now.st_size == written.st_size, now.st_mtim.tv_sec == written.st_mtim.tv_sec,
-              now.st_mtim.tv_nsec == written.st_mtim.tv_nsec, let stamp = stamped(path)?.stamp else { return }
-        try? RenamedFile.write(Data(stamp.utf8), to: path + ".verified")
+        guard let written, written.st_mtim.tv_nsec != 0, lstat(path, &now) == 0, now.st_mode & S_IFMT == S_IFREG,
+              now.st_ino == written.st_ino, now.st_dev == written.st_dev, now.st_size == written.st_size,
+              now.st_mtim.tv_sec == written.st_mtim.tv_sec, now.st_mtim.tv_nsec == written.st_mtim.tv_nsec else { return }
+        // The stamp of the stat just compared, not of a second one taken after it.
+        try? RenamedFile.write(Data(stamp(of: now).utf8), to: path + ".verified")
     }
 
     /// Records `path` as verified when its stat is still `before` (taken before it was hashed) and its last

@@ -365,8 +365,8 @@ public actor IndexClient {
                 buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
                 try buffer.withUnsafeReadableBytes { try handle.write(contentsOf: $0) }
             }
-            written = stat()
-            if fstat(handle.fileDescriptor, &written!) != 0 { written = nil }
+            var info = stat()
+            written = fstat(handle.fileDescriptor, &info) == 0 ? info : nil
             try handle.close()
         } catch {
             try? handle.close()
