@@ -55,15 +55,16 @@ public enum EnvironmentStage {
     /// installed for the python found in `baseLayers` (the base image's layer blobs, oldest first), and
     /// `root` stands for the image's `/`. sdists are built through `sandbox` (nil: not built). Warnings and
     /// progress go to `log`.
-    /// With `forLayers`, wheel members are not written under `root` but left in `Result.deferred`.
+    /// With `forLayers`, wheel members are not written under `root` but left in `Result.deferred`. `basePython` is the
+    /// base's python when the caller has probed it already (nil: found in `baseLayers` here).
     public static func run(_ plan: EnvironmentPlan, platform: Platform, glibc: String?, baseEnv: [String], baseLayers: [String] = [],
-                           root: URL, epoch: Int64, fetcher: Fetcher, sandbox: BuildSandbox? = nil, forLayers: Bool = false,
-                           log: (String) -> Void) async throws -> Result {
+                           basePython: PythonProbe.Found? = nil, root: URL, epoch: Int64, fetcher: Fetcher, sandbox: BuildSandbox? = nil,
+                           forLayers: Bool = false, log: (String) -> Void) async throws -> Result {
         let deferred = forLayers ? DeferredMembers() : nil
         let pipOnly = try pipOnlyFile(plan)
         guard plan.usesConda, pipOnly == nil else {
             return try await overBasePython(plan, file: pipOnly, platform: platform, glibc: glibc, baseEnv: baseEnv, baseLayers: baseLayers,
-                                            root: root, epoch: epoch, fetcher: fetcher, sandbox: sandbox, deferred: deferred, log: log)
+                                            found: basePython, root: root, epoch: epoch, fetcher: fetcher, sandbox: sandbox, deferred: deferred, log: log)
         }
         let solved = try await solve(plan, platform: platform, glibc: glibc, fetcher: fetcher)
         let (file, subdir, virtual, specs, channels, records) = (solved.file, solved.subdir, solved.virtual, solved.specs, solved.channels, solved.records)
@@ -98,7 +99,7 @@ public enum EnvironmentStage {
     /// pip without conda: the requirements, installed for the base image's python into its
     /// site-packages. The result's prefix is `/`, and `root` holds the new files at their image paths.
     static func overBasePython(_ plan: EnvironmentPlan, file: EnvironmentFile?, platform: Platform, glibc: String?, baseEnv: [String], baseLayers: [String],
-                               root: URL, epoch: Int64, fetcher: Fetcher, sandbox: BuildSandbox?, deferred: DeferredMembers?,
+                               found: PythonProbe.Found?, root: URL, epoch: Int64, fetcher: Fetcher, sandbox: BuildSandbox?, deferred: DeferredMembers?,
                                log: (String) -> Void) async throws -> Result {
         guard !plan.virtualPackages.contains(where: { !$0.hasPrefix("__glibc=") }), plan.channels.isEmpty, plan.writeLock == nil else {
             throw PlanError.invalid("channels, virtual packages and --lock need a conda environment (an environment file or a lock)")
@@ -107,7 +108,7 @@ public enum EnvironmentStage {
         guard let requirements = try PipStage.requirements(plan, file: file, log: log) else {
             throw PlanError.invalid("an environment needs a conda environment file, a lock, or pip requirements")
         }
-        guard let python = try PythonProbe.find(inLayers: baseLayers, hint: plan.basePython, cache: fetcher.cacheDirectory) else {
+        guard let python = try found ?? PythonProbe.find(inLayers: baseLayers, hint: plan.basePython, cache: fetcher.cacheDirectory) else {
             let looked = plan.basePython.map { [$0.interpreter] } ?? PythonProbe.candidates
             throw PlanError.invalid("pip requirements without conda need a python in the base image, and it has none (looked for \(looked.joined(separator: ", "))); use a base with python or give a conda environment")
         }

@@ -37,6 +37,33 @@ public enum PythonProbe {
         }
     }
 
+    /// What a build over the base needs to know of it: its python and its glibc.
+    public struct Answers: Sendable, Equatable {
+        public var python: Found?
+        public var glibc: String?
+    }
+
+    /// `find` and `GlibcProbe.version` in one pass over `layers`, both answers kept in `cache`. `early` is called at most
+    /// once, while the layers are still being read, with the answers the layers read so far give, as soon as those hold a
+    /// python (and a glibc, unless `needsGlibc` is false): a build can resolve on them meanwhile, and compare them with the
+    /// final answers. In a Debian layer the interpreter and libc come about a third of the way through.
+    public static func answers(inLayers layers: [String], hint: BasePython?, needsGlibc: Bool, cache: URL?,
+                               early: (Answers) -> Void) throws -> Answers {
+        var told = false
+        let scan = try Scan(layers: layers) { partial in
+            guard !told, !needsGlibc || partial.glibc != nil, let python = try? read(partial, hint: hint, partial: true) else { return }
+            told = true
+            early(Answers(python: python, glibc: partial.glibc))
+        }
+        let answers = Answers(python: try read(scan, hint: hint), glibc: scan.glibc)
+        if let cache {
+            let probes = ProbeCache(cacheDirectory: cache)
+            probes.store(answers.glibc, for: GlibcProbe.question, layers: layers)
+            probes.store(answers.python, for: question(hint), layers: layers)
+        }
+        return answers
+    }
+
     /// Whether `find` would answer from the cache, without reading `layers` (which need not exist yet).
     public static func isCached(inLayers layers: [String], hint: BasePython?, cache: URL) -> Bool {
         ProbeCache(cacheDirectory: cache).has(question(hint), layers: layers, as: Found.self)
@@ -46,7 +73,9 @@ public enum PythonProbe {
         "python \(hint?.interpreter ?? "-") \(hint?.sitePackages ?? "-")"
     }
 
-    static func read(_ scan: Scan, hint: BasePython?) throws -> Found? {
+    /// The python `scan` found. A `partial` scan (the layers not all read yet) gives nil rather than read the layers again
+    /// for a version it has not seen.
+    static func read(_ scan: Scan, hint: BasePython?, partial: Bool = false) throws -> Found? {
         let tree = scan.tree, layers = scan.layers
         for candidate in hint.map({ [$0.interpreter] }) ?? candidates {
             guard let real = tree.resolve(candidate), let entry = tree.entries[real], entry.kind == .file else { continue }
@@ -55,8 +84,9 @@ public enum PythonProbe {
             let prefix = (binary as NSString).deletingLastPathComponent
             var libraries = [real]
             if let shared = tree.resolve("\(prefix)/lib/libpython\(major).\(minor).so.1.0") { libraries.insert(shared, at: 0) }
-            let version = try scan.version(in: libraries, major: major, minor: minor)
-                ?? fullVersion(in: libraries, layers: layers, tree: tree, major: major, minor: minor) ?? "\(major).\(minor).0"
+            let seen = try scan.version(in: libraries, major: major, minor: minor)
+            if partial, seen == nil { return nil }
+            let version = try seen ?? fullVersion(in: libraries, layers: layers, tree: tree, major: major, minor: minor) ?? "\(major).\(minor).0"
             // Debian and Ubuntu keep /usr for their own packages; pip installs beside them in /usr/local.
             let debian = prefix == "/usr" && tree.entries["/usr/lib/python3/dist-packages"] != nil
             let installPrefix = debian ? "/usr/local" : prefix
@@ -127,7 +157,8 @@ public enum PythonProbe {
         /// For each such file (the last of its path), how often each `\0X.Y.Z\0` string occurs in it.
         var versions: [String: [String: Int]] = [:]
 
-        init(layers: [String]) throws {
+        /// Reads `layers`, calling `watch` after each member that may change the answers (a python file, a glibc).
+        init(layers: [String], watch: (Scan) -> Void = { _ in }) throws {
             self.layers = layers
             // As GlibcProbe reads it: the newest layer holding libc wins, and in it the first libc in tar order.
             var glibcLayer = -1
@@ -142,7 +173,10 @@ public enum PythonProbe {
                     } else if glibcLayer < number, let found = try GlibcProbe.version(of: member, reader: reader) {
                         glibc = found
                         glibcLayer = number
+                    } else {
+                        continue
                     }
+                    watch(self)
                 }
             }
         }

@@ -99,15 +99,6 @@ extension Kiln {
         let answered = (!intoPython || PythonProbe.isCached(inLayers: planned, hint: environment.basePython, cache: cache))
             && (!needsGlibc || GlibcProbe.isCached(inLayers: planned, cache: cache))
         let layers = answered ? planned : try await session.downloaded(base.layers, into: downloads).compactMap(\.path)
-        var glibc: String?
-        if intoPython {
-            // The python first: its pass over the layers reads the glibc too, and the cache then answers both.
-            _ = try PythonProbe.find(inLayers: layers, hint: environment.basePython, cache: cache)
-        }
-        if needsGlibc {
-            glibc = try GlibcProbe.version(inLayers: layers, cache: cache)
-            if let glibc { options.log("base image glibc \(glibc)") }
-        }
         let platform = plan.platform ?? base.config.platform
         // sdists are built in the image itself: its base layers, with the environment bound at its prefix.
         let sandboxDirectory = work.appendingPathComponent("build-sandbox").path
@@ -119,9 +110,22 @@ extension Kiln {
             let baseLayers = try await session.downloaded(base.layers, into: downloads).compactMap(\.path)
             return try ImageBuildSandbox.create(baseLayers: baseLayers, binds: binds, interpreter: python.interpreter, at: sandboxDirectory)
         }
-        return try await EnvironmentStage.run(environment, platform: platform, glibc: glibc, baseEnv: base.config.config?.env ?? [],
-                                              baseLayers: layers, root: work.appendingPathComponent("environment"),
-                                              epoch: plan.sourceDateEpoch, fetcher: options.fetcher, sandbox: sandbox, forLayers: true,
-                                              log: options.log)
+        let install = { (glibc: String?, python: PythonProbe.Found?, root: URL) async throws -> EnvironmentStage.Result in
+            if let glibc { log("base image glibc \(glibc)") }
+            return try await EnvironmentStage.run(environment, platform: platform, glibc: glibc, baseEnv: base.config.config?.env ?? [],
+                                                  baseLayers: layers, basePython: python, root: root, epoch: plan.sourceDateEpoch,
+                                                  fetcher: options.fetcher, sandbox: sandbox, forLayers: true, log: log)
+        }
+        if intoPython, !answered {
+            // The requirements are resolved and fetched while the rest of the base is read.
+            return try await probingAhead(layers, hint: environment.basePython, needsGlibc: needsGlibc, cache: cache, log: log) { answers, attempt in
+                let root = work.appendingPathComponent(attempt == 0 ? "environment" : "environment-\(attempt)")
+                if attempt > 0 { try? FileManager.default.removeItem(atPath: sandboxDirectory) }
+                return try await install(needsGlibc ? answers.glibc : nil, answers.python, root)
+            }
+        }
+        let python = intoPython ? try PythonProbe.find(inLayers: layers, hint: environment.basePython, cache: cache) : nil
+        let glibc = needsGlibc ? try GlibcProbe.version(inLayers: layers, cache: cache) : nil
+        return try await install(glibc, python, work.appendingPathComponent("environment"))
     }
 }

@@ -71,4 +71,25 @@ struct BaseProbeTests {
         let glibc = try GlibcProbe.version(inLayers: layers, cache: cache.url)
         #expect(glibc == "2.36")
     }
+
+    /// The early answer is what the layers read so far give (python 3.9 still, with the second layer's glibc), told once;
+    /// the final answers equal `find`'s and `GlibcProbe`'s, and are kept in the cache for both.
+    @Test func answersComeEarlyThenFinal() throws {
+        let work = try TemporaryDirectory("base-probe-ahead")
+        let layers = try Self.layers(in: work.path)
+        let cache = try TemporaryDirectory("base-probe-ahead-cache")
+        var early: [PythonProbe.Answers] = []
+        let answers = try PythonProbe.answers(inLayers: layers, hint: nil, needsGlibc: true, cache: cache.url) { early.append($0) }
+        #expect(early.count == 1)
+        #expect(early.first?.python?.version == "3.9.7" && early.first?.python?.sitePackages == "/usr/local/lib/python3.9/dist-packages")
+        #expect(early.first?.glibc == "2.36")
+        #expect(answers.python == (try PythonProbe.find(inLayers: layers, hint: nil)) && answers.python?.version == "3.11.4")
+        #expect(answers.glibc == "2.36")
+        #expect(PythonProbe.isCached(inLayers: layers, hint: nil, cache: cache.url) && GlibcProbe.isCached(inLayers: layers, cache: cache.url))
+
+        // The first layer alone: its python3 link comes after the interpreter and nothing follows it, so no early answer.
+        var none = 0
+        let first = try PythonProbe.answers(inLayers: [layers[0]], hint: nil, needsGlibc: true, cache: nil) { _ in none += 1 }
+        #expect(none == 0 && first.python?.version == "3.9.7" && first.glibc == "2.31")
+    }
 }
