@@ -132,7 +132,7 @@ public final class GzipSink: ByteSink {
         var output: [UInt8] = []
         swap(&output, &job.output)
         BufferPool.blocks.recycle(&job.input)
-        try next.write(owned: output)
+        try next.write(owned: consume output)
     }
 
     /// One block's raw deflate, run on a worker thread; it touches only its own buffers.
