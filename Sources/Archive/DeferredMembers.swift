@@ -32,25 +32,30 @@ public final class DeferredMembers: @unchecked Sendable {
         lock.withLock { members[path]?.source.size }
     }
 
-    /// Moves the deferred file at `path` to `newPath` (another staged tree); false when `path` is not deferred.
-    public func move(_ path: String, to newPath: String) -> Bool {
-        lock.withLock {
-            guard let entry = members.removeValue(forKey: path) else { return false }
-            members[newPath] = entry
-            return true
-        }
-    }
-
     /// The deferred files under `root`, relative to it, taken out of this value; for a layer input whose source is `root`.
     public func take(under root: String) -> [StagedMember] {
         let prefix = Array((root.hasSuffix("/") ? root : root + "/").utf8)
-        return lock.withLock {
+        let taken = lock.withLock {
             // Bytes, not Unicode: thousands of paths per layer, and the order only needs to be the same every time.
             // memcmp on each key's own storage: the generic `starts(with:)` walked UTF8View indices byte by byte.
-            let paths = members.keys.filter { Self.hasBytePrefix($0, prefix) }.sorted(by: LayerEntry.precedes)
-            return paths.compactMap { path in
-                members.removeValue(forKey: path).map { StagedMember(path: String(path.dropFirst(prefix.count)), source: $0.source, mode: $0.mode) }
-            }
+            members.keys.filter { Self.hasBytePrefix($0, prefix) }.compactMap { path in members.removeValue(forKey: path).map { (path, $0) } }
+        }
+        return Self.staged(taken, dropping: prefix.count)
+    }
+
+    /// The deferred files among `paths` (staged paths under `root`), relative to `root`, taken out of this value: a
+    /// package's files for a layer of its own, looked up one by one rather than found among every deferred file.
+    public func take(_ paths: [String], under root: String) -> [StagedMember] {
+        let prefix = (root.hasSuffix("/") ? root : root + "/").utf8.count
+        let taken = lock.withLock { paths.compactMap { path in members.removeValue(forKey: path).map { (path, $0) } } }
+        return Self.staged(taken, dropping: prefix)
+    }
+
+    /// `taken` in layer order, each path without its first `count` bytes (the root: a byte count, so a root such as
+    /// `/home/josé/out` cuts as many bytes as it has, not as many characters).
+    private static func staged(_ taken: [(path: String, entry: (source: StagedMember.Source, mode: UInt32))], dropping count: Int) -> [StagedMember] {
+        taken.sorted { LayerEntry.precedes($0.path, $1.path) }.map { path, entry in
+            StagedMember(path: String(decoding: path.utf8.dropFirst(count), as: UTF8.self), source: entry.source, mode: entry.mode)
         }
     }
 

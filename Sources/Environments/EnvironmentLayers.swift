@@ -16,8 +16,9 @@ public enum EnvironmentLayers {
     /// The layer specs for `result`, big packages moved into trees of their own under `work`.
     public static func specs(for result: EnvironmentStage.Result, work: URL) throws -> [LayerSpec] {
         var owners = condaOwners(result.root, records: result.records)
+        let root = result.root.path.count + 1
         for wheel in result.wheels {
-            owners.append(Owner(name: "pip \(wheel.name) \(wheel.version)", files: wheel.files.map { String($0.dropFirst(result.root.path.count + 1)) }))
+            owners.append(Owner(name: "pip \(wheel.name) \(wheel.version)", files: wheel.files.map { String($0.dropFirst(root)) }))
         }
         return try split(result.root, prefix: result.prefix, owners: owners, packageCount: result.records.count + result.wheels.count,
                          deferred: result.deferred, work: work)
@@ -41,7 +42,7 @@ public enum EnvironmentLayers {
     }
 
     /// Moves each big package's files into its own tree; the rest stay for the shared layer.
-    /// Files in `deferred` (left in their wheels) move with their package as the others do.
+    /// Files in `deferred` (left in their wheels or packs) go to their package's layer as they are.
     static func split(_ root: URL, prefix: String, owners: [Owner], packageCount: Int, deferred: DeferredMembers? = nil,
                       work: URL) throws -> [LayerSpec] {
         let rootPath = root.path
@@ -65,9 +66,12 @@ public enum EnvironmentLayers {
             // The tree is the layer input's source even when every file of the package stays in its wheel.
             try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
             var made = Set<String>()
-            for file in files[name] ?? [] {
+            let mine = files[name] ?? []
+            // Its files left in their wheels or packs are taken as they are; the layer reads them from there.
+            let members = deferred?.take(mine.map { rootPath + "/" + $0 }, under: rootPath) ?? []
+            let taken = Set(members.map(\.path))
+            for file in mine where !taken.contains(file) {
                 let source = rootPath + "/" + file, target = tree + "/" + file
-                if let deferred, deferred.move(source, to: target) { continue }
                 var info = stat()
                 guard lstat(source, &info) == 0 else { continue }
                 let parent = (target as NSString).deletingLastPathComponent
@@ -85,7 +89,7 @@ public enum EnvironmentLayers {
                 }
             }
             layers.append(LayerSpec(kind: .environment, description: name,
-                                    inputs: [LayerInput(source: tree, destination: prefix, members: deferred?.take(under: tree) ?? [])]))
+                                    inputs: [LayerInput(source: tree, destination: prefix, members: members)]))
         }
         let rest = prefix == "/" ? "pip packages (\(packageCount - big.count))" : "conda environment \(prefix) (\(packageCount - big.count) packages, conda-meta)"
         layers.append(LayerSpec(kind: .environment, description: rest,

@@ -7,16 +7,21 @@ import TestSupport
 @Suite(.serialized) struct BasePythonTests {
     /// A base whose first layer has python 3.11 and whose second replaces it with python 3.12: `newpy` 1.0 needs
     /// python >= 3.12, so the early answer (3.11) would pick 0.9. The image must hold what 3.12 gives, and only that.
+    /// A tree under `work` at `root` with a glibc and the python `version` (an ELF-ish file holding its version string,
+    /// and `/usr/bin/python3` linking to it), as the probe reads them.
+    static func python(_ work: TemporaryDirectory, _ root: String, _ version: String, glibc: Bool = false) throws {
+        let minor = version.split(separator: ".").prefix(2).joined(separator: ".")
+        if glibc {
+            _ = try work.write("\(root)/lib/x86_64-linux-gnu/libc.so.6", Data("\u{7f}ELF GNU C Library (Debian GLIBC 2.36-9) stable release version 2.36.\n\0".utf8))
+        }
+        _ = try work.write("\(root)/usr/bin/python\(minor)", Data(("\u{7f}ELF" + String(repeating: "\0\(version)\0", count: 50) + "\03.9\0").utf8), mode: 0o755)
+        try FileManager.default.createSymbolicLink(atPath: work.file("\(root)/usr/bin/python3"), withDestinationPath: "python\(minor)")
+    }
+
     @Test func aLaterLayerThatChangesThePythonIsInstalledForAgain() throws {
         let work = try TemporaryDirectory("base-python-later")
-        func python(_ root: String, _ version: String) throws {
-            let minor = version.split(separator: ".").prefix(2).joined(separator: ".")
-            _ = try work.write("\(root)/usr/bin/python\(minor)", Data(("\u{7f}ELF" + String(repeating: "\0\(version)\0", count: 50) + "\03.9\0").utf8), mode: 0o755)
-            try FileManager.default.createSymbolicLink(atPath: work.file("\(root)/usr/bin/python3"), withDestinationPath: "python\(minor)")
-        }
-        _ = try work.write("one/lib/x86_64-linux-gnu/libc.so.6", Data("\u{7f}ELF GNU C Library (Debian GLIBC 2.36-9) stable release version 2.36.\n\0".utf8))
-        try python("one", "3.11.4")
-        try python("two", "3.12.1")
+        try Self.python(work, "one", "3.11.4", glibc: true)
+        try Self.python(work, "two", "3.12.1")
         _ = try KilnBinary.build(["--base", "scratch", "--add", "\(work.file("one")):/", "--output", "oci:\(work.file("base1")):1"])
         _ = try KilnBinary.build(["--base", "oci:\(work.file("base1")):1", "--add", "\(work.file("two")):/", "--output", "oci:\(work.file("base2")):1"])
 
@@ -39,5 +44,26 @@ import TestSupport
         let first = try KilnBinary.run(["inspect", "oci:\(work.file("image")):1", "--json"]).stdout
         let second = try KilnBinary.run(["inspect", "oci:\(work.file("again")):1", "--json"]).stdout
         #expect(!first.isEmpty && first == second)
+    }
+
+    /// The build's work directory sits beside its output. Under a directory whose name is not ASCII, the environment's
+    /// files still land at their paths (they were cut by the root's byte count as if it were characters: `/sr/local/…`),
+    /// and the image is the same as one written anywhere else.
+    @Test func anOutputUnderANonASCIIDirectoryGivesTheSameImage() throws {
+        let work = try TemporaryDirectory("base-python-names")
+        try Self.python(work, "root", "3.11.4", glibc: true)
+        _ = try KilnBinary.build(["--base", "scratch", "--add", "\(work.file("root")):/", "--output", "oci:\(work.file("base")):1"])
+        let index = try PipIndex(directories: [try syntheticWheels() + "/good"])
+        let requirements = try work.write("requirements.txt", "beta==1.0\n")
+        var digests: [String] = []
+        for directory in ["plain", "données 模型 é\u{301}"] {
+            let output = work.file(directory + "/image")
+            let built = try KilnBinary.build(["--base", "oci:\(work.file("base")):1", "--requirements", requirements, "--index-url", index.url(),
+                                              "--output", "oci:\(output):1"], environment: ["KILN_CACHE_DIR": work.file("cache")])
+            digests.append(built.manifestDigest)
+            let files = try KilnBinary.run(["inspect", "oci:\(output):1", "--files"])
+            #expect(files.stdout.contains(" /usr/lib/python3.11/site-packages/beta/__init__.py "), "\(directory): \(files.stdout)")
+        }
+        #expect(digests.count == 2 && digests[0] == digests[1])
     }
 }
