@@ -54,8 +54,9 @@ public final class DeferredMembers: @unchecked Sendable {
     /// `taken` in layer order, each path without its first `count` bytes (the root: a byte count, so a root such as
     /// `/home/josé/out` cuts as many bytes as it has, not as many characters).
     private static func staged(_ taken: [(path: String, entry: (source: StagedMember.Source, mode: UInt32))], dropping count: Int) -> [StagedMember] {
-        taken.sorted { LayerEntry.precedes($0.path, $1.path) }.map { path, entry in
-            StagedMember(path: String(decoding: path.utf8.dropFirst(count), as: UTF8.self), source: entry.source, mode: entry.mode)
+        LayerEntry.order(of: taken.lazy.map(\.path)).map { index in
+            StagedMember(path: String(decoding: taken[index].path.utf8.dropFirst(count), as: UTF8.self), source: taken[index].entry.source,
+                         mode: taken[index].entry.mode)
         }
     }
 

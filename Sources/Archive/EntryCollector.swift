@@ -241,31 +241,9 @@ public enum EntryCollector {
         return true
     }
 
-    /// Sorts by path bytes (`LayerEntry.precedes`). The paths are laid end to end in one buffer and the
-    /// sort moves only indices, comparing with memcmp: sorting the entries themselves copied each one
-    /// (retaining its strings) at every move, which was a seventh of the time at 200,000 files.
+    /// Sorts by path bytes (`LayerEntry.precedes`), moving indices only (`LayerEntry.order`).
     static func sortByPath(_ found: inout Found) {
-        var bytes: [UInt8] = []
-        var spans: [(start: Int, count: Int)] = []
-        spans.reserveCapacity(found.count)
-        for entry in found.entries {
-            var path = entry.path
-            path.withUTF8 { utf8 in
-                spans.append((bytes.count, utf8.count))
-                bytes.append(contentsOf: utf8)
-            }
-        }
-        var order = Array(found.entries.indices)
-        bytes.withUnsafeBufferPointer { buffer in
-            spans.withUnsafeBufferPointer { spans in
-                guard let base = buffer.baseAddress else { return }
-                order.sort { left, right in
-                    let a = spans[left], b = spans[right]
-                    let order = memcmp(base + a.start, base + b.start, min(a.count, b.count))
-                    return order != 0 ? order < 0 : a.count < b.count
-                }
-            }
-        }
+        var order = LayerEntry.order(of: found.entries.lazy.map(\.path))
         found.arrange(&order, from: 0)
     }
 

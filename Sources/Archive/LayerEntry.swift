@@ -46,6 +46,33 @@ public struct LayerEntry: Sendable, Equatable {
         self.mode = mode
     }
 
+    /// The indices of `paths` in `precedes` order. The paths are laid end to end in one buffer and only indices
+    /// move, compared with memcmp: sorting the values themselves copied each one (retaining its strings) at every
+    /// move, which was a seventh of the time at 200,000 files.
+    public static func order(of paths: some Collection<String>) -> [Int] {
+        var bytes: [UInt8] = []
+        var spans: [(start: Int, count: Int)] = []
+        spans.reserveCapacity(paths.count)
+        for var path in paths {
+            path.withUTF8 { utf8 in
+                spans.append((bytes.count, utf8.count))
+                bytes.append(contentsOf: utf8)
+            }
+        }
+        var order = Array(spans.indices)
+        bytes.withUnsafeBufferPointer { buffer in
+            spans.withUnsafeBufferPointer { spans in
+                guard let base = buffer.baseAddress else { return }
+                order.sort { left, right in
+                    let a = spans[left], b = spans[right]
+                    let order = memcmp(base + a.start, base + b.start, min(a.count, b.count))
+                    return order != 0 ? order < 0 : a.count < b.count
+                }
+            }
+        }
+        return order
+    }
+
     /// Orders paths by their UTF-8 bytes, so every machine sorts them alike and parents come first.
     public static func precedes(_ lhs: String, _ rhs: String) -> Bool {
         var lhs = lhs
