@@ -28,6 +28,8 @@ let package = Package(
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         // ISA-L, for the gzip trailer's CRC-32 only: 4× zlib's here (carry-less multiply), and a CRC has one answer.
         .systemLibrary(name: "CIsal", path: "Sources/CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        // SHA-256 blocks on the x86 SHA extensions, one state or two over the same bytes: a header, no library.
+        .systemLibrary(name: "CSHA", path: "Sources/CSHA"),
 
         // OCI image model: digests, descriptors, manifests, indexes, config, platforms, references, canonical JSON.
         .target(name: "OCI", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
@@ -36,7 +38,7 @@ let package = Package(
         // The build plan and image locations: plain values, no I/O, so a front end stays light.
         .target(name: "Plan", dependencies: ["OCI"]),
         // Deterministic, streaming layer writing and reading: tar, gzip/zstd, hashing.
-        .target(name: "Archive", dependencies: ["OCI", "Plan", "Progress", "CArchive", "CZlib", "CZstd", "CIsal",
+        .target(name: "Archive", dependencies: ["OCI", "Plan", "Progress", "CArchive", "CZlib", "CZstd", "CIsal", "CSHA",
                                                 .product(name: "Crypto", package: "swift-crypto")]),
         // One HTTP layer for registries, channels and indexes: the client factory, retries, the
         // conditional-GET cache, the self-redacting URL, the User-Agent.

@@ -27,22 +27,25 @@ extension ByteSink {
 /// Hashes and counts the bytes that pass through, then hands them on.
 public final class HashingSink: ByteSink {
     private let next: ByteSink
-    public private(set) var counter = DigestCounter()
+    private var hasher = StreamSHA256()
     /// While false, bytes are hashed and counted but not handed on: the stage after this one gets them in
     /// another form (a wheel member's deflate data, spliced into the gzip stream as it is).
     public var forwarding = true
+    /// A second hash that every byte passing now also goes into, beside this one (`StreamSHA256.update(_:alongside:)`):
+    /// a wheel member's RECORD hash, while its data passes into the tar.
+    var companion: UnsafeMutablePointer<StreamSHA256>?
 
     public init(next: ByteSink) { self.next = next }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        counter.update(bytes)
+        if let companion { hasher.update(bytes, alongside: &companion.pointee) } else { hasher.update(bytes) }
         if forwarding { try next.write(bytes) }
     }
 
     public func finish() throws { try next.finish() }
 
-    public var digest: Digest { counter.finalize() }
-    public var count: Int64 { counter.count }
+    public var digest: Digest { hasher.finalize() }
+    public var count: Int64 { hasher.count }
 }
 
 /// Hands the bytes to `next` on a thread of its own, so that the stages after it (hashing the compressed

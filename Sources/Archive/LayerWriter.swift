@@ -145,12 +145,12 @@ public enum LayerWriter {
     static func copyMember(_ member: ArchiveMember, reader: MemberReader, splicingInto gzip: GzipSink?, tarHash: HashingSink,
                            write: (UnsafeRawBufferPointer) throws -> Void) throws {
         guard let gzip, member.method == 8, member.compressedSize >= spliceMinimum else {
-            return try reader.read(member, raw: nil, write: write)
+            return try reader.read(member, raw: nil, through: tarHash, write: write)
         }
         try gzip.beginSplice()
         tarHash.forwarding = false
         defer { tarHash.forwarding = true }
-        try reader.read(member, raw: { try gzip.writeSpliced($0) }, write: write)
+        try reader.read(member, raw: { try gzip.writeSpliced($0) }, through: tarHash, write: write)
         try gzip.endSplice(crc: member.crc32, size: member.size)
     }
 

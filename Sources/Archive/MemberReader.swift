@@ -28,7 +28,9 @@ final class MemberReader {
     }
 
     /// Streams `member`'s bytes to `write`; each piece of its compressed data also goes to `raw` first, when given.
-    func read(_ member: ArchiveMember, raw: ((UnsafeRawBufferPointer) throws -> Void)?,
+    /// With `through`, the sink every byte given to `write` reaches before `write` returns (the tar's hash), the
+    /// member's sha256 is computed there, beside the tar's.
+    func read(_ member: ArchiveMember, raw: ((UnsafeRawBufferPointer) throws -> Void)?, through tarHash: HashingSink? = nil,
               write: (UnsafeRawBufferPointer) throws -> Void) throws {
         let label = member.name
         func fail(_ why: String) -> ArchiveError { .read(label, detail: why) }
@@ -37,22 +39,28 @@ final class MemberReader {
         try readFully(descriptor, into: &header, at: member.localHeaderOffset, label: label)
         guard let start = ZipLocalHeader.dataStart(header, at: member.localHeaderOffset) else { throw fail("its local header is corrupt") }
         let inflater = try MemberInflater(method: member.method, size: member.size, crc32: member.crc32, label: label, output: output)
-        var hasher = SHA256()
-        var offset: Int64 = 0
-        while offset < member.compressedSize {
-            let count = Int(min(Int64(input.count), member.compressedSize - offset))
-            let piece = UnsafeRawBufferPointer(rebasing: input[0..<count])
-            try readFully(descriptor, into: UnsafeMutableRawBufferPointer(rebasing: input[0..<count]), at: start + offset, label: label)
-            try raw?(piece)
-            try inflater.feed(piece) { bytes in
-                if member.sha256 != nil { hasher.update(bufferPointer: bytes) }
-                try write(bytes)
+        var hasher = StreamSHA256()
+        let checked = member.sha256 != nil
+        try withUnsafeMutablePointer(to: &hasher) { hasher in
+            let alongside = checked ? tarHash : nil
+            alongside?.companion = hasher
+            defer { alongside?.companion = nil }
+            var offset: Int64 = 0
+            while offset < member.compressedSize {
+                let count = Int(min(Int64(input.count), member.compressedSize - offset))
+                let piece = UnsafeRawBufferPointer(rebasing: input[0..<count])
+                try readFully(descriptor, into: UnsafeMutableRawBufferPointer(rebasing: input[0..<count]), at: start + offset, label: label)
+                try raw?(piece)
+                try inflater.feed(piece) { bytes in
+                    if checked, alongside == nil { hasher.pointee.update(bytes) }
+                    try write(bytes)
+                }
+                offset += Int64(count)
             }
-            offset += Int64(count)
         }
         try inflater.finish()
         if let expected = member.sha256 {
-            let actual = hasher.finalize().hexString
+            let actual = hasher.finalize().encoded
             guard actual == expected else { throw fail("its sha256 is \(actual), not the \(expected) the archive's RECORD states") }
         }
     }

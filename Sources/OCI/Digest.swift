@@ -62,6 +62,12 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible, Codable, Comp
         self.encoded = hash.hexString
     }
 
+    /// A SHA-256 digest from the 32 bytes a hash gave.
+    public init(trustedSHA256 bytes: [UInt8]) {
+        self.algorithm = .sha256
+        self.encoded = bytes.hexString
+    }
+
     /// Decodes a digest from its `algorithm:encoded` string, validating it.
     public init(from decoder: Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
