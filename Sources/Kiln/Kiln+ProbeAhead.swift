@@ -22,7 +22,13 @@ extension Kiln {
             }
             throw PlanError.invalid("the probe of the base image ended without an answer")
         }
-        guard case let .early(guess)? = await received.next() else { return try await install(final(), 0) }
+        let guess: PythonProbe.Answers
+        switch await received.next() {
+        case let .early(answers)?: guess = answers
+        // No early answer (the interpreter, or the libc, came last): the final one, as a plain probe gives it.
+        case let .final(result)?: return try await install(result.get(), 0)
+        case nil: throw PlanError.invalid("the probe of the base image ended without an answer")
+        }
         let first: Result<T, Error>
         do { first = .success(try await install(guess, 0)) } catch { first = .failure(error) }
         let answers = try await final()

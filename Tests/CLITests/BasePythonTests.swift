@@ -66,4 +66,20 @@ import TestSupport
         }
         #expect(digests.count == 2 && digests[0] == digests[1])
     }
+
+    /// A base with a python and no libc gives no early answer (the probe waits for a glibc to the end): the build goes
+    /// on with the final one, as before, and installs pure wheels only.
+    @Test func aBaseWithoutGlibcIsInstalledForOnTheFinalAnswer() throws {
+        let work = try TemporaryDirectory("base-python-no-glibc")
+        try Self.python(work, "root", "3.11.4")
+        _ = try KilnBinary.build(["--base", "scratch", "--add", "\(work.file("root")):/", "--output", "oci:\(work.file("base")):1"])
+        let index = try PipIndex(directories: [try syntheticWheels() + "/good"])
+        let requirements = try work.write("requirements.txt", "beta==1.0\n")
+        let built = try KilnBinary.run(["build", "--base", "oci:\(work.file("base")):1", "--requirements", requirements, "--index-url", index.url(),
+                                        "--output", "oci:\(work.file("image")):1"], environment: ["KILN_CACHE_DIR": work.file("cache")])
+        #expect(built.status == 0, "\(built.stderr)")
+        #expect(!built.stderr.contains("base image glibc") && !built.stderr.contains("installing again"), "\(built.stderr)")
+        let files = try KilnBinary.run(["inspect", "oci:\(work.file("image")):1", "--files"])
+        #expect(files.stdout.contains(" /usr/lib/python3.11/site-packages/beta/__init__.py "), "\(files.stdout)")
+    }
 }
