@@ -11,9 +11,11 @@ import OCI
 /// interleave where one chain alone waits on sha256rnds2's latency: 2.7 GB/s for the pair against 1.8 GB/s for each
 /// hash on its own, on this machine's EPYC.
 struct StreamSHA256 {
-    /// The eight words a..h, on the SHA extensions; nil when swift-crypto hashes.
-    private var words: [UInt32]?
+    /// Whether the SHA extensions hash (else swift-crypto, in `crypto`).
+    private let onExtensions: Bool
     private var crypto: SHA256?
+    /// The eight words a..h, on the SHA extensions.
+    private var words = StreamSHA256.initial
     /// Bytes not yet making a whole 64-byte block (SHA extensions only).
     private var tail: [UInt8] = []
     /// Bytes hashed so far.
@@ -33,24 +35,20 @@ struct StreamSHA256 {
 
     /// `extensions` chooses the engine; tests pass true to check the SHA-extension code in any build.
     init(extensions: Bool = StreamSHA256.extensions) {
-        if extensions {
-            words = Self.initial
-            tail.reserveCapacity(64)
-        } else {
-            crypto = SHA256()
-        }
+        onExtensions = extensions
+        if extensions { tail.reserveCapacity(64) } else { crypto = SHA256() }
     }
 
     mutating func update(_ bytes: UnsafeRawBufferPointer) {
         count += Int64(bytes.count)
-        guard words != nil else {
+        guard onExtensions else {
             crypto?.update(bufferPointer: bytes)
             return
         }
         let rest = fillTail(bytes)
         let blocks = rest.count / 64
         if blocks > 0, let base = rest.baseAddress {
-            words!.withUnsafeMutableBufferPointer { kiln_sha256_blocks($0.baseAddress, base.assumingMemoryBound(to: UInt8.self), blocks) }
+            words.withUnsafeMutableBufferPointer { kiln_sha256_blocks($0.baseAddress, base.assumingMemoryBound(to: UInt8.self), blocks) }
         }
         tail.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[(blocks * 64)...]))
     }
@@ -59,7 +57,7 @@ struct StreamSHA256 {
     /// many bytes of a partial block (as a member's RECORD hash and the tar's hash do: a member's data starts on a
     /// 512-byte boundary of the tar); one after the other otherwise.
     mutating func update(_ bytes: UnsafeRawBufferPointer, alongside other: inout StreamSHA256) {
-        guard words != nil, other.words != nil, tail.count == other.tail.count else {
+        guard onExtensions, other.onExtensions, tail.count == other.tail.count else {
             update(bytes)
             other.update(bytes)
             return
@@ -70,8 +68,8 @@ struct StreamSHA256 {
         _ = other.fillTail(bytes)
         let blocks = rest.count / 64
         if blocks > 0, let base = rest.baseAddress {
-            words!.withUnsafeMutableBufferPointer { mine in
-                other.words!.withUnsafeMutableBufferPointer { theirs in
+            words.withUnsafeMutableBufferPointer { mine in
+                other.words.withUnsafeMutableBufferPointer { theirs in
                     kiln_sha256_blocks2(mine.baseAddress, theirs.baseAddress, base.assumingMemoryBound(to: UInt8.self), blocks)
                 }
             }
@@ -87,7 +85,7 @@ struct StreamSHA256 {
         let take = min(64 - tail.count, bytes.count)
         tail.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[..<take]))
         if tail.count == 64 {
-            tail.withUnsafeBufferPointer { block in words!.withUnsafeMutableBufferPointer { kiln_sha256_blocks($0.baseAddress, block.baseAddress, 1) } }
+            tail.withUnsafeBufferPointer { block in words.withUnsafeMutableBufferPointer { kiln_sha256_blocks($0.baseAddress, block.baseAddress, 1) } }
             tail.removeAll(keepingCapacity: true)
         }
         return UnsafeRawBufferPointer(rebasing: bytes[take...])
@@ -95,14 +93,14 @@ struct StreamSHA256 {
 
     /// The digest of every byte given so far.
     func finalize() -> OCI.Digest {
-        if let crypto { return OCI.Digest(trusted: crypto.finalize()) }
+        if !onExtensions, let crypto { return OCI.Digest(trusted: crypto.finalize()) }
         // FIPS 180-4 §5.1.1: a one bit, zeros to 56 bytes mod 64, then the length in bits, big-endian.
         var last = tail
         last.append(0x80)
         while last.count % 64 != 56 { last.append(0) }
         let bits = UInt64(count) &* 8
         for shift in stride(from: 56, through: 0, by: -8) { last.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
-        var state = words ?? Self.initial
+        var state = words
         last.withUnsafeBufferPointer { block in state.withUnsafeMutableBufferPointer { kiln_sha256_blocks($0.baseAddress, block.baseAddress, last.count / 64) } }
         var digest: [UInt8] = []
         for word in state { for shift in stride(from: 24, through: 0, by: -8) { digest.append(UInt8(truncatingIfNeeded: word >> UInt32(shift))) } }
