@@ -1,4 +1,5 @@
 @testable import Archive
+import CArchive
 import Foundation
 import Testing
 import TestSupport
@@ -33,6 +34,26 @@ import Glibc
         #expect(Self.size(path) == 300_000)
         #expect(Self.allocated(path) < 1 << 20, "the 64 MiB reserved and not written are freed: \(Self.allocated(path)) bytes")
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(piece))
+    }
+
+    /// The reservation is made on ext4 and XFS only: tmpfs would allocate and zero the pages at once, only to have
+    /// the writes fill them again. Checked in the temporary directory (whatever it is on) and in /dev/shm (tmpfs).
+    @Test func onlyExt4AndXFSReserve() throws {
+        let scratch = try TemporaryDirectory("file-sink")
+        let shm = FileManager.default.fileExists(atPath: "/dev/shm") ? try TemporaryDirectory("file-sink", in: "/dev/shm") : nil
+        for directory in [scratch] + (shm.map { [$0] } ?? []) {
+            let path = directory.file("blob")
+            let sink = try FileSink(path: path)
+            let fd = open(path, O_RDONLY)
+            let kind = kiln_file_system_type(fd)
+            close(fd)
+            sink.reserve(64 << 20)
+            let reserves = FileSink.reservingFileSystems.contains(kind)
+            #expect(reserves ? Self.allocated(path) >= 64 << 20 : Self.allocated(path) == 0,
+                    "\(directory.path) (file system 0x\(String(kind, radix: 16))): \(Self.allocated(path)) bytes allocated")
+            try sink.finish()
+            if directory.path.hasPrefix("/dev/shm") { #expect(!reserves, "tmpfs") }
+        }
     }
 
     /// A sink dropped on an error, without `finish`, gives the reservation back too.

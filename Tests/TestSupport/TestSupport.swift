@@ -5,8 +5,9 @@ public final class TemporaryDirectory: @unchecked Sendable {
     public let url: URL
     public var path: String { url.path }
 
-    public init(_ label: String = "kiln-test") throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
+    /// Under `parent` (default: the system's temporary directory).
+    public init(_ label: String = "kiln-test", in parent: String? = nil) throws {
+        url = (parent.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory).appendingPathComponent("\(label)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         // One held by a `static let` is never dropped.
         ProcessScratch.removeAtExit(url.path)
