@@ -84,12 +84,13 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible, Codable, Comp
 extension Sequence where Element == UInt8 {
     /// Lower-case hex of the bytes.
     public var hexString: String {
-        let digits = Array("0123456789abcdef".utf8)
+        // The digits are computed, not looked up in an array made on every call: a wheel's members each need one.
+        func digit(_ value: UInt8) -> UInt8 { value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10 }
         var out = [UInt8]()
         out.reserveCapacity(underestimatedCount * 2)
         for byte in self {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
+            out.append(digit(byte >> 4))
+            out.append(digit(byte & 0x0f))
         }
         return String(decoding: out, as: UTF8.self)
     }

@@ -15,6 +15,7 @@ extension WheelInstaller {
     static func recordLines(_ data: Data) -> [String: RecordLine] {
         var result: [String: RecordLine] = [:]
         let bytes = [UInt8](data)
+        let prefix = Array("sha256=".utf8)
         var start = 0
         while start < bytes.count {
             var end = start
@@ -25,7 +26,6 @@ extension WheelInstaller {
             let fields = csvFields(line)
             guard fields.count >= 2, let path = String(validating: fields[0], as: UTF8.self) else { continue }
             let hash = fields[1]
-            let prefix = Array("sha256=".utf8)
             let digest = hash.starts(with: prefix) ? base64Decode(hash.dropFirst(prefix.count)) : nil
             let size = fields.count > 2 ? String(validating: fields[2], as: UTF8.self).flatMap { Int64($0) } : nil
             result[path] = RecordLine(sha256: digest?.count == 32 ? digest : nil, size: size)
