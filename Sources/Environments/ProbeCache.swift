@@ -19,20 +19,24 @@ struct ProbeCache {
     /// `compute()`'s answer for `layers`, from the cache when an earlier build stored it. A cache that cannot be
     /// read or written is passed over: it only saves time.
     func answer<Value: Codable>(_ question: String, layers: [String], _ compute: () throws -> Value?) throws -> Value? {
-        guard let file = file(question, layers: layers) else { return try compute() }
-        if let data = FileManager.default.contents(atPath: file.path), let stored = try? JSONDecoder().decode(Stored<Value>.self, from: data) {
-            return stored.value
-        }
+        if let stored = stored(question, layers: layers, as: Value.self) { return stored }
         let value = try compute()
-        store(value, at: file)
+        store(value, for: question, layers: layers)
         return value
     }
 
+    /// The answer an earlier build stored to `question` for `layers`, read without the layers (they need not even exist):
+    /// `.some(nil)` when it stored "none", nil when it stored nothing readable.
+    func stored<Value: Codable>(_ question: String, layers: [String], as _: Value.Type) -> Value?? {
+        guard let file = file(question, layers: layers), let data = FileManager.default.contents(atPath: file.path),
+              let stored = try? JSONDecoder().decode(Stored<Value>.self, from: data) else { return nil }
+        return .some(stored.value)
+    }
+
     /// Whether an earlier build stored a readable answer of type `Value` to `question` for `layers`, which `answer`
-    /// would then give without reading them: the layers need not even exist.
-    func has<Value: Codable>(_ question: String, layers: [String], as _: Value.Type) -> Bool {
-        guard let file = file(question, layers: layers), let data = FileManager.default.contents(atPath: file.path) else { return false }
-        return (try? JSONDecoder().decode(Stored<Value>.self, from: data)) != nil
+    /// would then give without reading them.
+    func has<Value: Codable>(_ question: String, layers: [String], as type: Value.Type) -> Bool {
+        stored(question, layers: layers, as: type) != nil
     }
 
     /// Keeps `value` as the answer to `question` for `layers`: an answer found while computing another.

@@ -28,13 +28,8 @@ public enum PythonProbe {
     /// With `cache` (Kiln's cache directory), the answer is kept by the layers' digests and the hint, and so is
     /// the image's glibc (`GlibcProbe`), read in the same pass: decompressing the layers is most of the cost.
     public static func find(inLayers layers: [String], hint: BasePython?, cache: URL? = nil) throws -> Found? {
-        guard let cache else { return try read(Scan(layers: layers), hint: hint) }
-        let probes = ProbeCache(cacheDirectory: cache)
-        return try probes.answer(question(hint), layers: layers) {
-            let scan = try Scan(layers: layers)
-            probes.store(scan.glibc, for: GlibcProbe.question, layers: layers)
-            return try read(scan, hint: hint)
-        }
+        if let cache, let stored = ProbeCache(cacheDirectory: cache).stored(question(hint), layers: layers, as: Found.self) { return stored }
+        return try answers(inLayers: layers, hint: hint, needsGlibc: false, cache: cache).python
     }
 
     /// What a build over the base needs to know of it: its python and its glibc.
@@ -48,10 +43,10 @@ public enum PythonProbe {
     /// python (and a glibc, unless `needsGlibc` is false): a build can resolve on them meanwhile, and compare them with the
     /// final answers. In a Debian layer the interpreter and libc come about a third of the way through.
     public static func answers(inLayers layers: [String], hint: BasePython?, needsGlibc: Bool, cache: URL?,
-                               early: (Answers) -> Void) throws -> Answers {
+                               early: ((Answers) -> Void)? = nil) throws -> Answers {
         var told = false
         let scan = try Scan(layers: layers) { partial in
-            guard !told, !needsGlibc || partial.glibc != nil, let python = try? read(partial, hint: hint, partial: true) else { return }
+            guard let early, !told, !needsGlibc || partial.glibc != nil, let python = try? read(partial, hint: hint, partial: true) else { return }
             told = true
             early(Answers(python: python, glibc: partial.glibc))
         }
