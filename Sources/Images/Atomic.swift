@@ -1,3 +1,4 @@
+import Archive
 import Foundation
 
 /// File operations that either complete or leave nothing: write to a temporary name, then rename.
@@ -90,11 +91,11 @@ public enum Atomic {
         if link(source, target) == 0 { return }
         let staging = try stagingPath(for: target)
         do {
-            try FileManager.default.copyItem(atPath: source, toPath: staging)
+            try FileCopy.copy(from: source, to: staging)
             try rename(staging, to: target)
         } catch {
             unlink(staging)
-            throw error as? ImageError ?? ImageError.output("cannot copy blob to \(target): \(error.localizedDescription)")
+            throw error as? ImageError ?? ImageError.output("cannot copy blob to \(target): \(error)")
         }
     }
 }

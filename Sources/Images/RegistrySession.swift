@@ -22,6 +22,8 @@ public actor RegistrySession {
     /// The settings every client of this session is made with.
     public let settings: Settings
     var clients: [String: RegistryClient] = [:]
+    /// Where each blob this session downloaded is, verified against its digest.
+    var downloads: [Digest: String] = [:]
 
     /// A session with no clients yet, using `settings`.
     public init(settings: Settings = Settings()) {
@@ -45,7 +47,14 @@ public actor RegistrySession {
     }
 
     /// Downloads a remote blob to `path`, verified, through a hidden sibling renamed into place.
+    ///
+    /// A blob this session has downloaded before is linked (or copied) from there instead: the base layers the
+    /// probe read are what an OCI layout or a docker-archive output gets, not a second download.
     public func download(_ remote: RemoteBlob, digest: Digest, size: Int64, to path: String) async throws {
+        if let earlier = downloads[digest], FileManager.default.fileExists(atPath: earlier) {
+            try Atomic.placeBlob(from: earlier, at: path)
+            return
+        }
         let client = try await client(registry: remote.registry, repository: remote.repository)
         let staging = try Atomic.stagingPath(for: path)
         do {
@@ -55,6 +64,7 @@ public actor RegistrySession {
             unlink(staging)
             throw error
         }
+        downloads[digest] = path
     }
 
     /// `layers` with every remote blob downloaded into `directory` (created if needed).
@@ -64,8 +74,13 @@ public actor RegistrySession {
             guard case let .remote(remote) = result[index].blob else { continue }
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let path = directory + "/" + result[index].descriptor.digest.encoded
+            let digest = result[index].descriptor.digest
+            if let earlier = downloads[digest], FileManager.default.fileExists(atPath: earlier) {
+                result[index].blob = .file(earlier)
+                continue
+            }
             if !FileManager.default.fileExists(atPath: path) {
-                try await download(remote, digest: result[index].descriptor.digest, size: result[index].descriptor.size, to: path)
+                try await download(remote, digest: digest, size: result[index].descriptor.size, to: path)
             }
             result[index].blob = .file(path)
         }

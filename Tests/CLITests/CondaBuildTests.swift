@@ -124,6 +124,30 @@ import TestSupport
         #expect(baseBlobReads() == 1, "no second download of the base's layer")
     }
 
+    /// Into an OCI layout or a docker-archive, a registry base's layer is read once: the download the probe made is
+    /// what the output gets, not a second one at the end (a CUDA base is gigabytes).
+    @Test func aRegistryBaseIntoALayoutOrArchiveIsDownloadedOnce() throws {
+        let registry = try TestRegistry()
+        let work = try TemporaryDirectory("glibc-registry-local")
+        _ = try writeEnvironment(work, ["needs-glibc", "libzlib"])
+        try work.write("root/lib/x86_64-linux-gnu/libc.so.6", Data("GNU C Library (Debian GLIBC 2.36-9) stable release version 2.36.\n\0".utf8))
+        let base = try KilnBinary.build(["--base", "scratch", "--add", "\(work.file("root")):/", "--output", "\(registry.host)/base/debian:12"])
+        let layer = try #require(base.layers.first?.digest)
+        let baseBlobReads = { registry.requests().filter { $0.method == "GET" && $0.path.hasSuffix("/base/debian/blobs/\(layer)") }.count }
+        for (number, output) in ["oci:\(work.file("out/layout")):1", "docker-archive:\(work.file("out/image.tar")):app:1"].enumerated() {
+            let before = baseBlobReads()
+            let build = try KilnBinary.run(["build", "--base", "\(registry.host)/base/debian:12", "--conda-file", work.file("environment.yml"),
+                                            "--output", output], environment: ["KILN_CACHE_DIR": work.file("cache-\(number)")])
+            #expect(build.status == 0, "\(build.stderr)")
+            #expect(build.stderr.contains("kiln: base image glibc 2.36"))
+            #expect(baseBlobReads() == before + 1, "\(output): the base's layer, read once")
+        }
+        let files = try KilnBinary.run(["inspect", "oci:\(work.file("out/layout")):1", "--files"])
+        #expect(files.stdout.contains("/lib/x86_64-linux-gnu/libc.so.6"), "\(files.stdout)")
+        let copied = try Data(contentsOf: URL(fileURLWithPath: work.file("out/layout/blobs/sha256/\(layer.dropFirst("sha256:".count))")))
+        #expect(Int64(copied.count) == base.layers.first?.size, "the layout holds the whole base layer")
+    }
+
     @Test func inferenceConfigCondaFileAndBadEnvironments() throws {
         let fixture = try Fixture()
         _ = try writeEnvironment(fixture.root, ["python 3.10.*", "hello"])
