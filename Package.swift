@@ -105,7 +105,7 @@ let package = Package(
                                                      .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "PipTests", dependencies: ["Pip", "Archive", "HTTP", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "Archive", "Plan", "OCI", "TestSupport"]),
-        .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Conda", "HTTP", "Plan", "OCI", "TestSupport"]),
+        .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Archive", "Conda", "HTTP", "Plan", "OCI", "TestSupport"]),
         .testTarget(name: "AzureMLTests", dependencies: ["AzureML", "Plan", "TestSupport"]),
         .testTarget(name: "KilnTests", dependencies: ["Kiln", "AzureML", "Archive", "Registry", "HTTP", "Conda", "Pip", "Run", "TestSupport"]),
         .testTarget(name: "RunTests", dependencies: ["Run", "Images", "Archive", "OCI", "Plan", "TestSupport"]),

@@ -28,6 +28,24 @@ public enum GlibcProbe {
         return nil
     }
 
+    /// The glibc version the `ldd` script states (`echo 'ldd (Debian GLIBC 2.36-9+deb12u4) 2.36'`), when `member` is
+    /// one in a bin directory; nil for any other member. Only a guess, for an early answer: ldd comes from glibc's own
+    /// build (Debian's libc-bin, Red Hat's glibc-common) and in a tar sorted by name sits in `usr/bin`, long before
+    /// `libc.so.6` in `usr/lib`, but another package could change one without the other.
+    static func lddVersion(of member: TarMember, reader: TarReader) throws -> String? {
+        let path = member.path.hasPrefix("./") ? String(member.path.dropFirst(2)) : member.path
+        guard ["usr/bin/ldd", "bin/ldd", "/usr/bin/ldd", "/bin/ldd"].contains(path), member.kind == .file, member.size < 1 << 16 else { return nil }
+        var text = Data()
+        try reader.readData { text.append(contentsOf: $0) }
+        for line in String(decoding: text, as: UTF8.self).split(separator: "\n") {
+            guard let start = line.range(of: "'ldd ("), let close = line[start.upperBound...].range(of: ") ") else { continue }
+            let version = line[close.upperBound...].prefix { $0 == "." || $0.isASCII && $0.isNumber }
+            let parts = version.split(separator: ".")
+            if parts.count == 2, parts.allSatisfy({ $0.count <= 3 }) { return String(version) }
+        }
+        return nil
+    }
+
     /// The glibc version `member` tells, reading its data from `reader` if it is `libc.so.6`; nil for any other member.
     static func version(of member: TarMember, reader: TarReader) throws -> String? {
         let path = member.path.hasPrefix("./") ? String(member.path.dropFirst(2)) : member.path

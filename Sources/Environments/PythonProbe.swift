@@ -41,14 +41,17 @@ public enum PythonProbe {
     /// `find` and `GlibcProbe.version` in one pass over `layers`, both answers kept in `cache`. `early` is called at most
     /// once, while the layers are still being read, with the answers the layers read so far give, as soon as those hold a
     /// python (and a glibc, unless `needsGlibc` is false): a build can resolve on them meanwhile, and compare them with the
-    /// final answers. In a Debian layer the interpreter and libc come about a third of the way through.
+    /// final answers. The glibc of an early answer may be the one the `ldd` script states, before libc itself is read. In a
+    /// Debian layer, ldd and the interpreter come a sixth of the way through, libc a third.
     public static func answers(inLayers layers: [String], hint: BasePython?, needsGlibc: Bool, cache: URL?,
                                early: ((Answers) -> Void)? = nil) throws -> Answers {
         var told = false
         let scan = try Scan(layers: layers) { partial in
-            guard let early, !told, !needsGlibc || partial.glibc != nil, let python = try? read(partial, hint: hint, partial: true) else { return }
+            // Until libc.so.6 is read, ldd's version stands in for it: the final answers tell whether it was right.
+            let glibc = partial.glibc ?? partial.lddGlibc
+            guard let early, !told, !needsGlibc || glibc != nil, let python = try? read(partial, hint: hint, partial: true) else { return }
             told = true
-            early(Answers(python: python, glibc: partial.glibc))
+            early(Answers(python: python, glibc: glibc))
         }
         let answers = Answers(python: try read(scan, hint: hint), glibc: scan.glibc)
         if let cache {
@@ -82,8 +85,11 @@ public enum PythonProbe {
             let seen = try scan.version(in: libraries, major: major, minor: minor)
             if partial, seen == nil { return nil }
             let version = try seen ?? fullVersion(in: libraries, layers: layers, tree: tree, major: major, minor: minor) ?? "\(major).\(minor).0"
-            // Debian and Ubuntu keep /usr for their own packages; pip installs beside them in /usr/local.
-            let debian = prefix == "/usr" && tree.entries["/usr/lib/python3/dist-packages"] != nil
+            // Debian and Ubuntu keep /usr for their own packages; pip installs beside them in /usr/local. Before the
+            // layers are all read, /etc/debian_version (early in a sorted tar) stands in for the directory, which
+            // comes after the interpreter; the final answer checks it.
+            let debian = prefix == "/usr" && (tree.entries["/usr/lib/python3/dist-packages"] != nil
+                || partial && tree.entries["/etc/debian_version"] != nil)
             let installPrefix = debian ? "/usr/local" : prefix
             let sitePackages = hint?.sitePackages ?? "\(installPrefix)/lib/python\(major).\(minor)/\(debian ? "dist-packages" : "site-packages")"
             return Found(interpreter: candidate, version: version, sitePackages: sitePackages, scripts: installPrefix + "/bin",
@@ -149,6 +155,8 @@ public enum PythonProbe {
         var layers: [String]
         var tree = Tree()
         var glibc: String?
+        /// The glibc version the `ldd` script states: a guess for an early answer, before `libc.so.6` is read.
+        var lddGlibc: String?
         /// For each such file (the last of its path), how often each `\0X.Y.Z\0` string occurs in it.
         var versions: [String: [String: Int]] = [:]
 
@@ -168,6 +176,8 @@ public enum PythonProbe {
                     } else if glibcLayer < number, let found = try GlibcProbe.version(of: member, reader: reader) {
                         glibc = found
                         glibcLayer = number
+                    } else if name == "ldd", let stated = try GlibcProbe.lddVersion(of: member, reader: reader) {
+                        lddGlibc = stated
                     } else {
                         continue
                     }
