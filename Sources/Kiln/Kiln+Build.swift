@@ -38,6 +38,12 @@ extension Kiln {
                     prefix = result.prefix
                 }
             }
+            // The SBOM needs only the environment and the base: written while the layers are.
+            let sbomDocument = realised.map { realised in
+                let baseName = { if case let .registry(reference) = plan.base { return reference.description } else { return "base image" } }()
+                let baseDigest = base.layers.isEmpty ? nil : base.manifestDigest
+                return Task { [epoch = plan.sourceDateEpoch] in try SPDX.document(for: realised, baseName: baseName, baseDigest: baseDigest, epoch: epoch) }
+            }
             let sink = try destination.sink(session: outputSession, tags: options.tags, remotes: baseSession, epoch: plan.sourceDateEpoch)
             var builder = ImageBuilder(workDirectory: work)
             if options.layerCache { builder.layerCache = LayerCache(directory: options.cacheDirectory.appendingPathComponent("layers")) }
@@ -54,10 +60,8 @@ extension Kiln {
             let push = try await sink.write(image)
             var result = BuildResult(location: destination, image: image, push: push, environmentPrefix: prefix)
             result.reusedLayers = built.reusedLayers
-            if let realised {
-                let baseName = { if case let .registry(reference) = plan.base { return reference.description } else { return "base image" } }()
-                let sbom = try SPDX.document(for: realised, baseName: baseName,
-                                             baseDigest: base.layers.isEmpty ? nil : base.manifestDigest, epoch: plan.sourceDateEpoch)
+            if let sbomDocument {
+                let sbom = try await sbomDocument.value
                 result.sbom = try await sink.attach(Artifact(artifactType: SPDX.mediaType, data: sbom), to: image)
                 if result.sbom == nil { options.log("note: \(destination) has no place for the SBOM (an OCI layout or a registry has)") }
             }

@@ -195,25 +195,27 @@ public struct PipJob: Sendable {
         let installer = linking
         let progress = Progress.start(title ?? "fetch \(items.count) wheels", total: Int64(items.count), unit: .items)
         defer { progress.fail() }
-        let fetched = try await Concurrently.map(Array(items.indices), limit: parallel) { index -> (String, String) in
+        // Each wheel's zip directory is read, and where its files go worked out, as soon as it is here, while the rest
+        // download; nothing is installed until all are.
+        let fetched = try await Concurrently.map(Array(items.indices), limit: parallel) { index -> Fetched in
             let item = items[index]
-            var result = (try await client.wheel(item.file, allowed: item.allowed).path, item.file.fileName)
+            var (path, fileName) = (try await client.wheel(item.file, allowed: item.allowed).path, item.file.fileName)
             if let key = item.key, let version = item.version {
                 guard let builder else { throw PipError.build("\(item.file.fileName) needs a build, and builds are off (--no-build)") }
                 let built = try await builder.wheel(item.file, key: key, version: version)
-                result = (built.path, built.fileName)
+                (path, fileName) = (built.path, built.fileName)
             }
+            let zip = try await ZipDirectory(try FileByteSource(path: path), label: fileName)
+            let destinations = try await WheelInstaller.destinations(in: zip, fileName: fileName)
             progress.advance(by: 1)
-            return result
+            return Fetched(path: path, fileName: fileName, entries: zip.entries, destinations: destinations)
         }
         progress.finish()
-        let paths = fetched.map(\.0)
-        let wanted = zip(items, fetched).map { ($0.0, $0.1.1) }
+        let paths = fetched.map(\.path)
+        let wanted = zip(items, fetched).map { ($0.0, $0.1.fileName) }
+        let destinations = fetched.map(\.destinations)
         // Wheels that share no destination are installed in parallel; the others afterwards, in order, so
         // that the later one wins as it would one at a time.
-        let destinations = try await Concurrently.map(Array(wanted.indices), limit: parallel) { index in
-            try await WheelInstaller.destinations(wheel: paths[index], fileName: wanted[index].1)
-        }
         var owners: [String: Int] = [:]
         var overlapping = Set<Int>()
         for (index, paths) in destinations.enumerated() {
@@ -226,14 +228,22 @@ public struct PipJob: Sendable {
         let independent = wanted.indices.filter { !overlapping.contains($0) }.sorted { (sizes[$0], $1) > (sizes[$1], $0) }
         client.log("installing \(independent.count) wheels in parallel, then \(overlapping.count) that share paths, in order")
         var result = [InstalledWheel?](repeating: nil, count: wanted.count)
-        let parallelResults = try await Concurrently.map(independent, limit: parallel) { index in
-            try await installer.install(wheel: paths[index], fileName: wanted[index].1, requested: wanted[index].0.requested)
+        @Sendable func install(_ index: Int) async throws -> InstalledWheel {
+            let directory = ZipDirectory(entries: fetched[index].entries, source: try FileByteSource(path: paths[index]), label: wanted[index].1)
+            return try await installer.install(wheel: paths[index], directory: directory, fileName: wanted[index].1, requested: wanted[index].0.requested)
         }
+        let parallelResults = try await Concurrently.map(independent, limit: parallel) { try await install($0) }
         for (index, installed) in zip(independent, parallelResults) { result[index] = installed }
-        for index in overlapping.sorted() {
-            result[index] = try await installer.install(wheel: paths[index], fileName: wanted[index].1, requested: wanted[index].0.requested)
-        }
+        for index in overlapping.sorted() { result[index] = try await install(index) }
         return result.compactMap { $0 }
+    }
+
+    /// A wheel fetched (or built), with its zip directory and destinations read.
+    struct Fetched: Sendable {
+        var path: String
+        var fileName: String
+        var entries: [ZipEntry]
+        var destinations: Set<String>
     }
 }
 

@@ -71,8 +71,13 @@ public struct WheelInstaller: Sendable {
     typealias Written = MemberWriter.Written
 
     public func install(wheel path: String, fileName: String, requested: Bool) async throws -> InstalledWheel {
+        try await install(wheel: path, directory: try await ZipDirectory(try FileByteSource(path: path), label: fileName),
+                          fileName: fileName, requested: requested)
+    }
+
+    /// `install`, with the wheel's zip directory already read.
+    public func install(wheel path: String, directory zip: ZipDirectory, fileName: String, requested: Bool) async throws -> InstalledWheel {
         guard let wheelName = WheelName(fileName) else { throw PipError.install("\(fileName) is not a wheel file name") }
-        let zip = try await ZipDirectory(try FileByteSource(path: path), label: fileName)
         func fail(_ why: String) -> PipError { .install("\(fileName): \(why)") }
         let key = normalizeName(wheelName.name)
         let distInfos = Set(zip.entries.compactMap { entry -> String? in
@@ -193,7 +198,11 @@ public struct WheelInstaller: Sendable {
     /// Where a wheel's members and entry points would land, as scheme-qualified relative paths, without
     /// writing anything; two wheels that share one must be installed in order.
     public static func destinations(wheel path: String, fileName: String) async throws -> Set<String> {
-        let zip = try await ZipDirectory(try FileByteSource(path: path), label: fileName)
+        try await destinations(in: try await ZipDirectory(try FileByteSource(path: path), label: fileName), fileName: fileName)
+    }
+
+    /// `destinations`, from the wheel's zip directory.
+    public static func destinations(in zip: ZipDirectory, fileName: String) async throws -> Set<String> {
         var result = Set<String>()
         for entry in zip.entries where !entry.isDirectory {
             let parts = entry.name.split(separator: "/", omittingEmptySubsequences: false)

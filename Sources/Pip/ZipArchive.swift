@@ -59,6 +59,14 @@ public struct ZipDirectory: Sendable {
     let source: any ByteSource
     let label: String
 
+    /// A directory read before (`entries`), over `source` again: the install of a wheel parsed while the others were
+    /// still downloading, without holding a file open per wheel meanwhile.
+    public init(entries: [ZipEntry], source: any ByteSource, label: String) {
+        self.entries = entries
+        self.source = source
+        self.label = label
+    }
+
     public init(_ source: any ByteSource, label: String) async throws {
         self.source = source
         self.label = label
