@@ -47,13 +47,11 @@ public struct ImageBuilder: Sendable {
         // First what each layer holds and whether the cache has it; then the misses, written side by side.
         var slots: [Layer?] = []
         var pending: [PendingLayer] = []
-        for (number, spec) in plan.orderedLayers.enumerated() {
-            // The stamps serve the cache's key only, and are dropped before any layer is written.
-            let (entries, stamps) = try EntryCollector.collectStamped(spec.inputs)
+        let specs = plan.orderedLayers
+        for (number, collected) in try collect(specs, plan: plan).enumerated() {
+            let (spec, entries, key) = (specs[number], collected.entries, collected.key)
             guard !entries.isEmpty else { continue }
             history.append(.init(created: created, createdBy: "kiln build: \(spec.description)"))
-            let key = layerCache.flatMap { _ in LayerCache.key(entries, stamps: stamps, byContent: spec.kind == .environment,
-                                                                          compression: plan.compression, epoch: plan.sourceDateEpoch) }
             if let key, let cached = layerCache?.layer(for: key) {
                 slots.append(cached)
                 reusedLayers += 1
@@ -73,6 +71,24 @@ public struct ImageBuilder: Sendable {
         config.history = history.isEmpty ? nil : history
         config.config = Self.apply(plan.config, to: config.config ?? ContainerConfig())
         return Built(image: try Image(config: config, layers: layers), reusedLayers: reusedLayers)
+    }
+
+    /// Each layer's entries and cache key, the layers taken side by side (an environment's six take 20 ms on one core).
+    /// The stamps serve the key only, and are dropped here. Errors come in the layers' order.
+    func collect(_ specs: [LayerSpec], plan: BuildPlan) throws -> [(entries: [LayerEntry], key: String?)] {
+        let results = CollectedLayers(count: specs.count)
+        DispatchQueue.concurrentPerform(iterations: specs.count) { number in
+            let spec = specs[number]
+            results.set(number, Result {
+                let (entries, stamps) = try EntryCollector.collectStamped(spec.inputs)
+                let key = entries.isEmpty ? nil : layerCache.flatMap { _ in
+                    LayerCache.key(entries, stamps: stamps, byContent: spec.kind == .environment, compression: plan.compression,
+                                   epoch: plan.sourceDateEpoch)
+                }
+                return (entries, key)
+            })
+        }
+        return try results.all()
     }
 
     static func apply(_ edits: ConfigEdits, to base: ContainerConfig) -> ContainerConfig {
@@ -106,6 +122,25 @@ public struct ImageBuilder: Sendable {
             config.labels = (config.labels ?? [:]).merging(edits.labels) { _, new in new }
         }
         return config
+    }
+}
+
+/// Each layer's collected entries, filled in on several threads.
+final class CollectedLayers: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [Result<(entries: [LayerEntry], key: String?), Error>?]
+
+    init(count: Int) { results = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ result: Result<(entries: [LayerEntry], key: String?), Error>) {
+        lock.withLock { results[index] = result }
+    }
+
+    func all() throws -> [(entries: [LayerEntry], key: String?)] {
+        try lock.withLock { results }.map { result in
+            guard let result else { throw ImageError.output("a layer was not collected") }
+            return try result.get()
+        }
     }
 }
 

@@ -81,6 +81,7 @@ public struct WheelInstaller: Sendable {
         func fail(_ why: String) -> PipError { .install("\(fileName): \(why)") }
         let key = normalizeName(wheelName.name)
         let distInfos = Set(zip.entries.compactMap { entry -> String? in
+            guard entry.name.hasSuffix("/WHEEL") else { return nil }
             let parts = entry.name.split(separator: "/")
             guard parts.count == 2, parts[0].hasSuffix(".dist-info"), parts[1] == "WHEEL" else { return nil }
             return String(parts[0])
