@@ -198,11 +198,6 @@ public struct WheelInstaller: Sendable {
 
     /// Where a wheel's members and entry points would land, as scheme-qualified relative paths, without
     /// writing anything; two wheels that share one must be installed in order.
-    public static func destinations(wheel path: String, fileName: String) async throws -> Set<String> {
-        try await destinations(in: try await ZipDirectory(try FileByteSource(path: path), label: fileName), fileName: fileName)
-    }
-
-    /// `destinations`, from the wheel's zip directory.
     public static func destinations(in zip: ZipDirectory, fileName: String) async throws -> Set<String> {
         var result = Set<String>()
         for entry in zip.entries where !entry.isDirectory {
