@@ -18,6 +18,16 @@ import TestSupport
         try FileManager.default.createSymbolicLink(atPath: work.file("\(root)/usr/bin/python3"), withDestinationPath: "python\(minor)")
     }
 
+    /// `work/root` made a base image (`work/base`), and `kiln build` of `requirements` over it from the synthetic wheels
+    /// into `work/image`.
+    static func buildOverRoot(_ work: TemporaryDirectory, requirements: String) throws -> ProcessResult {
+        _ = try KilnBinary.build(["--base", "scratch", "--add", "\(work.file("root")):/", "--output", "oci:\(work.file("base")):1"])
+        let index = try PipIndex(directories: [try syntheticWheels() + "/good"])
+        let file = try work.write("requirements.txt", requirements)
+        return try KilnBinary.run(["build", "--base", "oci:\(work.file("base")):1", "--requirements", file, "--index-url", index.url(),
+                                   "--output", "oci:\(work.file("image")):1"], environment: ["KILN_CACHE_DIR": work.file("cache")])
+    }
+
     @Test func aLaterLayerThatChangesThePythonIsInstalledForAgain() throws {
         let work = try TemporaryDirectory("base-python-later")
         try Self.python(work, "one", "3.11.4", glibc: true)
@@ -56,11 +66,7 @@ import TestSupport
         _ = try work.write("root/usr/bin/ldd", Data("#!/bin/bash\ncase $1 in\n  --version) echo 'ldd (GNU libc) 2.17'; exit 0 ;;\nesac\n".utf8), mode: 0o755)
         _ = try work.write("root/usr/lib/x86_64-linux-gnu/libc.so.6", Data("\u{7f}ELF GNU C Library (GNU libc) stable release version 2.36.\n\0".utf8))
         try FileManager.default.removeItem(atPath: work.file("root/lib"))
-        _ = try KilnBinary.build(["--base", "scratch", "--add", "\(work.file("root")):/", "--output", "oci:\(work.file("base")):1"])
-        let index = try PipIndex(directories: [try syntheticWheels() + "/good"])
-        let requirements = try work.write("requirements.txt", "native\n")
-        let built = try KilnBinary.run(["build", "--base", "oci:\(work.file("base")):1", "--requirements", requirements, "--index-url", index.url(),
-                                        "--output", "oci:\(work.file("image")):1"], environment: ["KILN_CACHE_DIR": work.file("cache")])
+        let built = try Self.buildOverRoot(work, requirements: "native\n")
         #expect(built.status == 0, "\(built.stderr)")
         #expect(built.stderr.contains("glibc 2.17 became python 3.11.4"), "\(built.stderr)")
         #expect(built.stderr.contains("base image glibc 2.36"), "\(built.stderr)")
@@ -94,11 +100,7 @@ import TestSupport
     @Test func aBaseWithoutGlibcIsInstalledForOnTheFinalAnswer() throws {
         let work = try TemporaryDirectory("base-python-no-glibc")
         try Self.python(work, "root", "3.11.4")
-        _ = try KilnBinary.build(["--base", "scratch", "--add", "\(work.file("root")):/", "--output", "oci:\(work.file("base")):1"])
-        let index = try PipIndex(directories: [try syntheticWheels() + "/good"])
-        let requirements = try work.write("requirements.txt", "beta==1.0\n")
-        let built = try KilnBinary.run(["build", "--base", "oci:\(work.file("base")):1", "--requirements", requirements, "--index-url", index.url(),
-                                        "--output", "oci:\(work.file("image")):1"], environment: ["KILN_CACHE_DIR": work.file("cache")])
+        let built = try Self.buildOverRoot(work, requirements: "beta==1.0\n")
         #expect(built.status == 0, "\(built.stderr)")
         #expect(!built.stderr.contains("base image glibc") && !built.stderr.contains("installing again"), "\(built.stderr)")
         let files = try KilnBinary.run(["inspect", "oci:\(work.file("image")):1", "--files"])

@@ -99,12 +99,17 @@ import TestSupport
         #expect(overridden.status == 0, "\(overridden.stderr)")
     }
 
+    /// An environment that needs glibc in `work`, and a base whose libc is 2.36 pushed to `registry` as base/debian:12.
+    func glibcBase(in registry: TestRegistry, work: TemporaryDirectory) throws -> KilnBinary.BuildOutput {
+        _ = try writeEnvironment(work, ["needs-glibc", "libzlib"])
+        try work.write("root/lib/x86_64-linux-gnu/libc.so.6", Data("GNU C Library (Debian GLIBC 2.36-9) stable release version 2.36.\n\0".utf8))
+        return try KilnBinary.build(["--base", "scratch", "--add", "\(work.file("root")):/", "--output", "\(registry.host)/base/debian:12"])
+    }
+
     @Test func registryBaseGlibcIsReadButTheBaseIsStillMounted() throws {
         let registry = try TestRegistry()
         let work = try TemporaryDirectory("glibc-registry")
-        _ = try writeEnvironment(work, ["needs-glibc", "libzlib"])
-        try work.write("root/lib/x86_64-linux-gnu/libc.so.6", Data("GNU C Library (Debian GLIBC 2.36-9) stable release version 2.36.\n\0".utf8))
-        let base = try KilnBinary.build(["--base", "scratch", "--add", "\(work.file("root")):/", "--output", "\(registry.host)/base/debian:12"])
+        let base = try glibcBase(in: registry, work: work)
         let build = try KilnBinary.run(["build", "--base", "\(registry.host)/base/debian:12", "--conda-file", work.file("environment.yml"),
                                   "--output", "\(registry.host)/ml/env-app:1"], environment: environment)
         #expect(build.status == 0, "\(build.stderr)")
@@ -129,9 +134,7 @@ import TestSupport
     @Test func aRegistryBaseIntoALayoutOrArchiveIsDownloadedOnce() throws {
         let registry = try TestRegistry()
         let work = try TemporaryDirectory("glibc-registry-local")
-        _ = try writeEnvironment(work, ["needs-glibc", "libzlib"])
-        try work.write("root/lib/x86_64-linux-gnu/libc.so.6", Data("GNU C Library (Debian GLIBC 2.36-9) stable release version 2.36.\n\0".utf8))
-        let base = try KilnBinary.build(["--base", "scratch", "--add", "\(work.file("root")):/", "--output", "\(registry.host)/base/debian:12"])
+        let base = try glibcBase(in: registry, work: work)
         let layer = try #require(base.layers.first?.digest)
         let baseBlobReads = { registry.requests().filter { $0.method == "GET" && $0.path.hasSuffix("/base/debian/blobs/\(layer)") }.count }
         for (number, output) in ["oci:\(work.file("out/layout")):1", "docker-archive:\(work.file("out/image.tar")):app:1"].enumerated() {
