@@ -14,8 +14,8 @@ import Glibc
         Data((0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 13) })
     }
 
-    /// Within one file system and from it into /dev/shm (tmpfs), where copy_file_range may refuse (EXDEV before
-    /// Linux 5.3) and sendfile takes over: the same bytes, mode 0644.
+    /// Within one file system and from it into /dev/shm (tmpfs), where copy_file_range refuses (EXDEV) and sendfile
+    /// takes over: the same bytes, mode 0644.
     @Test func copiesWithinAndAcrossFileSystems() throws {
         let scratch = try TemporaryDirectory("file-copy")
         let shm = FileManager.default.fileExists(atPath: "/dev/shm") ? try TemporaryDirectory("file-copy", in: "/dev/shm") : nil
