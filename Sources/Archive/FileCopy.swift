@@ -7,8 +7,9 @@ public enum FileCopy {
     ///
     /// copy_file_range(2) clones where the file system can and otherwise copies page by page without the bytes
     /// passing through this process; where it refuses (EXDEV between two kinds of file system, as ext4 and tmpfs
-    /// since Linux 5.19; ENOSYS, EOPNOTSUPP, EINVAL) sendfile(2) copies in one call instead. Foundation's `copyItem` moves 4 KiB per system call: a
-    /// 60 MB base layer took 14,760 of them and twice as long. On failure `target` is removed.
+    /// since Linux 5.19; ENOSYS, EOPNOTSUPP, EINVAL) sendfile(2) copies in one call instead. Foundation's `copyItem`
+    /// moves 4 KiB per system call: a 60 MB base layer took 14,760 of them and twice as long. On failure `target` is
+    /// removed.
     public static func copy(from source: String, to target: String) throws {
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw ArchiveError.unreadable(source, errno: errno) }

@@ -28,12 +28,17 @@ public enum GlibcProbe {
         return nil
     }
 
+    /// `member`'s path without a leading `./`, as tar writes it for `tar -C root .`.
+    static func memberPath(_ member: TarMember) -> String {
+        member.path.hasPrefix("./") ? String(member.path.dropFirst(2)) : member.path
+    }
+
     /// The glibc version the `ldd` script states (`echo 'ldd (Debian GLIBC 2.36-9+deb12u4) 2.36'`), when `member` is
     /// one in a bin directory; nil for any other member. Only a guess, for an early answer: ldd comes from glibc's own
     /// build (Debian's libc-bin, Red Hat's glibc-common) and in a tar sorted by name sits in `usr/bin`, long before
     /// `libc.so.6` in `usr/lib`, but another package could change one without the other.
     static func lddVersion(of member: TarMember, reader: TarReader) throws -> String? {
-        let path = member.path.hasPrefix("./") ? String(member.path.dropFirst(2)) : member.path
+        let path = memberPath(member)
         guard ["usr/bin/ldd", "bin/ldd", "/usr/bin/ldd", "/bin/ldd"].contains(path), member.kind == .file, member.size < 1 << 16 else { return nil }
         var text = Data()
         try reader.readData { text.append(contentsOf: $0) }
@@ -48,7 +53,7 @@ public enum GlibcProbe {
 
     /// The glibc version `member` tells, reading its data from `reader` if it is `libc.so.6`; nil for any other member.
     static func version(of member: TarMember, reader: TarReader) throws -> String? {
-        let path = member.path.hasPrefix("./") ? String(member.path.dropFirst(2)) : member.path
+        let path = memberPath(member)
         let name = (path as NSString).lastPathComponent
         if name.hasPrefix("libc-"), name.hasSuffix(".so"), path.contains("lib") {
             return String(name.dropFirst(5).dropLast(3))

@@ -76,7 +76,7 @@ public struct ImageBuilder: Sendable {
     /// Each layer's entries and cache key, the layers taken side by side (an environment's six take 20 ms on one core).
     /// The stamps serve the key only, and are dropped here. Errors come in the layers' order.
     func collect(_ specs: [LayerSpec], plan: BuildPlan) throws -> [(entries: [LayerEntry], key: String?)] {
-        let results = CollectedLayers(count: specs.count)
+        let results = LayerResults<(entries: [LayerEntry], key: String?)>(count: specs.count)
         DispatchQueue.concurrentPerform(iterations: specs.count) { number in
             let spec = specs[number]
             results.set(number, Result {
@@ -88,7 +88,7 @@ public struct ImageBuilder: Sendable {
                 return (entries, key)
             })
         }
-        return try results.all()
+        return try results.all(missing: "collected")
     }
 
     static func apply(_ edits: ConfigEdits, to base: ContainerConfig) -> ContainerConfig {
@@ -125,33 +125,15 @@ public struct ImageBuilder: Sendable {
     }
 }
 
-/// Each layer's collected entries, filled in on several threads.
-final class CollectedLayers: @unchecked Sendable {
+/// What each layer gave, filled in on several threads (its entries when collected, the layer when written), and, for
+/// writing, which layer to take next.
+final class LayerResults<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
-    private var results: [Result<(entries: [LayerEntry], key: String?), Error>?]
-
-    init(count: Int) { results = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ result: Result<(entries: [LayerEntry], key: String?), Error>) {
-        lock.withLock { results[index] = result }
-    }
-
-    func all() throws -> [(entries: [LayerEntry], key: String?)] {
-        try lock.withLock { results }.map { result in
-            guard let result else { throw ImageError.output("a layer was not collected") }
-            return try result.get()
-        }
-    }
-}
-
-/// The layers being written on several threads: which to take next, and what each gave.
-final class WrittenLayers: @unchecked Sendable {
-    private let lock = NSLock()
-    private var results: [Result<Layer, Error>?]
+    private var results: [Result<Value, Error>?]
     private var order: [Int]
     private var failed = false
 
-    init(count: Int, order: [Int]) {
+    init(count: Int, order: [Int] = []) {
         results = Array(repeating: nil, count: count)
         self.order = order.reversed()
     }
@@ -161,7 +143,7 @@ final class WrittenLayers: @unchecked Sendable {
         lock.withLock { failed ? nil : order.popLast() }
     }
 
-    func set(_ index: Int, _ result: Result<Layer, Error>) {
+    func set(_ index: Int, _ result: Result<Value, Error>) {
         lock.withLock {
             results[index] = result
             if case .failure = result { failed = true }
@@ -172,9 +154,10 @@ final class WrittenLayers: @unchecked Sendable {
         for case let .failure(error)? in lock.withLock({ results }) { throw error }
     }
 
-    func all() throws -> [Layer] {
+    /// Every layer's value in order, or the first layer's error; `missing` says what a layer left unset was not.
+    func all(missing: String) throws -> [Value] {
         try lock.withLock { results }.map { result in
-            guard let result else { throw ImageError.output("a layer was not written") }
+            guard let result else { throw ImageError.output("a layer was not \(missing)") }
             return try result.get()
         }
     }
@@ -199,7 +182,7 @@ extension ImageBuilder {
         // Largest first: the biggest layer (scipy's, in an ML environment) no longer starts last and runs alone on one core.
         let bytes = pending.map { $0.entries.reduce(Int64(0)) { $0 + $1.fileSize } }
         let parallel = pending.indices.filter { !streamed[$0] }.sorted { (bytes[$0], $1) > (bytes[$1], $0) }
-        let results = WrittenLayers(count: pending.count, order: parallel)
+        let results = LayerResults<Layer>(count: pending.count, order: parallel)
         let reporter = Progress.reporter
         let finished = DispatchGroup()
         // Threads of their own, not the dispatch pool: a writer blocks on its compressor's workers, which use that pool.
@@ -221,7 +204,7 @@ extension ImageBuilder {
             results.set(index, Result { try writeLayer(pending[index], plan: plan, into: blobs, stream: layerUploads?.open(name)) })
             try results.throwFirstFailure()
         }
-        return try results.all()
+        return try results.all(missing: "written")
     }
 
     static func layerName(_ layer: PendingLayer, count: Int) -> String {

@@ -51,7 +51,7 @@ public actor RegistrySession {
     /// A blob this session has downloaded before is linked (or copied) from there instead: the base layers the
     /// probe read are what an OCI layout or a docker-archive output gets, not a second download.
     public func download(_ remote: RemoteBlob, digest: Digest, size: Int64, to path: String) async throws {
-        if let earlier = downloads[digest], FileManager.default.fileExists(atPath: earlier) {
+        if let earlier = localCopy(of: digest) {
             try Atomic.placeBlob(from: earlier, at: path)
             return
         }
@@ -67,6 +67,11 @@ public actor RegistrySession {
         downloads[digest] = path
     }
 
+    /// Where this session downloaded the blob `digest`, if it is still there (a docker-archive removes its copies).
+    func localCopy(of digest: Digest) -> String? {
+        downloads[digest].flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
+    }
+
     /// `layers` with every remote blob downloaded into `directory` (created if needed).
     public func downloaded(_ layers: [Layer], into directory: String) async throws -> [Layer] {
         var result = layers
@@ -75,7 +80,7 @@ public actor RegistrySession {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let path = directory + "/" + result[index].descriptor.digest.encoded
             let digest = result[index].descriptor.digest
-            if let earlier = downloads[digest], FileManager.default.fileExists(atPath: earlier) {
+            if let earlier = localCopy(of: digest) {
                 result[index].blob = .file(earlier)
                 continue
             }

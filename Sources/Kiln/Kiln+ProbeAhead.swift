@@ -5,8 +5,8 @@ extension Kiln {
     /// Reads the base's `layers` for its python and glibc on a thread of its own, and runs `install` on the first
     /// answers the probe gives before it has read them all (`PythonProbe.answers`), so that resolving and fetching
     /// overlap the rest of the read. When the final answers differ (a later member or layer replaced the interpreter
-    /// or libc, or libc disagreed with what ldd said), the first install is dropped and `install` runs again on them, with `attempt` 1. Errors come in the
-    /// order a probe-then-install would give them: the probe's first.
+    /// or libc, or libc disagreed with what ldd said), the first install is dropped and `install` runs again on them,
+    /// with `attempt` 1. Errors come in the order a probe-then-install would give them: the probe's first.
     static func probingAhead<T: Sendable>(_ layers: [String], hint: BasePython?, needsGlibc: Bool, cache: URL, log: @escaping (String) -> Void,
                                           install: (PythonProbe.Answers, _ attempt: Int) async throws -> T) async throws -> T {
         let (events, sender) = AsyncStream.makeStream(of: ProbeEvent.self)
